@@ -1,0 +1,1 @@
+//! Heldqr SDK (work in progress).

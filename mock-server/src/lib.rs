@@ -1,0 +1,1 @@
+//! Heldqr mock server (work in progress).
