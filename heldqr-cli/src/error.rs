@@ -1,0 +1,182 @@
+//! Everything that can make `heldqr` fail, and the exit code each failure leaves with.
+//!
+//! [`CliError`] is the one error type of the CLI; [`ExitStatus`] is the documented table of exit
+//! codes (shown in `heldqr --help`). Rendering the one-line `error: MESSAGE (CODE)` message lives
+//! in [`crate::output`]; this module only classifies.
+
+use std::process::ExitCode;
+
+/// The documented exit codes. Stable: scripts switch on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitStatus {
+    /// Everything worked.
+    Ok = 0,
+    /// Anything not listed below: a server error after retries, a response that does not match
+    /// the API, a local file that cannot be written.
+    Other = 1,
+    /// Usage: a bad flag or argument, an unreadable or malformed input file (clap uses 2 too).
+    Usage = 2,
+    /// Authentication: no token configured, or the API rejected the token (401).
+    Auth = 3,
+    /// Not found (404): no such code on this account.
+    NotFound = 4,
+    /// The API rejected the request as invalid: validation failed (422) or a bad request (400,
+    /// 405, 413, 415).
+    Invalid = 5,
+    /// Conflict (409): the shortcode is taken, or an idempotency key was reused with another body.
+    Conflict = 6,
+    /// Still rate limited (429) after the retries.
+    RateLimited = 7,
+    /// Network: the API could not be reached, or did not answer in time.
+    Network = 8,
+    /// `codes import` finished but some rows failed (the summary names them).
+    ImportRowsFailed = 9,
+    /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+    Interrupted = 130,
+}
+
+impl ExitStatus {
+    /// The process exit code.
+    pub fn code(self) -> ExitCode {
+        ExitCode::from(self as u8)
+    }
+}
+
+/// The table printed in `heldqr --help` (kept beside [`ExitStatus`] so they change together).
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    success
+  1    other error (server error after retries, unexpected response, local I/O)
+  2    usage: bad flag, argument or input file
+  3    authentication: no token configured, or the token was rejected (401)
+  4    not found (404)
+  5    invalid request: validation failed (422) or bad request (400, 405, 413, 415)
+  6    conflict (409): shortcode taken, or idempotency key reused with another body
+  7    rate limited (429) after retries
+  8    network: cannot reach the API, or it timed out
+  9    codes import: some rows failed (named in the summary)
+  130  interrupted (Ctrl-C)";
+
+/// A failure of the CLI. `Display` is the message without the `error:` prefix or the code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A bad argument combination or input the user gave (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// No token could be found for the host (exit 3).
+    #[error(
+        "no API token for {base_url}; run `heldqr auth login`, set HELDQR_TOKEN or pass --token"
+    )]
+    NoToken {
+        /// The host a token was looked for.
+        base_url: String,
+    },
+    /// The config file or directory is unusable (exit 1).
+    #[error("{0}")]
+    Config(String),
+    /// A local I/O failure (exit 1).
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Some rows of an import failed; the summary has already been printed (exit 9).
+    #[error("{failed} of {total} rows failed: {rows}")]
+    ImportRowsFailed {
+        /// How many rows failed.
+        failed: usize,
+        /// How many rows the file has.
+        total: usize,
+        /// The failed rows, as printed (`2, 5, 9`).
+        rows: String,
+    },
+    /// Ctrl-C: stopped cleanly, what was done has been reported (exit 130).
+    #[error("interrupted")]
+    Interrupted,
+    /// Writing to stdout failed because the reader went away (`| head`): quiet success.
+    #[error("broken pipe")]
+    BrokenPipe,
+    /// Anything else (exit 1).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CliError {
+    /// An I/O error with context; a broken pipe becomes [`CliError::BrokenPipe`].
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::BrokenPipe {
+            return CliError::BrokenPipe;
+        }
+        CliError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The exit status this error leaves with.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            CliError::Usage(_) => ExitStatus::Usage,
+            CliError::NoToken { .. } => ExitStatus::Auth,
+            CliError::Config(_) | CliError::Io { .. } | CliError::Other(_) => ExitStatus::Other,
+            CliError::ImportRowsFailed { .. } => ExitStatus::ImportRowsFailed,
+            CliError::Interrupted => ExitStatus::Interrupted,
+            CliError::BrokenPipe => ExitStatus::Ok,
+        }
+    }
+
+    /// The short identifier shown in parentheses after the message.
+    pub fn code(&self) -> &str {
+        match self {
+            CliError::Usage(_) => "usage",
+            CliError::NoToken { .. } => "no_token",
+            CliError::Config(_) => "config",
+            CliError::Io { .. } => "io",
+            CliError::ImportRowsFailed { .. } => "import_rows_failed",
+            CliError::Interrupted => "interrupted",
+            CliError::BrokenPipe => "broken_pipe",
+            CliError::Other(_) => "error",
+        }
+    }
+}
+
+/// Converts an I/O error while writing to stdout.
+impl From<std::io::Error> for CliError {
+    fn from(err: std::io::Error) -> Self {
+        CliError::io("cannot write output", err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_table_lists_every_status() {
+        for status in [
+            ExitStatus::Ok,
+            ExitStatus::Other,
+            ExitStatus::Usage,
+            ExitStatus::Auth,
+            ExitStatus::NotFound,
+            ExitStatus::Invalid,
+            ExitStatus::Conflict,
+            ExitStatus::RateLimited,
+            ExitStatus::Network,
+            ExitStatus::ImportRowsFailed,
+            ExitStatus::Interrupted,
+        ] {
+            let line = format!("\n  {:<5}", status as u8);
+            assert!(EXIT_CODES_HELP.contains(&line), "missing {status:?}");
+        }
+    }
+
+    #[test]
+    fn broken_pipe_is_quiet_success() {
+        let err = CliError::io("x", std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert_eq!(err.exit_status(), ExitStatus::Ok);
+    }
+}

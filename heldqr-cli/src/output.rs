@@ -1,0 +1,393 @@
+//! Everything `heldqr` writes: data on stdout, messages on stderr.
+//!
+//! One [`Ui`] is decided per run from `--json`, whether stdout and stderr are terminals,
+//! `NO_COLOR`, `TERM=dumb` and `HELDQR_FORCE_TTY`, and every command prints through it:
+//! - stdout carries data only: a table for people on a terminal, tab-separated lines when piped
+//!   (one record per line, gh-style), or with `--json` exactly one JSON document;
+//! - stderr carries errors (`error: MESSAGE (CODE)` then one line per field error), warnings,
+//!   hints and progress; animated output only when stderr is a terminal;
+//! - colour only when the stream is a terminal and `NO_COLOR` is unset.
+
+use std::io::{IsTerminal, Write};
+
+use anstyle::{AnsiColor, Style};
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use crate::error::CliError;
+
+/// How data goes to stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Tables and charts for a person at a terminal.
+    Table,
+    /// Tab-separated lines without decoration, for pipes.
+    Plain,
+    /// One JSON document (`--json`).
+    Json,
+}
+
+/// The decided output behaviour of this run.
+#[derive(Debug, Clone)]
+pub struct Ui {
+    /// How data goes to stdout.
+    pub mode: OutputMode,
+    /// Whether stdout may carry ANSI colour.
+    pub stdout_color: bool,
+    /// Whether stderr may carry ANSI colour.
+    pub stderr_color: bool,
+    /// Whether stderr is a terminal (progress bars and prompts only then).
+    pub stderr_tty: bool,
+    /// Whether stdin is a terminal (prompt instead of reading a pipe).
+    pub stdin_tty: bool,
+}
+
+/// Facts about the process's terminal and environment, gathered once (tests build their own).
+#[derive(Debug, Clone, Default)]
+pub struct Terminal {
+    /// stdout is a terminal (or `HELDQR_FORCE_TTY` says to act as if).
+    pub stdout_tty: bool,
+    /// stderr is a terminal.
+    pub stderr_tty: bool,
+    /// stdin is a terminal.
+    pub stdin_tty: bool,
+    /// `NO_COLOR` is set to a non-empty value, or `TERM=dumb`.
+    pub no_color: bool,
+}
+
+impl Terminal {
+    /// Reads the real process state.
+    pub fn detect(env: impl Fn(&str) -> Option<String>) -> Self {
+        let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
+        Terminal {
+            stdout_tty: std::io::stdout().is_terminal() || set("HELDQR_FORCE_TTY"),
+            stderr_tty: std::io::stderr().is_terminal(),
+            stdin_tty: std::io::stdin().is_terminal(),
+            no_color: set("NO_COLOR") || env("TERM").as_deref() == Some("dumb"),
+        }
+    }
+}
+
+impl Ui {
+    /// Decides the output behaviour.
+    pub fn new(json: bool, terminal: &Terminal) -> Self {
+        let mode = if json {
+            OutputMode::Json
+        } else if terminal.stdout_tty {
+            OutputMode::Table
+        } else {
+            OutputMode::Plain
+        };
+        Ui {
+            mode,
+            stdout_color: terminal.stdout_tty && !terminal.no_color,
+            stderr_color: terminal.stderr_tty && !terminal.no_color,
+            stderr_tty: terminal.stderr_tty,
+            stdin_tty: terminal.stdin_tty,
+        }
+    }
+
+    /// Prints `value` as one pretty JSON document on stdout.
+    pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), CliError> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|err| CliError::Other(format!("cannot encode JSON output: {err}")))?;
+        self.stdout_text(&text)
+    }
+
+    /// Writes `text` plus a newline to stdout.
+    pub fn stdout_text(&self, text: &str) -> Result<(), CliError> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        if !text.ends_with('\n') {
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Writes raw bytes to stdout (an SVG or PNG piped somewhere).
+    pub fn stdout_bytes(&self, bytes: &[u8]) -> Result<(), CliError> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes)?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Prints one object as `field value` pairs: a two-column table on a terminal, `field\tvalue`
+    /// lines when piped.
+    pub fn record(&self, fields: &[Field]) -> Result<(), CliError> {
+        match self.mode {
+            OutputMode::Table => {
+                let mut table = self.new_table();
+                for field in fields {
+                    let name = Cell::new(field.name);
+                    let value = self.cell(&field.value, field.tone);
+                    table.add_row(vec![name, value]);
+                }
+                self.stdout_text(&table.to_string())
+            }
+            OutputMode::Plain | OutputMode::Json => {
+                let lines: Vec<String> = fields
+                    .iter()
+                    .map(|f| format!("{}\t{}", f.name, plain(&f.value)))
+                    .collect();
+                self.stdout_text(&lines.join("\n"))
+            }
+        }
+    }
+
+    /// Prints rows under `headers`: a table on a terminal, tab-separated lines (no header) when
+    /// piped. An empty table on a terminal prints `empty_message` to stderr instead.
+    pub fn rows(
+        &self,
+        headers: &[&str],
+        rows: &[Vec<Value>],
+        empty_message: &str,
+    ) -> Result<(), CliError> {
+        match self.mode {
+            OutputMode::Table => {
+                if rows.is_empty() {
+                    self.info(empty_message);
+                    return Ok(());
+                }
+                let mut table = self.new_table();
+                table.set_header(headers.iter().map(|h| self.header_cell(h)));
+                for row in rows {
+                    table.add_row(row.iter().map(|v| self.cell(&v.text, v.tone)));
+                }
+                self.stdout_text(&table.to_string())
+            }
+            OutputMode::Plain | OutputMode::Json => {
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let lines: Vec<String> = rows
+                    .iter()
+                    .map(|row| {
+                        row.iter()
+                            .map(|v| plain(&v.text))
+                            .collect::<Vec<_>>()
+                            .join("\t")
+                    })
+                    .collect();
+                self.stdout_text(&lines.join("\n"))
+            }
+        }
+    }
+
+    fn new_table(&self) -> Table {
+        let mut table = Table::new();
+        table
+            .load_preset(presets::UTF8_FULL_CONDENSED)
+            .apply_modifier(comfy_table::modifiers::UTF8_ROUND_CORNERS)
+            .set_content_arrangement(ContentArrangement::Dynamic);
+        if self.stdout_color {
+            table.enforce_styling();
+        } else {
+            table.force_no_tty();
+        }
+        table
+    }
+
+    fn header_cell(&self, text: &str) -> Cell {
+        let cell = Cell::new(text);
+        if self.stdout_color {
+            cell.add_attribute(comfy_table::Attribute::Bold)
+        } else {
+            cell
+        }
+    }
+
+    fn cell(&self, text: &str, tone: Tone) -> Cell {
+        let cell = Cell::new(text);
+        if !self.stdout_color {
+            return cell;
+        }
+        match tone {
+            Tone::Plain => cell,
+            Tone::Good => cell.fg(Color::Green),
+            Tone::Warn => cell.fg(Color::Yellow),
+            Tone::Dim => cell.fg(Color::DarkGrey),
+        }
+    }
+
+    /// `error: MESSAGE (CODE)` and any detail lines, on stderr.
+    pub fn error_lines(&self, message: &str, code: &str, details: &[String]) {
+        let style = Style::new().bold().fg_color(Some(AnsiColor::Red.into()));
+        let mut text = format!("{}: {message} ({code})\n", self.paint_err("error", style));
+        for line in details {
+            text.push_str(line);
+            text.push('\n');
+        }
+        eprint_quietly(&text);
+    }
+
+    /// `warning: MESSAGE` on stderr.
+    pub fn warn(&self, message: &str) {
+        let style = Style::new().bold().fg_color(Some(AnsiColor::Yellow.into()));
+        eprint_quietly(&format!(
+            "{}: {message}\n",
+            self.paint_err("warning", style)
+        ));
+    }
+
+    /// `hint: MESSAGE` on stderr.
+    pub fn hint(&self, message: &str) {
+        let style = Style::new().fg_color(Some(AnsiColor::Cyan.into()));
+        eprint_quietly(&format!("{}: {message}\n", self.paint_err("hint", style)));
+    }
+
+    /// A plain line on stderr (progress notes, summaries).
+    pub fn info(&self, message: &str) {
+        eprint_quietly(&format!("{message}\n"));
+    }
+
+    /// `text` in `style` when stdout carries colour.
+    pub fn paint_out(&self, text: &str, style: Style) -> String {
+        paint(text, style, self.stdout_color)
+    }
+
+    fn paint_err(&self, text: &str, style: Style) -> String {
+        paint(text, style, self.stderr_color)
+    }
+}
+
+fn paint(text: &str, style: Style, enabled: bool) -> String {
+    if enabled {
+        format!("{style}{text}{style:#}")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Writes to stderr, ignoring failures (there is nowhere left to report them).
+fn eprint_quietly(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
+/// A value one tab-separated field can hold: tabs and line breaks become spaces.
+pub fn plain(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// How a value is emphasised on a colour terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tone {
+    /// No colour.
+    #[default]
+    Plain,
+    /// Green (active).
+    Good,
+    /// Yellow (paused, warnings).
+    Warn,
+    /// Grey (absent values).
+    Dim,
+}
+
+/// One table cell's text and emphasis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Value {
+    /// The text.
+    pub text: String,
+    /// The emphasis.
+    pub tone: Tone,
+}
+
+impl Value {
+    /// A cell with no emphasis.
+    pub fn new(text: impl Into<String>) -> Self {
+        Value {
+            text: text.into(),
+            tone: Tone::Plain,
+        }
+    }
+
+    /// A cell with emphasis.
+    pub fn toned(text: impl Into<String>, tone: Tone) -> Self {
+        Value {
+            text: text.into(),
+            tone,
+        }
+    }
+}
+
+/// One `name value` line of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The field name (the API's name, so plain output greps like the JSON).
+    pub name: &'static str,
+    /// The value.
+    pub value: String,
+    /// The emphasis.
+    pub tone: Tone,
+}
+
+impl Field {
+    /// A field with no emphasis.
+    pub fn new(name: &'static str, value: impl Into<String>) -> Self {
+        Field {
+            name,
+            value: value.into(),
+            tone: Tone::Plain,
+        }
+    }
+
+    /// A field with emphasis.
+    pub fn toned(name: &'static str, value: impl Into<String>, tone: Tone) -> Self {
+        Field {
+            name,
+            value: value.into(),
+            tone,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terminal(stdout_tty: bool, no_color: bool) -> Terminal {
+        Terminal {
+            stdout_tty,
+            stderr_tty: stdout_tty,
+            stdin_tty: false,
+            no_color,
+        }
+    }
+
+    #[test]
+    fn mode_follows_json_then_terminal() {
+        assert_eq!(Ui::new(true, &terminal(true, false)).mode, OutputMode::Json);
+        assert_eq!(
+            Ui::new(false, &terminal(true, false)).mode,
+            OutputMode::Table
+        );
+        assert_eq!(
+            Ui::new(false, &terminal(false, false)).mode,
+            OutputMode::Plain
+        );
+    }
+
+    #[test]
+    fn colour_needs_a_terminal_and_no_no_color() {
+        assert!(Ui::new(false, &terminal(true, false)).stdout_color);
+        assert!(!Ui::new(false, &terminal(true, true)).stdout_color);
+        assert!(!Ui::new(false, &terminal(false, false)).stdout_color);
+    }
+
+    #[test]
+    fn plain_fields_never_split_lines_or_columns() {
+        assert_eq!(plain("a\tb\nc\r"), "a b c ");
+    }
+
+    #[test]
+    fn paint_only_when_enabled() {
+        let style = Style::new().bold();
+        assert_eq!(paint("x", style, false), "x");
+        assert!(paint("x", style, true).contains("\u{1b}["));
+    }
+}
