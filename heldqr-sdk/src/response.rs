@@ -1,0 +1,189 @@
+//! What every successful call returns: the data plus [`ResponseMeta`] (rate limit, replay
+//! flag, idempotency key, request id, attempts), and the header parsing behind it.
+
+use std::ops::Deref;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::HeaderMap;
+
+/// A successful response: the typed data and what the headers said.
+///
+/// Derefs to the data, so `response.shortcode` works on a `Response<Code>`.
+///
+/// ```no_run
+/// # async fn demo(client: heldqr_sdk::Client) -> heldqr_sdk::Result<()> {
+/// let response = client.codes().get("menu-v3").send().await?;
+/// println!("{} -> {}", response.shortcode, response.target_url);
+/// if let Some(limit) = response.meta().rate_limit {
+///     println!("{} of {} requests left", limit.remaining, limit.limit);
+/// }
+/// let code = response.into_inner();
+/// # let _ = code; Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response<T> {
+    data: T,
+    meta: ResponseMeta,
+}
+
+impl<T> Response<T> {
+    pub(crate) fn new(data: T, meta: ResponseMeta) -> Self {
+        Self { data, meta }
+    }
+
+    /// The response's metadata.
+    pub fn meta(&self) -> &ResponseMeta {
+        &self.meta
+    }
+
+    /// The data, dropping the metadata.
+    pub fn into_inner(self) -> T {
+        self.data
+    }
+
+    /// The data and the metadata.
+    pub fn into_parts(self) -> (T, ResponseMeta) {
+        (self.data, self.meta)
+    }
+
+    /// Transforms the data, keeping the metadata.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+        Response {
+            data: f(self.data),
+            meta: self.meta,
+        }
+    }
+}
+
+impl<T> Deref for Response<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.data
+    }
+}
+
+/// What the headers of a successful response said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResponseMeta {
+    /// The HTTP status (201 for a create, 200 otherwise, 204 for an empty raw response).
+    pub status: u16,
+    /// `X-RateLimit-*`, when all three headers were present and readable.
+    pub rate_limit: Option<RateLimit>,
+    /// `Idempotent-Replay: true`: this is the stored response to an earlier request with the
+    /// same key; nothing new was created.
+    pub idempotent_replay: bool,
+    /// The Idempotency-Key the request carried (every create carries one).
+    pub idempotency_key: Option<String>,
+    /// `X-Request-Id`, to quote to support.
+    pub request_id: Option<String>,
+    /// Attempts made, 1 when the first one succeeded.
+    pub attempts: u32,
+}
+
+/// The rate-limit budget after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct RateLimit {
+    /// Requests allowed per window.
+    pub limit: u32,
+    /// Credits left in the sliding window after this request.
+    pub remaining: u32,
+    /// Unix time (whole seconds) at which `remaining` next increases, i.e. when the oldest
+    /// request still counted leaves the window.
+    pub reset: u64,
+}
+
+impl RateLimit {
+    /// Time from now until `reset` (zero if it has passed).
+    pub fn reset_in(&self) -> Duration {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        Duration::from_secs(self.reset).saturating_sub(now)
+    }
+}
+
+pub(crate) const HEADER_IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name)?.to_str().ok().map(str::trim)
+}
+
+/// All three `X-RateLimit-*` headers, or `None`.
+pub(crate) fn parse_rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
+    Some(RateLimit {
+        limit: header_str(headers, "x-ratelimit-limit")?.parse().ok()?,
+        remaining: header_str(headers, "x-ratelimit-remaining")?.parse().ok()?,
+        reset: header_str(headers, "x-ratelimit-reset")?.parse().ok()?,
+    })
+}
+
+/// `Retry-After` as delay-seconds or an HTTP-date (a date in the past is zero). Negative,
+/// fractional, overflowing or garbage values are `None`.
+pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    parse_retry_after_value(header_str(headers, "retry-after")?, SystemTime::now())
+}
+
+pub(crate) fn parse_retry_after_value(value: &str, now: SystemTime) -> Option<Duration> {
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return value.parse::<u64>().ok().map(Duration::from_secs);
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+pub(crate) fn parse_request_id(headers: &HeaderMap) -> Option<String> {
+    header_str(headers, "x-request-id").map(str::to_owned)
+}
+
+pub(crate) fn parse_replay(headers: &HeaderMap) -> bool {
+    header_str(headers, "idempotent-replay").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        assert_eq!(
+            parse_retry_after_value("7", now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after_value("99999999", now),
+            Some(Duration::from_secs(99_999_999))
+        );
+        for bad in ["-5", "1.5", "", "soon", "99999999999999999999999999"] {
+            assert_eq!(parse_retry_after_value(bad, now), None, "{bad}");
+        }
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(
+            parse_retry_after_value(&later, now),
+            Some(Duration::from_secs(30))
+        );
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(parse_retry_after_value(&earlier, now), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn rate_limit_needs_all_three_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-limit", "600".parse().unwrap());
+        headers.insert("x-ratelimit-remaining", "593".parse().unwrap());
+        assert_eq!(parse_rate_limit(&headers), None);
+        headers.insert("x-ratelimit-reset", "1731764400".parse().unwrap());
+        assert_eq!(
+            parse_rate_limit(&headers),
+            Some(RateLimit {
+                limit: 600,
+                remaining: 593,
+                reset: 1_731_764_400
+            })
+        );
+        headers.insert("x-ratelimit-remaining", "-1".parse().unwrap());
+        assert_eq!(parse_rate_limit(&headers), None);
+    }
+}
