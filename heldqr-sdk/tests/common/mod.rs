@@ -1,0 +1,81 @@
+//! Shared helpers for the SDK's wiremock tests.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use heldqr_sdk::{Client, RetryPolicy};
+use serde_json::{Value, json};
+use wiremock::ResponseTemplate;
+
+pub const TOKEN: &str = "hkr_live_supersecret_token_value";
+
+/// An HTTP client without background timers (pool reaper) or redirects, so tokio's paused
+/// clock only moves when the SDK sleeps.
+pub fn http() -> heldqr_sdk::reqwest::Client {
+    heldqr_sdk::reqwest::Client::builder()
+        .pool_idle_timeout(None)
+        .redirect(heldqr_sdk::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A client for `base` with no request timeout (see [`http`]) and exact (unjittered) backoff.
+pub fn client(base: &str) -> Client {
+    client_with(base, RetryPolicy::default().jitter(false))
+}
+
+pub fn client_with(base: &str, policy: RetryPolicy) -> Client {
+    Client::builder()
+        .token(TOKEN)
+        .base_url(base)
+        .no_timeout()
+        .http_client(http())
+        .retry_policy(policy)
+        .build()
+        .unwrap()
+}
+
+pub fn code_json(shortcode: &str) -> Value {
+    json!({
+        "shortcode": shortcode,
+        "target_url": "https://example.com/menu",
+        "label": "Restaurant menu",
+        "status": "active",
+        "scan_url": format!("https://hqr.to/r/{shortcode}"),
+        "created_at": "2026-05-15T14:21:03Z",
+        "updated_at": "2026-05-15T14:21:03Z"
+    })
+}
+
+pub fn created(shortcode: &str) -> ResponseTemplate {
+    ResponseTemplate::new(201).set_body_json(json!({ "data": code_json(shortcode) }))
+}
+
+pub fn ok_code(shortcode: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({ "data": code_json(shortcode) }))
+}
+
+pub fn error(status: u16, code: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .set_body_json(json!({"error": {"code": code, "message": format!("{code} happened")}}))
+}
+
+/// The Idempotency-Key header of every request the server received, in order.
+pub async fn keys(server: &wiremock::MockServer) -> Vec<Option<String>> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("idempotency-key")
+                .map(|v| v.to_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}

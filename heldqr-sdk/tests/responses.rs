@@ -1,0 +1,431 @@
+//! What the SDK makes of responses: metadata, request headers, unreadable error bodies,
+//! 2xx bodies that do not match, oversized bodies, pacing, pagination and raw calls.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::{StreamExt, TryStreamExt};
+use heldqr_sdk::reqwest::Method;
+use heldqr_sdk::{Error, ErrorCode, RateLimit, RetryPolicy};
+use serde_json::json;
+use tokio::time::Instant;
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[tokio::test(start_paused = true)]
+async fn response_metadata_is_exposed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/codes"))
+        .and(header("idempotency-key", "line-17"))
+        .respond_with(
+            created("menu-v3")
+                .insert_header("idempotent-replay", "true")
+                .insert_header("x-ratelimit-limit", "600")
+                .insert_header("x-ratelimit-remaining", "593")
+                .insert_header("x-ratelimit-reset", "1731764400")
+                .insert_header("x-request-id", "req_123"),
+        )
+        .mount(&server)
+        .await;
+    let client = client(&server.uri());
+    let code = client
+        .codes()
+        .create("https://example.com/menu")
+        .idempotency_key("line-17")
+        .send()
+        .await
+        .unwrap();
+    let meta = code.meta();
+    assert_eq!(meta.status, 201);
+    assert!(meta.idempotent_replay);
+    assert_eq!(meta.idempotency_key.as_deref(), Some("line-17"));
+    assert_eq!(meta.request_id.as_deref(), Some("req_123"));
+    let expected = serde_json::from_value::<RateLimit>(
+        json!({"limit": 600, "remaining": 593, "reset": 1_731_764_400u64}),
+    )
+    .unwrap();
+    assert_eq!(meta.rate_limit, Some(expected));
+    assert_eq!(client.last_rate_limit(), Some(expected));
+    assert_eq!(
+        expected.reset_in(),
+        Duration::ZERO,
+        "a reset in the past is zero"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_carry_auth_agent_and_json_headers() {
+    let server = MockServer::start().await;
+    Mock::given(method("PATCH"))
+        .respond_with(ok_code("menu-v3"))
+        .mount(&server)
+        .await;
+    let client = heldqr_sdk::Client::builder()
+        .token(TOKEN)
+        .base_url(server.uri())
+        .no_timeout()
+        .http_client(http())
+        .user_agent("menu-sync/1.2")
+        .build()
+        .unwrap();
+    client
+        .codes()
+        .update("menu-v3")
+        .clear_label()
+        .send()
+        .await
+        .unwrap();
+    let requests = server.received_requests().await.unwrap();
+    let request = &requests[0];
+    let h = |name: &str| {
+        request
+            .headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(h("authorization"), Some(format!("Bearer {TOKEN}")));
+    assert_eq!(
+        h("user-agent"),
+        Some(format!("{} menu-sync/1.2", heldqr_sdk::SDK_USER_AGENT))
+    );
+    assert_eq!(h("content-type").as_deref(), Some("application/json"));
+    assert_eq!(h("idempotency-key"), None, "only creates carry a key");
+    assert_eq!(request.url.path(), "/api/v1/codes/menu-v3");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&request.body).unwrap(),
+        json!({"label": null})
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn unreadable_error_bodies_become_typed_errors_with_the_status() {
+    let cases: Vec<(u16, ResponseTemplate, ErrorCode, bool)> = vec![
+        (
+            502,
+            ResponseTemplate::new(502)
+                .set_body_raw("<html><body>Bad Gateway</body></html>", "text/html"),
+            ErrorCode::Unknown(String::new()),
+            false,
+        ),
+        (404, ResponseTemplate::new(404), ErrorCode::Unknown(String::new()), false),
+        (
+            400,
+            ResponseTemplate::new(400)
+                .set_body_raw(r#"{"error":{"code":"invalid_js"#, "application/json"),
+            ErrorCode::Unknown(String::new()),
+            false,
+        ),
+        (
+            404,
+            ResponseTemplate::new(404).set_body_json(
+                json!({"error": {"code": "not_found", "message": 42, "field_errors": "x"}}),
+            ),
+            ErrorCode::NotFound,
+            true,
+        ),
+        (
+            418,
+            ResponseTemplate::new(418)
+                .set_body_json(json!({"error": {"code": "teapot", "message": "short and stout", "extra": 1}, "more": true})),
+            ErrorCode::Unknown("teapot".into()),
+            true,
+        ),
+    ];
+    for (status, template, code, envelope) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(template)
+            .mount(&server)
+            .await;
+        let err = client_with(&server.uri(), RetryPolicy::none())
+            .codes()
+            .get("menu-v3")
+            .send()
+            .await
+            .unwrap_err();
+        let Error::Api(api) = &err else {
+            panic!("{status}: expected Error::Api, got {err:?}")
+        };
+        assert_eq!(api.status, status);
+        assert_eq!(api.code, code);
+        assert_eq!(api.is_envelope(), envelope, "{status}");
+        assert!(!api.message.is_empty());
+        if !envelope {
+            assert!(api.body_snippet.as_ref().unwrap().len() <= 800);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_proxy_error_page_is_retried_by_status() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(502).set_body_raw("<html>oops</html>", "text/html"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ok_code("menu-v3"))
+        .with_priority(5)
+        .mount(&server)
+        .await;
+    let code = client(&server.uri())
+        .codes()
+        .get("menu-v3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code.meta().attempts, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_success_body_that_does_not_match_is_a_decode_error_with_the_key() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"data": {"shortcode": 5, "pad": "é".repeat(500)}})),
+        )
+        .mount(&server)
+        .await;
+    let err = client(&server.uri())
+        .codes()
+        .create("https://example.com/menu")
+        .idempotency_key("decode-1")
+        .send()
+        .await
+        .unwrap_err();
+    let Error::Decode {
+        status, snippet, ..
+    } = &err
+    else {
+        panic!("expected Error::Decode, got {err:?}")
+    };
+    assert_eq!(*status, 201);
+    assert!(snippet.starts_with(r#"{"data""#), "{snippet}");
+    assert!(snippet.chars().count() <= 200);
+    assert_eq!(err.idempotency_key(), Some("decode-1"));
+    assert!(!err.is_retryable());
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_oversized_body_is_refused_without_reading_it_all() {
+    let server = MockServer::start().await;
+    let huge = format!(
+        r#"{{"data": [], "junk": "{}"}}"#,
+        "x".repeat(heldqr_sdk::MAX_RESPONSE_BYTES + 10)
+    );
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(huge, "application/json"))
+        .mount(&server)
+        .await;
+    let err = client(&server.uri())
+        .codes()
+        .list()
+        .send()
+        .await
+        .unwrap_err();
+    let Error::Decode {
+        message, snippet, ..
+    } = &err
+    else {
+        panic!("expected Error::Decode, got {err:?}")
+    };
+    assert!(message.contains("larger than"), "{message}");
+    assert!(snippet.len() <= 800);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_token_never_appears_in_errors_or_debug_output() {
+    let server = MockServer::start().await;
+    // A misbehaving proxy that echoes the Authorization header in its error page.
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(400).set_body_raw(
+            format!("<html>bad header: Bearer {TOKEN}</html>"),
+            "text/html",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(
+            json!({"error": {"code": "validation_failed", "message": format!("token {TOKEN} rejected")}}),
+        ))
+        .mount(&server)
+        .await;
+    let client = client(&server.uri());
+    let get = client.codes().get("menu-v3").send().await.unwrap_err();
+    let create = client.codes().create("x").send().await.unwrap_err();
+    for err in [&get, &create] {
+        let text = format!("{err} {err:?} {:?}", err.api());
+        assert!(!text.contains(TOKEN), "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
+    }
+    let text = format!("{client:?} {:?}", client.codes().create("x"));
+    assert!(!text.contains(TOKEN), "{text}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn pacing_waits_for_the_reset_instead_of_spending_a_request() {
+    let server = MockServer::start().await;
+    let reset = unix_now() + 3;
+    Mock::given(method("GET"))
+        .respond_with(
+            ok_code("menu-v3")
+                .insert_header("x-ratelimit-limit", "2")
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", reset.to_string().as_str()),
+        )
+        .mount(&server)
+        .await;
+    let paced = heldqr_sdk::Client::builder()
+        .token(TOKEN)
+        .base_url(server.uri())
+        .no_timeout()
+        .http_client(http())
+        .pace_rate_limit(true)
+        .build()
+        .unwrap();
+    paced.codes().get("menu-v3").send().await.unwrap();
+    let start = Instant::now();
+    // A clone shares the budget.
+    paced.clone().codes().get("menu-v3").send().await.unwrap();
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_secs(2) && waited <= Duration::from_secs(3),
+        "{waited:?}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+
+    // Without pacing the same exchange does not wait.
+    let unpaced = client(&server.uri());
+    unpaced.codes().get("menu-v3").send().await.unwrap();
+    let start = Instant::now();
+    unpaced.codes().get("menu-v3").send().await.unwrap();
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+fn page(page: u32, total: u64, page_size: u32, codes: &[&str]) -> ResponseTemplate {
+    let total_pages = total.div_ceil(u64::from(page_size));
+    ResponseTemplate::new(200).set_body_json(json!({
+        "data": codes.iter().map(|c| code_json(c)).collect::<Vec<_>>(),
+        "pagination": {"page": page, "page_size": page_size, "total": total, "total_pages": total_pages}
+    }))
+}
+
+async fn mount_page(server: &MockServer, number: &str, template: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path("/api/v1/codes"))
+        .and(query_param("page", number))
+        .and(query_param("page_size", "2"))
+        .respond_with(template)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_stream_walks_every_page_and_stops_at_the_last() {
+    let server = MockServer::start().await;
+    mount_page(&server, "1", page(1, 5, 2, &["aaa", "bbb"])).await;
+    mount_page(&server, "2", page(2, 5, 2, &["ccc", "ddd"])).await;
+    mount_page(&server, "3", page(3, 5, 2, &["eee"])).await;
+    mount_page(&server, "4", page(4, 5, 2, &[])).await;
+    let all: Vec<String> = client(&server.uri())
+        .codes()
+        .list()
+        .page_size(2)
+        .into_stream()
+        .map_ok(|c| c.shortcode)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all, ["aaa", "bbb", "ccc", "ddd", "eee"]);
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        3,
+        "no request past the last page"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_stream_stops_on_an_empty_page_and_yields_errors_then_ends() {
+    let server = MockServer::start().await;
+    // A total that says more pages exist, but page 2 is empty: stop there.
+    mount_page(&server, "1", page(1, 10, 2, &["aaa", "bbb"])).await;
+    mount_page(&server, "2", page(2, 10, 2, &[])).await;
+    let n = client(&server.uri())
+        .codes()
+        .list()
+        .page_size(2)
+        .into_stream()
+        .count()
+        .await;
+    assert_eq!(n, 2);
+
+    let server = MockServer::start().await;
+    mount_page(&server, "1", page(1, 10, 2, &["aaa", "bbb"])).await;
+    mount_page(&server, "2", error(401, "unauthorized")).await;
+    mount_page(&server, "3", page(3, 10, 2, &["eee", "fff"])).await;
+    let items: Vec<_> = client(&server.uri())
+        .codes()
+        .list()
+        .page_size(2)
+        .into_stream()
+        .collect()
+        .await;
+    assert_eq!(items.len(), 3);
+    assert!(items[0].is_ok() && items[1].is_ok());
+    assert_eq!(
+        items[2].as_ref().unwrap_err().code(),
+        Some(&ErrorCode::Unauthorized)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn raw_requests_share_auth_keys_and_errors() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/_mock/reset"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/codes"))
+        .and(query_param("page_size", "5"))
+        .respond_with(page(1, 1, 5, &["aaa"]))
+        .mount(&server)
+        .await;
+    let client = client(&server.uri());
+    let reset = client
+        .request(Method::POST, "/_mock/reset")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(*reset, serde_json::Value::Null);
+    assert_eq!(reset.meta().status, 204);
+    assert!(
+        reset.meta().idempotency_key.is_some(),
+        "a POST gets a generated key"
+    );
+    let list = client
+        .request(Method::GET, "/api/v1/codes")
+        .query(&[("page_size", 5)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list["data"][0]["shortcode"], "aaa");
+    let missing = client
+        .request(Method::GET, "/nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(missing.status(), Some(404));
+    assert!(matches!(
+        client.request(Method::GET, "no-slash").send().await,
+        Err(Error::Config(_))
+    ));
+}
