@@ -134,6 +134,8 @@
 mod client;
 mod codes;
 mod config;
+#[cfg(test)]
+mod contract_tests;
 mod enums;
 mod error;
 mod models;
