@@ -1,10 +1,14 @@
 //! Everything that can make `heldqr` fail, and the exit code each failure leaves with.
 //!
 //! [`CliError`] is the one error type of the CLI; [`ExitStatus`] is the documented table of exit
-//! codes (shown in `heldqr --help`). Rendering the one-line `error: MESSAGE (CODE)` message lives
-//! in [`crate::output`]; this module only classifies.
+//! codes (shown in `heldqr --help`). [`CliError::describe`] turns an error into the message,
+//! code, detail lines and hints that [`crate::output::Ui::report`] prints as
+//! `error: MESSAGE (CODE)`. Messages never contain the token: SDK errors do not carry it, and
+//! the CLI's own messages only ever show the masked form.
 
 use std::process::ExitCode;
+
+use heldqr_sdk::{ApiError, ErrorCode};
 
 /// The documented exit codes. Stable: scripts switch on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +65,9 @@ Exit codes:
 /// A failure of the CLI. `Display` is the message without the `error:` prefix or the code.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    /// The SDK failed: an API error, the network, an unexpected response.
+    #[error("{0}")]
+    Sdk(#[from] heldqr_sdk::Error),
     /// A bad argument combination or input the user gave (exit 2).
     #[error("{0}")]
     Usage(String),
@@ -119,6 +126,7 @@ impl CliError {
     /// The exit status this error leaves with.
     pub fn exit_status(&self) -> ExitStatus {
         match self {
+            CliError::Sdk(err) => sdk_exit_status(err),
             CliError::Usage(_) => ExitStatus::Usage,
             CliError::NoToken { .. } => ExitStatus::Auth,
             CliError::Config(_) | CliError::Io { .. } | CliError::Other(_) => ExitStatus::Other,
@@ -131,6 +139,7 @@ impl CliError {
     /// The short identifier shown in parentheses after the message.
     pub fn code(&self) -> &str {
         match self {
+            CliError::Sdk(err) => sdk_code(err),
             CliError::Usage(_) => "usage",
             CliError::NoToken { .. } => "no_token",
             CliError::Config(_) => "config",
@@ -140,6 +149,160 @@ impl CliError {
             CliError::BrokenPipe => "broken_pipe",
             CliError::Other(_) => "error",
         }
+    }
+}
+
+/// An error as printed: `error: {message} ({code})`, then `details` (one per line), then hints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    /// The message.
+    pub message: String,
+    /// The short code in parentheses.
+    pub code: String,
+    /// Lines printed under the message (field errors, request id).
+    pub details: Vec<String>,
+    /// `hint:` lines: what to do next.
+    pub hints: Vec<String>,
+}
+
+impl CliError {
+    /// The message, code, details and hints to print.
+    pub fn describe(&self) -> Described {
+        let mut details = Vec::new();
+        let mut hints = Vec::new();
+        let message = match self {
+            CliError::Sdk(err) => describe_sdk(err, &mut details, &mut hints),
+            CliError::NoToken { .. } => {
+                hints.push("get a token by emailing api@heldqr.com".into());
+                self.to_string()
+            }
+            other => other.to_string(),
+        };
+        Described {
+            message,
+            code: self.code().to_string(),
+            details,
+            hints,
+        }
+    }
+}
+
+/// How an SDK error is printed (also used for the failed rows of an import).
+pub fn describe_sdk_error(err: &heldqr_sdk::Error) -> Described {
+    let mut details = Vec::new();
+    let mut hints = Vec::new();
+    let message = describe_sdk(err, &mut details, &mut hints);
+    Described {
+        message,
+        code: sdk_code(err).to_string(),
+        details,
+        hints,
+    }
+}
+
+fn describe_sdk(
+    err: &heldqr_sdk::Error,
+    details: &mut Vec<String>,
+    hints: &mut Vec<String>,
+) -> String {
+    use heldqr_sdk::Error;
+    let message = match err {
+        Error::Api(api) => {
+            for (field, problems) in &api.field_errors {
+                for problem in problems {
+                    details.push(format!("  {field}: {problem}"));
+                }
+            }
+            match &api.code {
+                ErrorCode::Unauthorized => {
+                    hints.push("check the token with `heldqr auth status`; store a new one with `heldqr auth login`".into());
+                }
+                ErrorCode::RateLimited => {
+                    let wait = api
+                        .retry_after
+                        .map(|d| format!(" (the API asked to wait {}s)", d.as_secs()))
+                        .unwrap_or_default();
+                    hints.push(format!(
+                        "the rate limit is still spent after retrying{wait}; try again later"
+                    ));
+                }
+                _ => {}
+            }
+            if api.status >= 500 {
+                if let Some(id) = &api.request_id {
+                    details.push(format!("  request id: {id} (quote it to support)"));
+                }
+            }
+            api_message(api)
+        }
+        Error::Transport { message, .. } => format!("cannot reach the API: {message}"),
+        Error::Timeout { .. } => "the API did not answer in time".to_string(),
+        Error::Decode {
+            status, message, ..
+        } => {
+            format!("unexpected response from the API (HTTP {status}): {message}")
+        }
+        Error::Config(message) => message.clone(),
+        other => other.to_string(),
+    };
+    if err.is_retryable() {
+        if let Some(key) = err.idempotency_key() {
+            hints.push(format!(
+                "the create may have gone through; run the same command with --idempotency-key {key} to retry it without a duplicate"
+            ));
+        }
+    }
+    message
+}
+
+fn api_message(api: &ApiError) -> String {
+    if api.message.trim().is_empty() {
+        format!("the API answered HTTP {}", api.status)
+    } else {
+        api.message.clone()
+    }
+}
+
+fn sdk_code(err: &heldqr_sdk::Error) -> &str {
+    use heldqr_sdk::Error;
+    match err {
+        Error::Api(api) if !api.code.as_str().is_empty() => api.code.as_str(),
+        Error::Api(_) => "http_error",
+        Error::Transport { .. } => "network",
+        Error::Timeout { .. } => "timeout",
+        Error::Decode { .. } => "unexpected_response",
+        Error::Config(_) => "usage",
+        _ => "error",
+    }
+}
+
+fn sdk_exit_status(err: &heldqr_sdk::Error) -> ExitStatus {
+    use heldqr_sdk::Error;
+    match err {
+        Error::Api(api) => match &api.code {
+            ErrorCode::Unauthorized => ExitStatus::Auth,
+            ErrorCode::NotFound => ExitStatus::NotFound,
+            ErrorCode::ValidationFailed
+            | ErrorCode::InvalidJson
+            | ErrorCode::InvalidParameter
+            | ErrorCode::InvalidIdempotencyKey
+            | ErrorCode::MethodNotAllowed
+            | ErrorCode::PayloadTooLarge
+            | ErrorCode::UnsupportedMediaType => ExitStatus::Invalid,
+            ErrorCode::IdempotencyKeyConflict | ErrorCode::ShortcodeTaken => ExitStatus::Conflict,
+            ErrorCode::RateLimited => ExitStatus::RateLimited,
+            _ => match api.status {
+                401 => ExitStatus::Auth,
+                404 => ExitStatus::NotFound,
+                400 | 405 | 413 | 415 | 422 => ExitStatus::Invalid,
+                409 => ExitStatus::Conflict,
+                429 => ExitStatus::RateLimited,
+                _ => ExitStatus::Other,
+            },
+        },
+        Error::Transport { .. } | Error::Timeout { .. } => ExitStatus::Network,
+        Error::Config(_) => ExitStatus::Usage,
+        _ => ExitStatus::Other,
     }
 }
 

@@ -1,12 +1,34 @@
-//! `heldqr`: the command line for the Heldqr Management API (work in progress).
-#![allow(dead_code)]
+//! `heldqr`: the command line for the Heldqr Management API, built only on `heldqr-sdk`.
+//!
+//! `main` only wires: parse the arguments (clap exits 2 on a usage error), decide the output
+//! behaviour, run the command, print any error on stderr and leave with its documented exit
+//! code (see [`error::ExitStatus`]). Everything else lives in the modules below.
 
 mod chart;
+mod cli;
+mod commands;
 mod config;
 mod error;
 mod import_file;
 mod output;
 mod qr;
 mod secret;
+mod settings;
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let env = |name: &str| std::env::var(name).ok();
+    let terminal = output::Terminal::detect(env);
+    let ui = output::Ui::new(cli.globals.json, &terminal);
+    match commands::run(cli, &ui, &env) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            ui.report(&err);
+            err.exit_status().code()
+        }
+    }
+}

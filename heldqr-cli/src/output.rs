@@ -211,6 +211,19 @@ impl Ui {
         }
     }
 
+    /// Prints `err` on stderr: `error: MESSAGE (CODE)`, detail lines, then hints. A broken
+    /// pipe prints nothing.
+    pub fn report(&self, err: &CliError) {
+        if matches!(err, CliError::BrokenPipe) {
+            return;
+        }
+        let described = err.describe();
+        self.error_lines(&described.message, &described.code, &described.details);
+        for hint in &described.hints {
+            self.hint(hint);
+        }
+    }
+
     /// `error: MESSAGE (CODE)` and any detail lines, on stderr.
     pub fn error_lines(&self, message: &str, code: &str, details: &[String]) {
         let style = Style::new().bold().fg_color(Some(AnsiColor::Red.into()));

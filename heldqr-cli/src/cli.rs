@@ -1,0 +1,156 @@
+//! The command-line grammar: the top-level `heldqr` parser, its global options and the tree of
+//! subcommands. Each subcommand's own arguments live beside its `run` in [`crate::commands`];
+//! this module only assembles them. Parsing never touches the network or the config file.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::{api, auth, codes, completions};
+use crate::error::EXIT_CODES_HELP;
+
+const ABOUT: &str = "Create dynamic QR codes, change where they point, read their scans.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  echo \"$TOKEN\" | heldqr auth login       # store a token (or run it and paste at the prompt)
+  heldqr codes create --target-url https://example.com/menu --label Menu
+  heldqr codes qr menu-v3 --out menu.png
+  heldqr codes update menu-v3 --target-url https://example.com/menu-2026
+  heldqr codes scans menu-v3
+  heldqr codes list --all --json | jq -r '.[].scan_url'
+
+Token:  --token, else HELDQR_TOKEN, else the token `heldqr auth login` stored for the host.
+Host:   --base-url, else HELDQR_BASE_URL, else the host of the last login,
+        else https://api.heldqr.com.
+Output: tables on a terminal, tab-separated lines when piped, one JSON document with --json.
+        NO_COLOR turns colour off; HELDQR_CONFIG_DIR moves the config file.
+";
+
+/// `heldqr`: the command line for the Heldqr Management API.
+#[derive(Debug, Parser)]
+#[command(
+    name = "heldqr",
+    version,
+    about = ABOUT,
+    after_help = format!("{AFTER_HELP}\n{EXIT_CODES_HELP}"),
+    propagate_version = true,
+    subcommand_required = true,
+    arg_required_else_help = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub globals: GlobalArgs,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes (before or after the subcommand).
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// API token for this run (overrides HELDQR_TOKEN and the stored token). Other local
+    /// users can see command lines: prefer `heldqr auth login` or HELDQR_TOKEN.
+    #[arg(long, global = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// API host, e.g. http://127.0.0.1:8080 for a local heldqr-mock [default:
+    /// HELDQR_BASE_URL, then the host of the last login, then https://api.heldqr.com]
+    #[arg(long, global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Print the API's data as one JSON document on stdout (and nothing else there).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Give up on a request after this many seconds (each retry gets the same) [default: 30]
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, list, change and read the scans of QR codes.
+    #[command(subcommand)]
+    Codes(codes::CodesCommand),
+    /// Store, check or forget the API token.
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
+    /// Make a raw API request and print the JSON body.
+    Api(api::ApiArgs),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
+}
+
+fn parse_timeout(value: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number of seconds"))?;
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
+        return Err("must be more than 0 and at most 86400 seconds".into());
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every command, nested ones included, shows at least one example in its help.
+    #[test]
+    fn every_command_has_an_example() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            let after = cmd
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            if !after.contains("Examples:") && !after.contains("Example:") {
+                missing.push(path.clone());
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        let cmd = Cli::command();
+        walk(&cmd, "", &mut missing);
+        assert!(missing.is_empty(), "no example in: {missing:?}");
+    }
+
+    #[test]
+    fn globals_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "heldqr",
+            "codes",
+            "get",
+            "abc",
+            "--json",
+            "--timeout",
+            "2.5",
+        ])
+        .unwrap();
+        assert!(cli.globals.json);
+        assert_eq!(
+            cli.globals.timeout,
+            Some(std::time::Duration::from_millis(2500))
+        );
+    }
+
+    #[test]
+    fn timeout_must_be_positive() {
+        for bad in ["0", "-1", "abc", "inf"] {
+            assert!(
+                Cli::try_parse_from(["heldqr", "--timeout", bad, "codes", "get", "x"]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,551 @@
+//! `heldqr codes import FILE.csv`: bulk create, safe to run again.
+//!
+//! The file is read and checked whole first ([`crate::import_file`], which also derives each
+//! row's idempotency key), then rows are created one at a time with the SDK pacing requests to
+//! the rate limit. A row the API rejects (validation, taken shortcode...) is recorded as failed
+//! and the import goes on; a failure that would hit every remaining row (bad token, network,
+//! rate limit or server errors after retries) stops it. Ctrl-C finishes the row in flight and
+//! stops (a second Ctrl-C stops at once). Either way the summary says what was done, and running
+//! the same command again replays the rows already created instead of duplicating them.
+//!
+//! stderr gets a progress bar on a terminal, else one line per row; stdout gets the per-row
+//! results (a table, tab-separated lines, or one JSON array with `--json`).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use heldqr_sdk::{Code, Error as SdkError};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::commands::Ctx;
+use crate::error::CliError;
+use crate::import_file::{self, ImportRow};
+use crate::output::{OutputMode, Tone, Value};
+
+/// Arguments of `codes import`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  heldqr codes import codes.csv
+  heldqr codes import codes.csv --json > results.json
+  heldqr codes import codes.csv --dry-run
+
+The file starts with a header row; target_url is required, label and shortcode optional:
+  target_url,label,shortcode
+  https://example.com/menu,Restaurant menu,menu-v3
+  https://example.com/wifi,,
+
+Every row carries an idempotency key derived from the file's path and the row's content, so
+running the same command again (after a failure, a crash or Ctrl-C) creates only what is
+missing: rows already created come back as \"replayed\". The API keeps keys for 24 hours.")]
+pub struct ImportArgs {
+    /// The CSV file.
+    pub file: PathBuf,
+
+    /// Derive the idempotency keys from ID instead of the file's path (keeps a re-run safe
+    /// after the file was moved or renamed).
+    #[arg(long, value_name = "ID")]
+    pub batch_id: Option<String>,
+
+    /// Check the file and show each row's idempotency key; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// What happened to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Outcome {
+    /// A new code.
+    Created,
+    /// The key had already created a code (an earlier run): nothing new.
+    Replayed,
+    /// The API rejected the row.
+    Failed,
+    /// The import stopped before this row; a re-run will send it.
+    NotAttempted,
+    /// Interrupted while in flight: it may or may not exist; a re-run settles it.
+    Unknown,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Replayed => "replayed",
+            Outcome::Failed => "failed",
+            Outcome::NotAttempted => "not_attempted",
+            Outcome::Unknown => "unknown",
+        }
+    }
+
+    fn tone(self) -> Tone {
+        match self {
+            Outcome::Created => Tone::Good,
+            Outcome::Replayed => Tone::Plain,
+            Outcome::Failed | Outcome::Unknown => Tone::Warn,
+            Outcome::NotAttempted => Tone::Dim,
+        }
+    }
+}
+
+/// The error of a failed row, as `--json` shows it.
+#[derive(Debug, Clone, Serialize)]
+struct RowError {
+    code: String,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    field_errors: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// One row's result (an element of the `--json` array).
+#[derive(Debug, Clone, Serialize)]
+struct RowResult {
+    row: usize,
+    line: u64,
+    result: Outcome,
+    idempotency_key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<Code>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<RowError>,
+}
+
+/// A dry-run row (`--dry-run --json`).
+#[derive(Debug, Serialize)]
+struct PlannedRow<'a> {
+    row: usize,
+    line: u64,
+    target_url: &'a str,
+    label: Option<&'a str>,
+    shortcode: Option<&'a str>,
+    idempotency_key: &'a str,
+}
+
+/// Why the loop ended early.
+enum Stop {
+    /// Ctrl-C.
+    Interrupted,
+    /// An error that would fail every remaining row.
+    Fatal(SdkError),
+}
+
+/// Runs `codes import`.
+pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
+    let batch_id = match &args.batch_id {
+        Some(id) if id.trim().is_empty() => {
+            return Err(CliError::Usage("--batch-id is empty".into()));
+        }
+        Some(id) => id.clone(),
+        None => import_file::batch_id_for(&args.file)?,
+    };
+    let rows = import_file::read(&args.file, &batch_id)?;
+    if args.dry_run {
+        return print_plan(ctx, &rows);
+    }
+    if rows.is_empty() {
+        ctx.ui.info(&format!(
+            "{} has no rows after the header: nothing to import.",
+            args.file.display()
+        ));
+        return if ctx.ui.mode == OutputMode::Json {
+            ctx.ui.json(&Vec::<RowResult>::new())
+        } else {
+            Ok(())
+        };
+    }
+    let client = ctx
+        .settings
+        .client_with(|builder| builder.pace_rate_limit(true))?;
+
+    let progress = Progress::new(ctx, rows.len());
+    progress.start(&format!(
+        "Importing {} rows from {}",
+        rows.len(),
+        args.file.display()
+    ));
+    let started = Instant::now();
+    let mut results: Vec<RowResult> = Vec::with_capacity(rows.len());
+    let mut stop = None;
+    for row in &rows {
+        if stop.is_some() {
+            results.push(result(row, Outcome::NotAttempted, None, None, None));
+            continue;
+        }
+        let send = create(&client, row);
+        tokio::pin!(send);
+        let outcome = tokio::select! {
+            outcome = &mut send => outcome,
+            _ = tokio::signal::ctrl_c() => {
+                stop = Some(Stop::Interrupted);
+                progress.note(&format!(
+                    "Ctrl-C: finishing row {} then stopping (Ctrl-C again to stop now)",
+                    row.row
+                ));
+                tokio::select! {
+                    outcome = &mut send => outcome,
+                    _ = tokio::signal::ctrl_c() => Err(None),
+                }
+            }
+        };
+        let row_result = match outcome {
+            Ok((code, replayed, attempts)) => {
+                let outcome = if replayed {
+                    Outcome::Replayed
+                } else {
+                    Outcome::Created
+                };
+                result(row, outcome, Some(attempts), Some(code), None)
+            }
+            Err(None) => result(row, Outcome::Unknown, None, None, None),
+            Err(Some(err)) => {
+                let row_result = result(row, Outcome::Failed, None, None, Some(row_error(&err)));
+                if stops_the_import(&err) {
+                    // The row itself is fine as far as anyone knows: a re-run sends it again.
+                    stop.get_or_insert(Stop::Fatal(err));
+                    RowResult {
+                        result: Outcome::NotAttempted,
+                        ..row_result
+                    }
+                } else {
+                    row_result
+                }
+            }
+        };
+        progress.row_done(&row_result);
+        results.push(row_result);
+    }
+    progress.finish();
+
+    let summary = Summary::of(&results, started.elapsed());
+    print_results(ctx, &results)?;
+    ctx.ui.info(&summary.line(&args.file.display().to_string()));
+    match stop {
+        Some(Stop::Interrupted) => {
+            ctx.ui
+                .hint("run the same command again to finish: rows already sent are replayed, not duplicated");
+            Err(CliError::Interrupted)
+        }
+        Some(Stop::Fatal(err)) => {
+            ctx.ui
+                .info("Stopped: the error below would fail every remaining row.");
+            ctx.ui.hint(
+                "fix it and run the same command again: rows already created are replayed, not duplicated",
+            );
+            Err(CliError::Sdk(err))
+        }
+        None if summary.failed.is_empty() => Ok(()),
+        None => Err(CliError::ImportRowsFailed {
+            failed: summary.failed.len(),
+            total: results.len(),
+            rows: join_rows(&summary.failed),
+        }),
+    }
+}
+
+/// Creates one row's code: `(code, replayed, attempts)`, or the SDK error.
+async fn create(
+    client: &heldqr_sdk::Client,
+    row: &ImportRow,
+) -> Result<(Code, bool, u32), Option<SdkError>> {
+    let mut request = client
+        .codes()
+        .create(row.target_url.as_str())
+        .idempotency_key(row.idempotency_key.as_str());
+    if let Some(label) = &row.label {
+        request = request.label(label.as_str());
+    }
+    if let Some(shortcode) = &row.shortcode {
+        request = request.shortcode(shortcode.as_str());
+    }
+    let (code, meta) = request.send().await.map_err(Some)?.into_parts();
+    Ok((code, meta.idempotent_replay, meta.attempts))
+}
+
+/// Errors about the request as a whole rather than this row's content.
+fn stops_the_import(err: &SdkError) -> bool {
+    match err {
+        SdkError::Api(api) => matches!(api.status, 401 | 429) || api.status >= 500,
+        _ => true,
+    }
+}
+
+fn row_error(err: &SdkError) -> RowError {
+    let described = crate::error::describe_sdk_error(err);
+    RowError {
+        code: described.code,
+        message: described.message,
+        status: err.status(),
+        field_errors: err
+            .api()
+            .map(|a| a.field_errors.clone())
+            .unwrap_or_default(),
+    }
+}
+
+fn result(
+    row: &ImportRow,
+    outcome: Outcome,
+    attempts: Option<u32>,
+    code: Option<Code>,
+    error: Option<RowError>,
+) -> RowResult {
+    RowResult {
+        row: row.row,
+        line: row.line,
+        result: outcome,
+        idempotency_key: row.idempotency_key.clone(),
+        attempts,
+        code,
+        error,
+    }
+}
+
+/// Counts for the summary line.
+struct Summary {
+    created: usize,
+    replayed: usize,
+    failed: Vec<usize>,
+    pending: Vec<usize>,
+    retries: u32,
+    elapsed: Duration,
+}
+
+impl Summary {
+    fn of(results: &[RowResult], elapsed: Duration) -> Self {
+        let rows = |outcome: Outcome| -> Vec<usize> {
+            results
+                .iter()
+                .filter(|r| r.result == outcome)
+                .map(|r| r.row)
+                .collect()
+        };
+        let mut pending = rows(Outcome::NotAttempted);
+        pending.extend(rows(Outcome::Unknown));
+        pending.sort_unstable();
+        Summary {
+            created: rows(Outcome::Created).len(),
+            replayed: rows(Outcome::Replayed).len(),
+            failed: rows(Outcome::Failed),
+            pending,
+            retries: results
+                .iter()
+                .filter_map(|r| r.attempts)
+                .map(|a| a.saturating_sub(1))
+                .sum(),
+            elapsed,
+        }
+    }
+
+    fn line(&self, file: &str) -> String {
+        let mut line = format!(
+            "{file}: {} created, {} replayed, {} failed",
+            self.created,
+            self.replayed,
+            self.failed.len()
+        );
+        if !self.failed.is_empty() {
+            line.push_str(&format!(" (rows {})", join_rows(&self.failed)));
+        }
+        if !self.pending.is_empty() {
+            line.push_str(&format!(
+                ", {} not done (rows {})",
+                self.pending.len(),
+                join_rows(&self.pending)
+            ));
+        }
+        line.push_str(&format!(
+            "; {} retries; {:.1}s",
+            self.retries,
+            self.elapsed.as_secs_f64()
+        ));
+        line
+    }
+}
+
+/// `2, 5, 9`, shortened after 20 rows.
+fn join_rows(rows: &[usize]) -> String {
+    const SHOWN: usize = 20;
+    let mut text = rows
+        .iter()
+        .take(SHOWN)
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if rows.len() > SHOWN {
+        text.push_str(&format!(" and {} more", rows.len() - SHOWN));
+    }
+    text
+}
+
+fn print_results(ctx: &Ctx, results: &[RowResult]) -> Result<(), CliError> {
+    if ctx.ui.mode == OutputMode::Json {
+        return ctx.ui.json(results);
+    }
+    let rows: Vec<Vec<Value>> = results
+        .iter()
+        .map(|r| {
+            let detail = match (&r.code, &r.error) {
+                (Some(code), _) => code.scan_url.clone(),
+                (None, Some(err)) => format!("{} ({})", err.message, err.code),
+                (None, None) => String::new(),
+            };
+            vec![
+                Value::new(r.row.to_string()),
+                Value::toned(r.result.as_str(), r.result.tone()),
+                Value::new(
+                    r.code
+                        .as_ref()
+                        .map(|c| c.shortcode.clone())
+                        .unwrap_or_default(),
+                ),
+                Value::new(detail),
+            ]
+        })
+        .collect();
+    ctx.ui.rows(
+        &["ROW", "RESULT", "SHORTCODE", "SCAN URL / ERROR"],
+        &rows,
+        "",
+    )
+}
+
+fn print_plan(ctx: &Ctx, rows: &[ImportRow]) -> Result<(), CliError> {
+    if ctx.ui.mode == OutputMode::Json {
+        let planned: Vec<_> = rows
+            .iter()
+            .map(|r| PlannedRow {
+                row: r.row,
+                line: r.line,
+                target_url: &r.target_url,
+                label: r.label.as_deref(),
+                shortcode: r.shortcode.as_deref(),
+                idempotency_key: &r.idempotency_key,
+            })
+            .collect();
+        return ctx.ui.json(&planned);
+    }
+    let table: Vec<Vec<Value>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                Value::new(r.row.to_string()),
+                Value::new(&r.target_url),
+                Value::new(r.label.clone().unwrap_or_default()),
+                Value::new(r.shortcode.clone().unwrap_or_default()),
+                Value::new(&r.idempotency_key),
+            ]
+        })
+        .collect();
+    ctx.ui.rows(
+        &["ROW", "TARGET URL", "LABEL", "SHORTCODE", "IDEMPOTENCY KEY"],
+        &table,
+        "The file has no rows after the header.",
+    )?;
+    ctx.ui.info(&format!(
+        "{} rows checked; nothing was sent (--dry-run).",
+        rows.len()
+    ));
+    Ok(())
+}
+
+/// Progress on stderr: a bar on a terminal, else one line per row.
+struct Progress<'a> {
+    ctx: &'a Ctx,
+    bar: Option<ProgressBar>,
+}
+
+impl<'a> Progress<'a> {
+    fn new(ctx: &'a Ctx, total: usize) -> Self {
+        let bar = ctx.ui.stderr_tty.then(|| {
+            let bar =
+                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(
+                "{spinner} [{bar:32}] {pos}/{len} rows {msg} ({elapsed}, eta {eta})",
+            )
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Progress { ctx, bar }
+    }
+
+    fn start(&self, message: &str) {
+        if self.bar.is_none() {
+            self.ctx.ui.info(message);
+        }
+    }
+
+    fn note(&self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| self.ctx.ui.info(message)),
+            None => self.ctx.ui.info(message),
+        }
+    }
+
+    fn row_done(&self, result: &RowResult) {
+        let line = match (&result.code, &result.error) {
+            (Some(code), _) => format!(
+                "row {}: {} {}",
+                result.row,
+                result.result.as_str(),
+                code.shortcode
+            ),
+            (None, Some(err)) if result.result == Outcome::Failed => {
+                let mut line = format!(
+                    "row {} (line {}): failed: {} ({})",
+                    result.row, result.line, err.message, err.code
+                );
+                for (field, problems) in &err.field_errors {
+                    for problem in problems {
+                        line.push_str(&format!("\n  {field}: {problem}"));
+                    }
+                }
+                line
+            }
+            _ => format!("row {}: {}", result.row, result.result.as_str()),
+        };
+        match &self.bar {
+            Some(bar) => {
+                if result.result == Outcome::Failed {
+                    bar.suspend(|| self.ctx.ui.info(&line));
+                }
+                bar.inc(1);
+            }
+            None => self.ctx.ui.info(&line),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_lists_are_shortened() {
+        assert_eq!(join_rows(&[2, 5, 9]), "2, 5, 9");
+        let many: Vec<usize> = (1..=25).collect();
+        assert!(join_rows(&many).ends_with("20 and 5 more"));
+    }
+
+    #[test]
+    fn only_row_specific_errors_let_the_import_go_on() {
+        assert!(stops_the_import(&SdkError::Timeout {
+            idempotency_key: None
+        }));
+        assert!(stops_the_import(&SdkError::Config("x".into())));
+    }
+}

@@ -1,0 +1,92 @@
+//! The commands: one module per command, each with its clap arguments and a `run` that calls the
+//! SDK and prints through [`Ui`]. This module resolves the settings once, starts the async
+//! runtime (only for commands that talk to the API) and dispatches.
+
+pub mod api;
+pub mod auth;
+pub mod codes;
+pub mod completions;
+
+use crate::cli::{Cli, Command};
+use crate::error::CliError;
+use crate::output::Ui;
+use crate::settings::Settings;
+
+/// What a command runs with: how to print, and the resolved settings.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Output decisions.
+    pub ui: Ui,
+    /// Host, token, config file.
+    pub settings: Settings,
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli, ui: &Ui, env: &dyn Fn(&str) -> Option<String>) -> Result<(), CliError> {
+    let Cli { globals, command } = cli;
+    if let Command::Completions(args) = &command {
+        // No config, no runtime: completions must work anywhere.
+        return completions::run(args, ui);
+    }
+    let rewrites_config = matches!(
+        command,
+        Command::Auth(auth::AuthCommand::Login(_) | auth::AuthCommand::Logout(_))
+    );
+    let settings = Settings::resolve(&globals, env, rewrites_config)?;
+    for warning in &settings.warnings {
+        ui.warn(warning);
+    }
+    if settings.token.is_some() && !is_safe_transport(&settings.base_url) {
+        ui.warn(&format!(
+            "{} is plain http: the token travels unencrypted",
+            settings.base_url
+        ));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| CliError::io("cannot start the async runtime", err))?;
+    let ctx = Ctx {
+        ui: ui.clone(),
+        settings,
+    };
+    runtime.block_on(async move {
+        match command {
+            Command::Codes(command) => codes::run(command, &ctx).await,
+            Command::Auth(command) => auth::run(command, &ctx).await,
+            Command::Api(args) => api::run(args, &ctx).await,
+            Command::Completions(args) => completions::run(&args, &ctx.ui),
+        }
+    })
+}
+
+/// https anywhere, or http to this machine.
+fn is_safe_transport(base_url: &str) -> bool {
+    let Some(rest) = base_url.strip_prefix("http://") else {
+        return true;
+    };
+    let host_port = rest.split('/').next().unwrap_or(rest);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host_port.split(':').next().unwrap_or(host_port),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_only_safe_on_loopback() {
+        assert!(is_safe_transport("https://api.heldqr.com"));
+        assert!(is_safe_transport("http://127.0.0.1:8080"));
+        assert!(is_safe_transport("http://localhost:1/x"));
+        assert!(is_safe_transport("http://[::1]:8080"));
+        assert!(!is_safe_transport("http://api.heldqr.com"));
+        assert!(!is_safe_transport("http://10.0.0.1"));
+    }
+}

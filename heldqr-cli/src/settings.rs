@@ -1,0 +1,316 @@
+//! Raw flags, the environment and the config file turned into validated settings, in one step.
+//!
+//! Like ripgrep's flags module: [`Settings::resolve`] is the only place that looks at
+//! `--token`/`HELDQR_TOKEN`/the config file and `--base-url`/`HELDQR_BASE_URL`, decides which
+//! wins and remembers where each value came from (for `heldqr auth status`). Commands receive a
+//! [`Settings`] and never see an invalid combination. [`Settings::client`] builds the SDK client.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use heldqr_sdk::{Client, ClientBuilder};
+
+use crate::cli::GlobalArgs;
+use crate::config::{ConfigFile, ConfigStore, normalize_base_url};
+use crate::error::CliError;
+use crate::secret::Token;
+
+/// Environment variable with the token.
+pub const ENV_TOKEN: &str = "HELDQR_TOKEN";
+/// Environment variable with the API host.
+pub const ENV_BASE_URL: &str = "HELDQR_BASE_URL";
+/// Environment variable that moves the config directory.
+pub const ENV_CONFIG_DIR: &str = "HELDQR_CONFIG_DIR";
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A command-line flag (`--token`, `--base-url`).
+    Flag(&'static str),
+    /// An environment variable.
+    Env(&'static str),
+    /// The config file at this path.
+    ConfigFile(PathBuf),
+    /// The built-in default.
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag(flag) => write!(f, "{flag} flag"),
+            Source::Env(name) => write!(f, "{name} environment variable"),
+            Source::ConfigFile(path) => write!(f, "config file {}", path.display()),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// What every command may use: the host, the token (if any) and where they came from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The API host, without a trailing slash.
+    pub base_url: String,
+    /// Where `base_url` came from.
+    pub base_url_source: Source,
+    /// The token for `base_url` and where it came from, when there is one.
+    pub token: Option<(Token, Source)>,
+    /// Per-request timeout, when given.
+    pub timeout: Option<Duration>,
+    /// The config file's location.
+    pub store: ConfigStore,
+    /// The config file's content (empty when there is no file).
+    pub config: ConfigFile,
+    /// Something the user should know (a config file readable by others).
+    pub warnings: Vec<String>,
+}
+
+impl Settings {
+    /// Resolves the settings. `env` reads an environment variable (tests pass their own).
+    /// With `tolerate_bad_config` a corrupt config file becomes a warning and an empty config
+    /// (for `auth login`, which rewrites it).
+    pub fn resolve(
+        globals: &GlobalArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+        tolerate_bad_config: bool,
+    ) -> Result<Settings, CliError> {
+        let non_empty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let store = ConfigStore::locate(non_empty(ENV_CONFIG_DIR).as_deref())?;
+        let mut warnings = Vec::new();
+        let config = match store.load() {
+            Ok((config, warning)) => {
+                warnings.extend(warning);
+                config
+            }
+            Err(CliError::Config(message)) if tolerate_bad_config => {
+                warnings.push(message);
+                ConfigFile::default()
+            }
+            Err(err) => return Err(err),
+        };
+
+        let (base_url, base_url_source) = if let Some(url) = &globals.base_url {
+            (url.clone(), Source::Flag("--base-url"))
+        } else if let Some(url) = non_empty(ENV_BASE_URL) {
+            (url, Source::Env(ENV_BASE_URL))
+        } else if let Some(url) = &config.base_url {
+            (url.clone(), Source::ConfigFile(store.path()))
+        } else {
+            (heldqr_sdk::DEFAULT_BASE_URL.to_string(), Source::Default)
+        };
+        let base_url = validate_base_url(&base_url)?;
+
+        let token = if let Some(token) = &globals.token {
+            let token = Token::new(token.as_str());
+            if token.is_empty() {
+                return Err(CliError::Usage("--token is empty".into()));
+            }
+            Some((token, Source::Flag("--token")))
+        } else if let Some(token) = non_empty(ENV_TOKEN) {
+            Some((Token::new(token), Source::Env(ENV_TOKEN)))
+        } else {
+            config
+                .token_for(&base_url)
+                .filter(|t| !t.is_empty())
+                .map(|t| (t.clone(), Source::ConfigFile(store.path())))
+        };
+
+        Ok(Settings {
+            base_url,
+            base_url_source,
+            token,
+            timeout: globals.timeout,
+            store,
+            config,
+            warnings,
+        })
+    }
+
+    /// The token, or the "no token" error (exit 3) telling how to get one.
+    pub fn require_token(&self) -> Result<&Token, CliError> {
+        self.token
+            .as_ref()
+            .map(|(token, _)| token)
+            .ok_or_else(|| CliError::NoToken {
+                base_url: self.base_url.clone(),
+            })
+    }
+
+    /// An SDK client for the resolved host and token.
+    pub fn client(&self) -> Result<Client, CliError> {
+        self.client_with(|builder| builder)
+    }
+
+    /// An SDK client, with extra builder settings (e.g. pacing for imports).
+    pub fn client_with(
+        &self,
+        configure: impl FnOnce(ClientBuilder) -> ClientBuilder,
+    ) -> Result<Client, CliError> {
+        let token = self.require_token()?;
+        self.client_for_token(token, configure)
+    }
+
+    /// An SDK client using `token` (for `auth login`, which checks a token not yet stored).
+    pub fn client_for_token(
+        &self,
+        token: &Token,
+        configure: impl FnOnce(ClientBuilder) -> ClientBuilder,
+    ) -> Result<Client, CliError> {
+        let mut builder = Client::builder()
+            .token(token.expose())
+            .base_url(self.base_url.as_str())
+            .user_agent(concat!("heldqr-cli/", env!("CARGO_PKG_VERSION")));
+        if let Some(timeout) = self.timeout {
+            builder = builder.timeout(timeout);
+        }
+        configure(builder).build().map_err(CliError::from)
+    }
+}
+
+/// Accepts `http://` and `https://` URLs with a host; returns the normalized form.
+fn validate_base_url(url: &str) -> Result<String, CliError> {
+    let normalized = normalize_base_url(url);
+    let rest = normalized
+        .strip_prefix("https://")
+        .or_else(|| normalized.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(normalized),
+        _ => Err(CliError::Usage(format!(
+            "base URL {url:?} is not an http:// or https:// URL with a host"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        vars: HashMap<&'static str, String>,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let mut vars = HashMap::new();
+            vars.insert(ENV_CONFIG_DIR, dir.path().to_string_lossy().into_owned());
+            Fixture { dir, vars }
+        }
+
+        fn store(&self) -> ConfigStore {
+            ConfigStore::new(self.dir.path())
+        }
+
+        fn resolve(&self, globals: &GlobalArgs) -> Result<Settings, CliError> {
+            let vars = self.vars.clone();
+            Settings::resolve(globals, &move |k| vars.get(k).cloned(), false)
+        }
+    }
+
+    fn globals(token: Option<&str>, base_url: Option<&str>) -> GlobalArgs {
+        GlobalArgs {
+            token: token.map(String::from),
+            base_url: base_url.map(String::from),
+            ..GlobalArgs::default()
+        }
+    }
+
+    #[test]
+    fn defaults_without_anything() {
+        let fx = Fixture::new();
+        let settings = fx.resolve(&globals(None, None)).unwrap();
+        assert_eq!(settings.base_url, heldqr_sdk::DEFAULT_BASE_URL);
+        assert_eq!(settings.base_url_source, Source::Default);
+        assert!(settings.token.is_none());
+        assert!(matches!(
+            settings.require_token(),
+            Err(CliError::NoToken { .. })
+        ));
+    }
+
+    #[test]
+    fn flag_beats_env_beats_config() {
+        let mut fx = Fixture::new();
+        let mut config = ConfigFile::default();
+        config.set_token("http://127.0.0.1:1", Token::new("from_config"));
+        fx.store().save(&config).unwrap();
+
+        let settings = fx.resolve(&globals(None, None)).unwrap();
+        assert_eq!(settings.base_url, "http://127.0.0.1:1");
+        assert!(matches!(settings.base_url_source, Source::ConfigFile(_)));
+        let (token, source) = settings.token.unwrap();
+        assert_eq!(token.expose(), "from_config");
+        assert!(matches!(source, Source::ConfigFile(_)));
+
+        fx.vars.insert(ENV_TOKEN, "from_env".into());
+        fx.vars.insert(ENV_BASE_URL, "http://127.0.0.1:2/".into());
+        let settings = fx.resolve(&globals(None, None)).unwrap();
+        assert_eq!(settings.base_url, "http://127.0.0.1:2");
+        assert_eq!(settings.base_url_source, Source::Env(ENV_BASE_URL));
+        assert_eq!(settings.token.unwrap().0.expose(), "from_env");
+
+        let settings = fx
+            .resolve(&globals(Some("from_flag"), Some("http://127.0.0.1:3")))
+            .unwrap();
+        assert_eq!(settings.base_url, "http://127.0.0.1:3");
+        assert_eq!(settings.token.unwrap().1, Source::Flag("--token"));
+    }
+
+    #[test]
+    fn stored_token_is_only_sent_to_its_host() {
+        let fx = Fixture::new();
+        let mut config = ConfigFile::default();
+        config.set_token("http://127.0.0.1:1", Token::new("secret"));
+        fx.store().save(&config).unwrap();
+        let settings = fx
+            .resolve(&globals(None, Some("http://127.0.0.1:9")))
+            .unwrap();
+        assert!(settings.token.is_none());
+    }
+
+    #[test]
+    fn empty_env_values_are_unset() {
+        let mut fx = Fixture::new();
+        fx.vars.insert(ENV_TOKEN, "".into());
+        fx.vars.insert(ENV_BASE_URL, " ".into());
+        let settings = fx.resolve(&globals(None, None)).unwrap();
+        assert!(settings.token.is_none());
+        assert_eq!(settings.base_url_source, Source::Default);
+    }
+
+    #[test]
+    fn bad_base_urls_are_usage_errors() {
+        let fx = Fixture::new();
+        for bad in ["ftp://x", "127.0.0.1:8080", "http://", "https:///x"] {
+            assert!(
+                matches!(
+                    fx.resolve(&globals(None, Some(bad))),
+                    Err(CliError::Usage(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            fx.resolve(&globals(Some("  "), None)),
+            Err(CliError::Usage(_))
+        ));
+    }
+
+    #[test]
+    fn corrupt_config_is_fatal_unless_tolerated() {
+        let fx = Fixture::new();
+        std::fs::write(fx.store().path(), "nope").unwrap();
+        assert!(matches!(
+            fx.resolve(&globals(None, None)),
+            Err(CliError::Config(_))
+        ));
+        let vars = fx.vars.clone();
+        let settings =
+            Settings::resolve(&globals(None, None), &move |k| vars.get(k).cloned(), true).unwrap();
+        assert_eq!(settings.warnings.len(), 1);
+    }
+}
