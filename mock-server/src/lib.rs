@@ -1,1 +1,48 @@
-//! Heldqr mock server (work in progress).
+//! `heldqr-mock`: the stateful reference mock server of the Heldqr Management API.
+//!
+//! It implements the whole contract in `openapi.yaml` (served at `GET /reference`): bearer
+//! tokens on accounts with plans, the per-token sliding-window rate limit, idempotent creates,
+//! the one error envelope, pagination, the scan URL that records scans and redirects, the
+//! plan-shaped scans report, and mock-only routes under `/_mock/` to add scans, move the clock
+//! and reset state.
+//!
+//! Use it in tests with [`MockServer`] (a real port) or [`app`] (no port, with
+//! `tower::ServiceExt::oneshot`), or run the `heldqr-mock` binary.
+//!
+//! ```
+//! # async fn demo() -> std::io::Result<()> {
+//! use heldqr_mock::{MockConfig, MockServer, DEV_TOKEN_BUSINESS};
+//!
+//! let server = MockServer::start(MockConfig::default().seed(7)).await?;
+//! // Point a client at server.base_url() with `Authorization: Bearer hkr_test_business`.
+//! println!("{} {}", server.base_url(), DEV_TOKEN_BUSINESS);
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod body;
+mod clock;
+mod config;
+mod error;
+mod faults;
+mod idempotency;
+mod ratelimit;
+mod reference;
+mod routes;
+mod scans;
+mod server;
+mod state;
+mod store;
+mod validate;
+
+pub use body::BODY_LIMIT;
+pub use clock::MockClock;
+pub use config::{
+    ConfigError, DEV_TOKEN_BUSINESS, DEV_TOKEN_FREE, DEV_TOKEN_PRO, MockConfig, Plan,
+    RateLimitConfig, TokenSpec, UnknownPlan,
+};
+pub use reference::OPENAPI_YAML;
+pub use routes::app;
+pub use server::MockServer;
+pub use state::AppState;

@@ -1,1 +1,7 @@
-fn main() {}
+//! The `heldqr-mock` binary: parses the command line and serves (see `cli`).
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,242 @@
+//! The command line of `heldqr-mock`: arguments (clap), turned into a [`MockConfig`] in one
+//! step; then bind, print the address line, serve until SIGINT/SIGTERM, shut down gracefully.
+//!
+//! Exit codes: 0 after a clean shutdown, 1 when the server cannot start (address in use...),
+//! 2 for a bad command line.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use heldqr_mock::{MockClock, MockConfig, MockServer, Plan, TokenSpec};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Stateful reference mock server of the Heldqr Management API.
+///
+/// Prints `heldqr-mock listening on http://HOST:PORT` on stdout once it accepts connections.
+/// With no --token it serves three dev tokens, one per plan, and prints them.
+#[derive(Debug, Parser)]
+#[command(name = "heldqr-mock", version, about)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+
+    /// A bearer token, its plan (free, pro, business) and optionally its account
+    /// (default acct_PLAN). Repeat for several tokens; tokens on one account share its codes.
+    #[arg(long = "token", value_name = "TOKEN=PLAN[:ACCOUNT]")]
+    tokens: Vec<String>,
+
+    /// Requests per sliding window per token, e.g. 600/60s.
+    #[arg(long, value_name = "N/SECONDSs", default_value = "600/60s", value_parser = parse_rate_limit)]
+    rate_limit: (u32, Duration),
+
+    /// How long an Idempotency-Key and its response are kept, e.g. 86400s.
+    #[arg(long, value_name = "SECONDSs", default_value = "86400s", value_parser = parse_seconds)]
+    idempotency_ttl: Duration,
+
+    /// Makes generated shortcodes repeatable (also after POST /_mock/reset).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+
+    /// Base URL written into scan_url (default: the server's own http://HOST:PORT).
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+
+    /// Start a manual clock at this RFC 3339 instant; it then moves only with
+    /// POST /_mock/clock/advance (default: the system clock).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
+    clock_start: Option<OffsetDateTime>,
+
+    /// Do not log one line per request on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let n = s.strip_suffix('s').unwrap_or(s);
+    n.parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| format!("expected whole seconds like 86400s, got {s:?}"))
+}
+
+fn parse_rate_limit(s: &str) -> Result<(u32, Duration), String> {
+    let err = || format!("expected N/SECONDSs like 600/60s, got {s:?}");
+    let (n, secs) = s.split_once('/').ok_or_else(err)?;
+    let n = n.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(err)?;
+    let window = parse_seconds(secs).map_err(|_| err())?;
+    if window.is_zero() {
+        return Err(err());
+    }
+    Ok((n, window))
+}
+
+fn parse_instant(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|e| format!("expected an RFC 3339 instant like 2026-06-01T09:00:00Z: {e}"))
+}
+
+/// `TOKEN=PLAN[:ACCOUNT]`; errors never repeat the token.
+fn parse_token(s: &str, position: usize) -> Result<TokenSpec, String> {
+    let bad = |why: &str| format!("--token #{position}: {why} (expected TOKEN=PLAN[:ACCOUNT])");
+    let (token, rest) = s.rsplit_once('=').ok_or_else(|| bad("missing '='"))?;
+    if token.is_empty() {
+        return Err(bad("empty token"));
+    }
+    let (plan, account) = match rest.split_once(':') {
+        Some((p, a)) => (p, Some(a)),
+        None => (rest, None),
+    };
+    let plan: Plan = plan
+        .parse()
+        .map_err(|_| bad("the plan must be free, pro or business"))?;
+    let account = match account {
+        Some("") => return Err(bad("empty account")),
+        Some(a) => a.to_owned(),
+        None => format!("acct_{plan}"),
+    };
+    Ok(TokenSpec::new(token, plan, account))
+}
+
+fn config_from(args: &Args) -> Result<MockConfig, String> {
+    let mut config = MockConfig::default()
+        .listen(args.listen)
+        .rate_limit(args.rate_limit.0, args.rate_limit.1)
+        .idempotency_ttl(args.idempotency_ttl)
+        .log_requests(!args.quiet);
+    for (i, raw) in args.tokens.iter().enumerate() {
+        let spec = parse_token(raw, i + 1)?;
+        config = config.token(spec.token, spec.plan, spec.account);
+    }
+    if let Some(seed) = args.seed {
+        config = config.seed(seed);
+    }
+    if let Some(url) = &args.public_url {
+        config = config.public_url(url.clone());
+    }
+    if let Some(start) = args.clock_start {
+        config = config.clock(MockClock::manual(start));
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
+    let listen = config.rate_limit_config();
+    let server = match MockServer::start(config.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("heldqr-mock: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let bound = server.local_addr();
+    let _ = writeln!(
+        out,
+        "heldqr-mock listening on {} (bound to {bound})",
+        server.base_url()
+    );
+    if dev_tokens {
+        for t in config.tokens() {
+            let _ = writeln!(
+                out,
+                "heldqr-mock dev token: {} (plan {}, account {})",
+                t.token, t.plan, t.account
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "heldqr-mock rate limit: {} requests per {} s per token",
+        listen.limit,
+        listen.window.as_secs_f64()
+    );
+    let _ = out.flush();
+    drop(out);
+    shutdown_signal().await;
+    eprintln!("heldqr-mock: shutting down");
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// Runs the binary.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match config_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("heldqr-mock: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("heldqr-mock: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(run(config, args.tokens.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_argument_forms() {
+        let t = parse_token("tok=pro", 1).unwrap();
+        assert_eq!(
+            (t.token.as_str(), t.plan, t.account.as_str()),
+            ("tok", Plan::Pro, "acct_pro")
+        );
+        let t = parse_token("tok=business:acct_x", 1).unwrap();
+        assert_eq!((t.plan, t.account.as_str()), (Plan::Business, "acct_x"));
+        let e = parse_token("secret=gold", 3).unwrap_err();
+        assert!(!e.contains("secret"), "{e}");
+        assert!(parse_token("secret", 1).is_err());
+    }
+
+    #[test]
+    fn rate_limit_and_seconds_forms() {
+        assert_eq!(
+            parse_rate_limit("600/60s").unwrap(),
+            (600, Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_rate_limit("5/1").unwrap(),
+            (5, Duration::from_secs(1))
+        );
+        assert!(parse_rate_limit("0/60s").is_err());
+        assert!(parse_rate_limit("10/0s").is_err());
+        assert_eq!(parse_seconds("86400s").unwrap(), Duration::from_secs(86400));
+    }
+}

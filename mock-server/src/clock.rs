@@ -1,0 +1,100 @@
+//! The server's clock. Everything that reads time (rate windows, idempotency expiry, timestamps,
+//! scan windows) reads a [`MockClock`], so tests move time instead of sleeping.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+/// A clock that is either the system clock or a manual one, plus an offset that only grows.
+///
+/// `now() = base + offset`, where `base` is the system time (system clock) or a fixed instant
+/// (manual clock) and `offset` is the sum of every [`advance`](MockClock::advance). Clones share
+/// the offset, so a test keeps a clone and moves the server's time.
+///
+/// ```
+/// use std::time::Duration;
+/// use heldqr_mock::MockClock;
+/// use time::macros::datetime;
+///
+/// let clock = MockClock::manual(datetime!(2026-06-01 09:00 UTC));
+/// let server_side = clock.clone();
+/// clock.advance(Duration::from_secs(90));
+/// assert_eq!(server_side.now(), datetime!(2026-06-01 09:01:30 UTC));
+/// ```
+#[derive(Clone)]
+pub struct MockClock {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `None`: system time; `Some`: the manual clock's start.
+    base: Option<OffsetDateTime>,
+    /// Nanoseconds added by `advance`.
+    offset_nanos: AtomicU64,
+}
+
+impl MockClock {
+    /// The system clock (UTC), which `advance` moves ahead of real time.
+    pub fn system() -> Self {
+        MockClock {
+            inner: Arc::new(Inner {
+                base: None,
+                offset_nanos: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// A clock frozen at `start` (converted to UTC) that only moves with `advance`.
+    pub fn manual(start: OffsetDateTime) -> Self {
+        MockClock {
+            inner: Arc::new(Inner {
+                base: Some(start.to_offset(time::UtcOffset::UTC)),
+                offset_nanos: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// True for a manual clock.
+    pub fn is_manual(&self) -> bool {
+        self.inner.base.is_some()
+    }
+
+    /// Moves the clock forward by `by` (saturating far beyond any useful range).
+    pub fn advance(&self, by: Duration) {
+        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let _ = self
+            .inner
+            .offset_nanos
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
+                Some(cur.saturating_add(nanos))
+            });
+    }
+
+    /// Everything `advance` has added so far.
+    pub fn offset(&self) -> Duration {
+        Duration::from_nanos(self.inner.offset_nanos.load(Ordering::SeqCst))
+    }
+
+    /// The current time, in UTC.
+    pub fn now(&self) -> OffsetDateTime {
+        let base = self.inner.base.unwrap_or_else(OffsetDateTime::now_utc);
+        base.checked_add(time::Duration::try_from(self.offset()).unwrap_or(time::Duration::MAX))
+            .unwrap_or(base)
+    }
+
+    /// The current time as nanoseconds since the Unix epoch.
+    pub(crate) fn now_nanos(&self) -> i128 {
+        self.now().unix_timestamp_nanos()
+    }
+}
+
+impl std::fmt::Debug for MockClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockClock")
+            .field("manual", &self.is_manual())
+            .field("now", &self.now())
+            .finish()
+    }
+}

@@ -1,0 +1,300 @@
+//! Configuration of a mock server: tokens and their accounts and plans, the rate limit, the
+//! idempotency retention, the shortcode seed, the clock and the listen address. [`MockConfig`] is
+//! built with chained methods and validated once, when the server state is created.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::clock::MockClock;
+
+/// Dev token of the `free` plan (account `acct_free`), present when no token is configured.
+pub const DEV_TOKEN_FREE: &str = "hkr_test_free";
+/// Dev token of the `pro` plan (account `acct_pro`), present when no token is configured.
+pub const DEV_TOKEN_PRO: &str = "hkr_test_pro";
+/// Dev token of the `business` plan (account `acct_business`), present when no token is configured.
+pub const DEV_TOKEN_BUSINESS: &str = "hkr_test_business";
+
+/// An account's plan: it decides the shape of the scans report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Plan {
+    /// Lifetime totals only.
+    Free,
+    /// Lifetime totals plus a 30-day window with daily, country and device breakdowns.
+    Pro,
+    /// Like `Pro` over a 365-day window.
+    Business,
+}
+
+impl Plan {
+    /// The plan's wire name: `free`, `pro` or `business`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Free => "free",
+            Plan::Pro => "pro",
+            Plan::Business => "business",
+        }
+    }
+
+    /// Days in the scans window, `None` for lifetime totals only.
+    pub fn window_days(self) -> Option<u32> {
+        match self {
+            Plan::Free => None,
+            Plan::Pro => Some(30),
+            Plan::Business => Some(365),
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error of parsing a [`Plan`] from a string other than `free`, `pro` or `business`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown plan {0:?}: expected free, pro or business")]
+pub struct UnknownPlan(pub String);
+
+impl FromStr for Plan {
+    type Err = UnknownPlan;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "free" => Ok(Plan::Free),
+            "pro" => Ok(Plan::Pro),
+            "business" => Ok(Plan::Business),
+            _ => Err(UnknownPlan(s.to_owned())),
+        }
+    }
+}
+
+/// One bearer token, the account it belongs to and that account's plan.
+///
+/// `Debug` never shows the token itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenSpec {
+    /// The secret sent as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// The plan of the account.
+    pub plan: Plan,
+    /// The account id; several tokens may share one account (they then see the same codes).
+    pub account: String,
+}
+
+impl TokenSpec {
+    /// A token on `account` with `plan`.
+    pub fn new(token: impl Into<String>, plan: Plan, account: impl Into<String>) -> Self {
+        TokenSpec {
+            token: token.into(),
+            plan,
+            account: account.into(),
+        }
+    }
+
+    /// The three dev tokens, one per plan: [`DEV_TOKEN_FREE`], [`DEV_TOKEN_PRO`],
+    /// [`DEV_TOKEN_BUSINESS`] on accounts `acct_free`, `acct_pro`, `acct_business`.
+    pub fn dev_tokens() -> Vec<TokenSpec> {
+        vec![
+            TokenSpec::new(DEV_TOKEN_FREE, Plan::Free, "acct_free"),
+            TokenSpec::new(DEV_TOKEN_PRO, Plan::Pro, "acct_pro"),
+            TokenSpec::new(DEV_TOKEN_BUSINESS, Plan::Business, "acct_business"),
+        ]
+    }
+}
+
+impl fmt::Debug for TokenSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSpec")
+            .field("token", &"<redacted>")
+            .field("plan", &self.plan)
+            .field("account", &self.account)
+            .finish()
+    }
+}
+
+/// The sliding-window rate limit applied to every token: `limit` requests per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// Requests accepted per window (at least 1).
+    pub limit: u32,
+    /// Length of the sliding window (more than zero).
+    pub window: Duration,
+}
+
+impl Default for RateLimitConfig {
+    /// 600 requests per 60 seconds, as the published API.
+    fn default() -> Self {
+        RateLimitConfig {
+            limit: 600,
+            window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Everything a mock server is started with.
+///
+/// ```
+/// use std::time::Duration;
+/// use heldqr_mock::{MockConfig, Plan};
+///
+/// let config = MockConfig::default()
+///     .token("tok_a", Plan::Pro, "acct_a")
+///     .token("tok_b", Plan::Pro, "acct_a") // a second token on the same account
+///     .rate_limit(10, Duration::from_secs(1))
+///     .idempotency_ttl(Duration::from_secs(3600))
+///     .seed(42);
+/// assert_eq!(config.tokens().len(), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    pub(crate) listen: SocketAddr,
+    pub(crate) tokens: Vec<TokenSpec>,
+    pub(crate) rate_limit: RateLimitConfig,
+    pub(crate) idempotency_ttl: Duration,
+    pub(crate) seed: Option<u64>,
+    pub(crate) clock: MockClock,
+    pub(crate) public_url: Option<String>,
+    pub(crate) log_requests: bool,
+}
+
+impl Default for MockConfig {
+    /// Listen on `127.0.0.1:0`, the dev tokens, 600 requests per 60 s, idempotency keys kept
+    /// 24 hours, random shortcodes, the system clock, no request log.
+    fn default() -> Self {
+        MockConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            tokens: Vec::new(),
+            rate_limit: RateLimitConfig::default(),
+            idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+            seed: None,
+            clock: MockClock::system(),
+            public_url: None,
+            log_requests: false,
+        }
+    }
+}
+
+impl MockConfig {
+    /// Adds a token on `account` with `plan`. Once any token is added the dev tokens are gone.
+    pub fn token(
+        mut self,
+        token: impl Into<String>,
+        plan: Plan,
+        account: impl Into<String>,
+    ) -> Self {
+        self.tokens.push(TokenSpec::new(token, plan, account));
+        self
+    }
+
+    /// Sets the rate limit: `limit` requests per sliding `window`, per token.
+    pub fn rate_limit(mut self, limit: u32, window: Duration) -> Self {
+        self.rate_limit = RateLimitConfig { limit, window };
+        self
+    }
+
+    /// Sets how long an `Idempotency-Key` and its response are kept (default 24 hours).
+    pub fn idempotency_ttl(mut self, ttl: Duration) -> Self {
+        self.idempotency_ttl = ttl;
+        self
+    }
+
+    /// Makes generated shortcodes repeatable: the same seed gives the same sequence (also after
+    /// `POST /_mock/reset`).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Uses `clock` for every time the server reads (rate windows, idempotency expiry,
+    /// timestamps, scan windows). Keep a clone to move time in tests.
+    pub fn clock(mut self, clock: MockClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The address [`MockServer::start`](crate::MockServer::start) binds (default `127.0.0.1:0`).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// The base URL written into every code's `scan_url` (`{public_url}/r/{shortcode}`).
+    /// Default: the server's own base URL.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Writes one line per request on stderr (method, path, status, duration, request id,
+    /// account; never the token). Off by default in the library, on in the binary.
+    pub fn log_requests(mut self, on: bool) -> Self {
+        self.log_requests = on;
+        self
+    }
+
+    /// The tokens the server accepts: the configured ones, or the dev tokens when none is.
+    pub fn tokens(&self) -> Vec<TokenSpec> {
+        if self.tokens.is_empty() {
+            TokenSpec::dev_tokens()
+        } else {
+            self.tokens.clone()
+        }
+    }
+
+    /// The configured rate limit.
+    pub fn rate_limit_config(&self) -> RateLimitConfig {
+        self.rate_limit
+    }
+
+    /// Checks the configuration: a rate limit of at least 1 per non-zero window, non-empty
+    /// tokens and accounts, no token twice, one plan per account.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.rate_limit.limit == 0 || self.rate_limit.window.is_zero() {
+            return Err(ConfigError(
+                "the rate limit needs at least 1 request per non-zero window".into(),
+            ));
+        }
+        let tokens = self.tokens();
+        let mut plans: std::collections::HashMap<&str, Plan> = std::collections::HashMap::new();
+        for (i, t) in tokens.iter().enumerate() {
+            if t.token.is_empty() || t.token.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
+                return Err(ConfigError(format!(
+                    "token #{} must be non-empty visible ASCII",
+                    i + 1
+                )));
+            }
+            if t.account.is_empty() {
+                return Err(ConfigError(format!(
+                    "token #{} has an empty account id",
+                    i + 1
+                )));
+            }
+            if tokens[..i].iter().any(|o| o.token == t.token) {
+                return Err(ConfigError(format!("token #{} is configured twice", i + 1)));
+            }
+            if let Some(p) = plans.insert(&t.account, t.plan) {
+                if p != t.plan {
+                    return Err(ConfigError(format!(
+                        "account {} is given two plans ({} and {})",
+                        t.account, p, t.plan
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A configuration that cannot be served (see [`MockConfig::validate`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid mock server configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl From<ConfigError> for std::io::Error {
+    fn from(e: ConfigError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+    }
+}

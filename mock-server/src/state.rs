@@ -1,0 +1,245 @@
+//! The server's shared state: the validated configuration, the token table, one sliding log per
+//! token, and behind one mutex the codes, the idempotency store and the shortcode generator.
+//! Handlers take the mutex briefly and never hold it across an `.await`; holding it for a whole
+//! create is what serializes two requests with the same idempotency key.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use crate::clock::MockClock;
+use crate::config::{ConfigError, MockConfig, Plan};
+use crate::idempotency::IdempotencyStore;
+use crate::ratelimit::{RateDecision, SlidingLog};
+use crate::store::Store;
+
+const SHORTCODE_ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+/// Length of generated shortcodes.
+pub(crate) const GENERATED_SHORTCODE_LEN: usize = 7;
+
+/// Everything a mock server holds: pass it to [`app`](crate::app).
+///
+/// Cheap to clone (an `Arc` inside); clones share the same state.
+///
+/// ```
+/// use heldqr_mock::{AppState, MockConfig, app};
+///
+/// let state = AppState::new(MockConfig::default()).expect("valid config");
+/// let router = app(state.clone());
+/// # let _ = router;
+/// assert_eq!(state.code_count(), 0);
+/// ```
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// The caller of an authenticated request, put in the request extensions by the auth layer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caller {
+    pub token: u32,
+    pub account: u32,
+    pub plan: Plan,
+}
+
+pub(crate) struct TokenInfo {
+    pub plan: Plan,
+    pub account: u32,
+}
+
+pub(crate) struct Shared {
+    pub config: MockConfig,
+    pub tokens: HashMap<Box<str>, u32>,
+    pub token_info: Vec<TokenInfo>,
+    pub accounts: Vec<String>,
+    pub rate: Vec<Mutex<SlidingLog>>,
+    pub data: Mutex<Data>,
+    pub base_url: OnceLock<String>,
+    pub request_seq: AtomicU64,
+}
+
+/// The mutable data behind the one state lock.
+pub(crate) struct Data {
+    pub store: Store,
+    pub idempotency: IdempotencyStore,
+    pub rng: fastrand::Rng,
+}
+
+fn new_rng(seed: Option<u64>) -> fastrand::Rng {
+    match seed {
+        Some(s) => fastrand::Rng::with_seed(s),
+        None => fastrand::Rng::new(),
+    }
+}
+
+impl AppState {
+    /// Validates `config` and builds an empty server state.
+    pub fn new(config: MockConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let specs = config.tokens();
+        let mut accounts: Vec<String> = Vec::new();
+        let mut tokens = HashMap::new();
+        let mut token_info = Vec::new();
+        for (i, spec) in specs.iter().enumerate() {
+            let account = match accounts.iter().position(|a| *a == spec.account) {
+                Some(p) => p,
+                None => {
+                    accounts.push(spec.account.clone());
+                    accounts.len() - 1
+                }
+            };
+            tokens.insert(Box::from(spec.token.as_str()), i as u32);
+            token_info.push(TokenInfo {
+                plan: spec.plan,
+                account: account as u32,
+            });
+        }
+        let data = Data {
+            store: Store::new(accounts.len()),
+            idempotency: IdempotencyStore::default(),
+            rng: new_rng(config.seed),
+        };
+        let base_url = OnceLock::new();
+        if let Some(url) = &config.public_url {
+            let _ = base_url.set(url.clone());
+        }
+        Ok(AppState {
+            shared: Arc::new(Shared {
+                rate: specs
+                    .iter()
+                    .map(|_| Mutex::new(SlidingLog::default()))
+                    .collect(),
+                config,
+                tokens,
+                token_info,
+                accounts,
+                data: Mutex::new(data),
+                base_url,
+                request_seq: AtomicU64::new(fastrand::u64(..) >> 16),
+            }),
+        })
+    }
+
+    /// The clock this state reads.
+    pub fn clock(&self) -> &MockClock {
+        &self.shared.config.clock
+    }
+
+    /// The configuration this state was built from.
+    pub fn config(&self) -> &MockConfig {
+        &self.shared.config
+    }
+
+    /// How many codes are stored, over every account.
+    pub fn code_count(&self) -> usize {
+        self.lock().store.len()
+    }
+
+    /// How many idempotency keys are held (expired ones are reclaimed as requests arrive).
+    pub fn idempotency_key_count(&self) -> usize {
+        self.lock().idempotency.len()
+    }
+
+    /// Sets the base URL of `scan_url`s unless a public URL is configured (first call wins).
+    pub(crate) fn set_base_url(&self, url: &str) {
+        let _ = self
+            .shared
+            .base_url
+            .set(url.trim_end_matches('/').to_owned());
+    }
+
+    /// The base of `scan_url`: the public URL, else the server's base URL, else
+    /// `http://localhost` (a state served without a port, as in `oneshot` tests).
+    pub(crate) fn public_base(&self) -> &str {
+        self.shared
+            .base_url
+            .get()
+            .map_or("http://localhost", String::as_str)
+    }
+
+    /// Takes the state lock. A panic while holding it cannot leave the data half-changed in a
+    /// way that matters to a mock, so a poisoned lock is taken over.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Data> {
+        self.shared.data.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The token's index and caller, if the token is known.
+    pub(crate) fn caller(&self, token: &str) -> Option<Caller> {
+        let &idx = self.shared.tokens.get(token)?;
+        let info = self.shared.token_info.get(idx as usize)?;
+        Some(Caller {
+            token: idx,
+            account: info.account,
+            plan: info.plan,
+        })
+    }
+
+    /// The account id of an account index.
+    pub(crate) fn account_name(&self, account: u32) -> &str {
+        self.shared
+            .accounts
+            .get(account as usize)
+            .map_or("?", String::as_str)
+    }
+
+    /// Spends one credit of `token` now, or says how long to wait.
+    pub(crate) fn spend_credit(&self, token: u32) -> RateDecision {
+        let now = self.clock().now_nanos();
+        let cfg = self.shared.config.rate_limit;
+        match self.shared.rate.get(token as usize) {
+            Some(log) => log
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .check(now, cfg),
+            None => RateDecision {
+                limit: cfg.limit,
+                remaining: cfg.limit,
+                reset: (now / 1_000_000_000) as i64,
+                retry_after: None,
+            },
+        }
+    }
+
+    /// A fresh request id, `req_` and 16 hex digits.
+    pub(crate) fn next_request_id(&self) -> String {
+        let n = self.shared.request_seq.fetch_add(1, Ordering::Relaxed);
+        format!("req_{n:016x}")
+    }
+
+    /// Forgets all codes, scans, idempotency keys and rate windows; restarts the shortcode
+    /// sequence of a seeded server. Tokens and the clock stay.
+    pub(crate) fn reset(&self) {
+        {
+            let mut data = self.lock();
+            data.store.clear();
+            data.idempotency.clear();
+            data.rng = new_rng(self.shared.config.seed);
+        }
+        for log in &self.shared.rate {
+            log.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+    }
+}
+
+impl Data {
+    /// A generated shortcode no account holds: 7 characters of `[a-z0-9]`.
+    pub(crate) fn generate_shortcode(&mut self) -> String {
+        loop {
+            let s: String = (0..GENERATED_SHORTCODE_LEN)
+                .map(|_| SHORTCODE_ALPHABET[self.rng.usize(..SHORTCODE_ALPHABET.len())] as char)
+                .collect();
+            if !self.store.contains(&s) {
+                return s;
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("accounts", &self.shared.accounts)
+            .field("base_url", &self.shared.base_url.get())
+            .finish_non_exhaustive()
+    }
+}

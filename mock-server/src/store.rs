@@ -1,0 +1,168 @@
+//! The codes of every account: a map from shortcode (unique across all accounts) to the code,
+//! plus, per account, its shortcodes in creation order for pagination. Each code carries its
+//! aggregated scans. Kept small: one stored code costs a few hundred bytes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::scans::ScanStats;
+
+/// `active` or `paused`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CodeStatus {
+    Active,
+    Paused,
+}
+
+impl CodeStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            CodeStatus::Active => "active",
+            CodeStatus::Paused => "paused",
+        }
+    }
+}
+
+/// One stored code.
+#[derive(Debug)]
+pub(crate) struct CodeRecord {
+    pub shortcode: Arc<str>,
+    pub account: u32,
+    pub target_url: Box<str>,
+    pub label: Option<Box<str>>,
+    pub status: CodeStatus,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub scans: ScanStats,
+}
+
+/// The wire shape of a code (`Code` in the contract).
+#[derive(Serialize)]
+pub(crate) struct CodeView<'a> {
+    shortcode: &'a str,
+    target_url: &'a str,
+    label: Option<&'a str>,
+    status: &'static str,
+    scan_url: String,
+    created_at: String,
+    updated_at: String,
+}
+
+/// RFC 3339 in UTC with whole seconds, e.g. `2026-05-15T14:21:03Z`.
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
+    let t = t
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t);
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn rfc3339_secs(secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map(rfc3339)
+        .unwrap_or_default()
+}
+
+impl CodeRecord {
+    /// The code as the API shows it, with `scan_url` under `public_base`.
+    pub(crate) fn view(&self, public_base: &str) -> CodeView<'_> {
+        CodeView {
+            shortcode: &self.shortcode,
+            target_url: &self.target_url,
+            label: self.label.as_deref(),
+            status: self.status.as_str(),
+            scan_url: format!("{public_base}/r/{}", self.shortcode),
+            created_at: rfc3339_secs(self.created_at),
+            updated_at: rfc3339_secs(self.updated_at),
+        }
+    }
+}
+
+/// All codes, globally unique by shortcode, indexed per account in creation order.
+#[derive(Debug)]
+pub(crate) struct Store {
+    codes: HashMap<Arc<str>, CodeRecord>,
+    by_account: Vec<Vec<Arc<str>>>,
+}
+
+impl Store {
+    /// An empty store for `accounts` accounts (ids `0..accounts`).
+    pub(crate) fn new(accounts: usize) -> Self {
+        Store {
+            codes: HashMap::new(),
+            by_account: vec![Vec::new(); accounts],
+        }
+    }
+
+    /// True when some account holds `shortcode`.
+    pub(crate) fn contains(&self, shortcode: &str) -> bool {
+        self.codes.contains_key(shortcode)
+    }
+
+    /// Inserts a code whose shortcode is free (checked by the caller with [`Store::contains`]).
+    pub(crate) fn insert(&mut self, record: CodeRecord) -> &CodeRecord {
+        let key = record.shortcode.clone();
+        if let Some(list) = self.by_account.get_mut(record.account as usize) {
+            list.push(key.clone());
+        }
+        self.codes.entry(key).or_insert(record)
+    }
+
+    /// Any account's code, mutable (for the scan URL and the mock routes).
+    pub(crate) fn get_any_mut(&mut self, shortcode: &str) -> Option<&mut CodeRecord> {
+        self.codes.get_mut(shortcode)
+    }
+
+    /// `account`'s code; another account's code is invisible.
+    pub(crate) fn get(&self, account: u32, shortcode: &str) -> Option<&CodeRecord> {
+        self.codes.get(shortcode).filter(|c| c.account == account)
+    }
+
+    /// `account`'s code, mutable.
+    pub(crate) fn get_mut(&mut self, account: u32, shortcode: &str) -> Option<&mut CodeRecord> {
+        self.codes
+            .get_mut(shortcode)
+            .filter(|c| c.account == account)
+    }
+
+    /// How many codes `account` holds.
+    pub(crate) fn count(&self, account: u32) -> usize {
+        self.by_account.get(account as usize).map_or(0, Vec::len)
+    }
+
+    /// `account`'s codes from index `offset`, at most `limit`, oldest first.
+    pub(crate) fn page(
+        &self,
+        account: u32,
+        offset: u64,
+        limit: usize,
+    ) -> impl Iterator<Item = &CodeRecord> {
+        let list = self
+            .by_account
+            .get(account as usize)
+            .map_or(&[][..], Vec::as_slice);
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(list.len());
+        list[start..]
+            .iter()
+            .take(limit)
+            .filter_map(|s| self.codes.get(s))
+    }
+
+    /// Total codes on every account.
+    pub(crate) fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// Forgets every code and scan.
+    pub(crate) fn clear(&mut self) {
+        let accounts = self.by_account.len();
+        *self = Store::new(accounts);
+    }
+}

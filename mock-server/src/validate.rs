@@ -1,0 +1,387 @@
+//! Field-by-field validation of parsed JSON bodies against the contract's schemas, collecting
+//! every problem under its input field name for the 422 `field_errors`. The rules mirror the
+//! document's patterns exactly, so a body valid per `openapi.yaml` is always accepted.
+
+use serde_json::{Map, Value};
+use time::Date;
+
+use crate::error::FieldErrors;
+use crate::scans::{Country, Device};
+use crate::store::CodeStatus;
+
+/// Longest `target_url`, in characters.
+pub(crate) const TARGET_URL_MAX: usize = 2048;
+/// Longest `label`, in characters.
+pub(crate) const LABEL_MAX: usize = 200;
+/// Most days one bulk scan batch may cover.
+pub(crate) const SCAN_BATCH_MAX_DAYS: i64 = 3660;
+
+const MSG_UNKNOWN: &str = "is not a known field";
+const MSG_REQUIRED: &str = "is required";
+const MSG_URL: &str = "must be an absolute http or https URL";
+const MSG_SHORTCODE: &str =
+    "must be 3-64 lowercase letters, digits or hyphens, not starting or ending with a hyphen";
+
+#[derive(Default)]
+struct Errors(FieldErrors);
+
+impl Errors {
+    fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0
+            .entry(field.to_owned())
+            .or_default()
+            .push(message.into());
+    }
+
+    fn unknown_fields(&mut self, map: &Map<String, Value>, known: &[&str]) {
+        for k in map.keys() {
+            if !known.contains(&k.as_str()) {
+                self.add(k, MSG_UNKNOWN);
+            }
+        }
+    }
+
+    fn finish<T>(self, value: T) -> Result<T, FieldErrors> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
+/// `^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?([/?#][!-~]*)?$`, the
+/// `TargetUrl` pattern of the contract.
+pub(crate) fn is_http_url(s: &str) -> bool {
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let host_end = rest.find([':', '/', '?', '#']).unwrap_or(rest.len());
+    let host = rest.as_bytes().get(..host_end).unwrap_or_default();
+    let host_ok = match (host.first(), host.last()) {
+        (Some(f), Some(l)) => {
+            f.is_ascii_alphanumeric()
+                && l.is_ascii_alphanumeric()
+                && host
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-')
+        }
+        _ => false,
+    };
+    if !host_ok {
+        return false;
+    }
+    let mut tail = &rest.as_bytes()[host_end..];
+    if let Some(after) = tail.strip_prefix(b":") {
+        let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
+        if !(1..=5).contains(&digits) {
+            return false;
+        }
+        tail = &after[digits..];
+    }
+    match tail.first() {
+        None => true,
+        Some(b'/' | b'?' | b'#') => tail[1..].iter().all(|b| (0x21..=0x7e).contains(b)),
+        Some(_) => false,
+    }
+}
+
+/// `^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$`, the `Shortcode` pattern of the contract.
+pub(crate) fn is_valid_shortcode(s: &str) -> bool {
+    let b = s.as_bytes();
+    let edge = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (3..=64).contains(&b.len())
+        && b.first().is_some_and(edge)
+        && b.last().is_some_and(edge)
+        && b.iter().all(|c| edge(c) || *c == b'-')
+}
+
+fn target_url(errors: &mut Errors, v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if s.chars().count() > TARGET_URL_MAX => {
+            errors.add(
+                "target_url",
+                format!("must be at most {TARGET_URL_MAX} characters"),
+            );
+            None
+        }
+        Value::String(s) if !is_http_url(s) => {
+            errors.add("target_url", MSG_URL);
+            None
+        }
+        Value::String(s) => Some(s.clone()),
+        _ => {
+            errors.add("target_url", "must be a string");
+            None
+        }
+    }
+}
+
+/// `Some(None)` clears the label.
+fn label(errors: &mut Errors, v: &Value) -> Option<Option<String>> {
+    match v {
+        Value::Null => Some(None),
+        Value::String(s) if s.chars().count() > LABEL_MAX => {
+            errors.add("label", format!("must be at most {LABEL_MAX} characters"));
+            None
+        }
+        Value::String(s) => Some(Some(s.clone())),
+        _ => {
+            errors.add("label", "must be a string or null");
+            None
+        }
+    }
+}
+
+/// A valid `CodeCreate` body.
+#[derive(Debug)]
+pub(crate) struct NewCode {
+    pub target_url: String,
+    pub label: Option<String>,
+    pub shortcode: Option<String>,
+}
+
+/// Validates a `CodeCreate` body.
+pub(crate) fn create(map: &Map<String, Value>) -> Result<NewCode, FieldErrors> {
+    let mut e = Errors::default();
+    e.unknown_fields(map, &["target_url", "label", "shortcode"]);
+    let url = match map.get("target_url") {
+        Some(v) => target_url(&mut e, v),
+        None => {
+            e.add("target_url", MSG_REQUIRED);
+            None
+        }
+    };
+    let label = map.get("label").and_then(|v| label(&mut e, v)).flatten();
+    let shortcode = match map.get("shortcode") {
+        None => None,
+        Some(Value::String(s)) if is_valid_shortcode(s) => Some(s.clone()),
+        Some(Value::String(_)) => {
+            e.add("shortcode", MSG_SHORTCODE);
+            None
+        }
+        Some(_) => {
+            e.add("shortcode", "must be a string");
+            None
+        }
+    };
+    e.finish(NewCode {
+        target_url: url.unwrap_or_default(),
+        label,
+        shortcode,
+    })
+}
+
+/// A valid `CodeUpdate` body: only the fields present change.
+#[derive(Debug, Default)]
+pub(crate) struct CodePatch {
+    pub target_url: Option<String>,
+    pub label: Option<Option<String>>,
+    pub status: Option<CodeStatus>,
+}
+
+/// Validates a `CodeUpdate` body; `shortcode` is permanent.
+pub(crate) fn update(map: &Map<String, Value>) -> Result<CodePatch, FieldErrors> {
+    let mut e = Errors::default();
+    for k in map.keys() {
+        match k.as_str() {
+            "target_url" | "label" | "status" => {}
+            "shortcode" => e.add("shortcode", "is permanent and cannot be changed"),
+            other => e.add(other, MSG_UNKNOWN),
+        }
+    }
+    let mut patch = CodePatch::default();
+    if let Some(v) = map.get("target_url") {
+        patch.target_url = target_url(&mut e, v);
+    }
+    if let Some(v) = map.get("label") {
+        patch.label = label(&mut e, v);
+    }
+    if let Some(v) = map.get("status") {
+        patch.status = match v.as_str() {
+            Some("active") => Some(CodeStatus::Active),
+            Some("paused") => Some(CodeStatus::Paused),
+            _ => {
+                e.add("status", "must be one of: active, paused");
+                None
+            }
+        };
+    }
+    e.finish(patch)
+}
+
+/// An integer in `min..=max` (a JSON number with no fractional part).
+fn integer(
+    e: &mut Errors,
+    map: &Map<String, Value>,
+    field: &str,
+    min: u64,
+    max: u64,
+) -> Option<u64> {
+    let Some(v) = map.get(field) else {
+        e.add(field, MSG_REQUIRED);
+        return None;
+    };
+    let n = match v {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+                .map(|f| f as u64)
+        }),
+        _ => None,
+    };
+    let in_range = n.filter(|n| (min..=max).contains(n));
+    if in_range.is_none() {
+        if v.is_number() {
+            e.add(field, format!("must be an integer from {min} to {max}"));
+        } else {
+            e.add(field, "must be an integer");
+        }
+    }
+    in_range
+}
+
+fn date(e: &mut Errors, map: &Map<String, Value>, field: &str) -> Option<Date> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    match map.get(field) {
+        None => {
+            e.add(field, MSG_REQUIRED);
+            None
+        }
+        Some(Value::String(s)) if s.len() == 10 => match Date::parse(s, &fmt) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                e.add(field, "must be a date (YYYY-MM-DD)");
+                None
+            }
+        },
+        Some(_) => {
+            e.add(field, "must be a date (YYYY-MM-DD)");
+            None
+        }
+    }
+}
+
+/// A valid `MockScanBatch` body.
+#[derive(Debug)]
+pub(crate) struct ScanBatch {
+    pub from: Date,
+    pub to: Date,
+    pub per_day: u64,
+    pub country: Country,
+    pub device: Device,
+}
+
+/// Validates a `MockScanBatch` body.
+pub(crate) fn scan_batch(map: &Map<String, Value>) -> Result<ScanBatch, FieldErrors> {
+    let mut e = Errors::default();
+    e.unknown_fields(map, &["from", "to", "per_day", "country", "device"]);
+    let from = date(&mut e, map, "from");
+    let to = date(&mut e, map, "to");
+    let per_day = integer(&mut e, map, "per_day", 1, 100_000);
+    let country = match map.get("country") {
+        None => *b"XX",
+        Some(Value::String(s)) if s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()) => {
+            let b = s.as_bytes();
+            [b[0], b[1]]
+        }
+        Some(_) => {
+            e.add("country", "must be two uppercase ASCII letters");
+            *b"XX"
+        }
+    };
+    let device = match map.get("device") {
+        None => Device::Other,
+        Some(v) => match v.as_str().and_then(Device::parse) {
+            Some(d) => d,
+            None => {
+                e.add(
+                    "device",
+                    "must be one of: mobile, tablet, desktop, bot, other",
+                );
+                Device::Other
+            }
+        },
+    };
+    if let (Some(f), Some(t)) = (from, to) {
+        let days = (t - f).whole_days() + 1;
+        if days < 1 {
+            e.add("to", "must not be before from");
+        } else if days > SCAN_BATCH_MAX_DAYS {
+            e.add(
+                "to",
+                format!("must be at most {SCAN_BATCH_MAX_DAYS} days after from"),
+            );
+        }
+    }
+    match (from, to, per_day) {
+        (Some(from), Some(to), Some(per_day)) => e.finish(ScanBatch {
+            from,
+            to,
+            per_day,
+            country,
+            device,
+        }),
+        _ => Err(e.0),
+    }
+}
+
+/// Validates the body of `POST /_mock/clock/advance`: whole seconds to move.
+pub(crate) fn clock_advance(map: &Map<String, Value>) -> Result<u64, FieldErrors> {
+    let mut e = Errors::default();
+    e.unknown_fields(map, &["seconds"]);
+    let seconds = integer(&mut e, map, "seconds", 0, 315_360_000);
+    match seconds {
+        Some(s) => e.finish(s),
+        None => Err(e.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_url_pattern() {
+        for ok in [
+            "https://example.com/menu",
+            "http://127.0.0.1:8080/x?y=1#z",
+            "http://a",
+            "https://a.b-c.d:1/",
+            "https://example.com?q",
+        ] {
+            assert!(is_http_url(ok), "{ok}");
+        }
+        for bad in [
+            "ftp://example.com",
+            "https://",
+            "https://-a.com",
+            "https://a-/x",
+            "https://a:/x",
+            "https://a:123456",
+            "https://a/b c",
+            "https://a/\n",
+            "https://exa_mple.com",
+            "HTTPS://example.com",
+            "https://a/é",
+            "mailto:x@y.z",
+        ] {
+            assert!(!is_http_url(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn shortcode_pattern() {
+        assert!(is_valid_shortcode("menu-v3"));
+        assert!(is_valid_shortcode("abc"));
+        assert!(!is_valid_shortcode("ab"));
+        assert!(!is_valid_shortcode("-abc"));
+        assert!(!is_valid_shortcode("abc-"));
+        assert!(!is_valid_shortcode("Abc"));
+        assert!(!is_valid_shortcode(&"a".repeat(65)));
+        assert!(is_valid_shortcode(&"a".repeat(64)));
+    }
+}
