@@ -160,3 +160,6 @@ pub use retry::RetryPolicy;
 /// The `reqwest` version the SDK is built on (for [`reqwest::Method`] in
 /// [`Client::request`] and for [`ClientBuilder::http_client`]).
 pub use reqwest;
+
+/// The `time` version the models use (`time::OffsetDateTime`, `time::Date`).
+pub use time;
