@@ -42,7 +42,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         _mock = Some(mock);
         client
     };
-    let local = _mock.is_some();
 
     // 1. Create, with an idempotency key we keep: a retry (even after a crash) with the same
     //    key returns the original code instead of creating a second one.
@@ -96,7 +95,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!("3. Updated {} -> {}", updated.shortcode, updated.target_url);
 
-    // 4. Scan it once, like a phone would (mock only: a real scan URL would count a real scan).
+    // 4. Scan it once, like a phone would, but only on a local (mock) host: a real scan URL
+    //    would count a real scan. The redirect to the target is never followed.
+    let local = reqwest::Url::parse(&updated.scan_url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .is_some_and(|host| matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]"));
     if local {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -122,7 +126,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             visit.status().as_u16()
         );
     } else {
-        println!("4. Skipped visiting the scan URL (it would record a real scan)");
+        println!(
+            "4. Skipped visiting {} (not a local mock; it would record a real scan)",
+            updated.scan_url
+        );
     }
 
     // 5. Read scans; the shape depends on the account's plan.
