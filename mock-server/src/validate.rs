@@ -50,8 +50,31 @@ impl Errors {
     }
 }
 
-/// `^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?([/?#][!-~]*)?$`, the
-/// `TargetUrl` pattern of the contract.
+/// A path, query or fragment character RFC 3986 allows (unreserved, sub-delims, `:`, `@`, `/`),
+/// plus `?` outside the path.
+fn is_uri_char(b: u8, question_mark: bool) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) || (question_mark && b == b'?')
+}
+
+/// Consumes URI characters (and `%` + two hex digits) from the start of `s`; returns the rest,
+/// or `None` at a `%` without two hex digits.
+fn take_uri_chars(mut s: &[u8], question_mark: bool) -> Option<&[u8]> {
+    loop {
+        match s {
+            [b'%', h1, h2, rest @ ..] if h1.is_ascii_hexdigit() && h2.is_ascii_hexdigit() => {
+                s = rest
+            }
+            [b'%', ..] => return None,
+            [b, rest @ ..] if is_uri_char(*b, question_mark) => s = rest,
+            _ => return Some(s),
+        }
+    }
+}
+
+/// The `TargetUrl` pattern of the contract:
+/// `^https?://HOST(:PORT)?(/PATH)?([?]QUERY)?(#FRAGMENT)?$` with HOST
+/// `[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?`, PORT 1-5 digits, and the RFC 3986 characters
+/// (or `%HH`) in path, query and fragment.
 pub(crate) fn is_http_url(s: &str) -> bool {
     let Some(rest) = s
         .strip_prefix("https://")
@@ -59,8 +82,12 @@ pub(crate) fn is_http_url(s: &str) -> bool {
     else {
         return false;
     };
-    let host_end = rest.find([':', '/', '?', '#']).unwrap_or(rest.len());
-    let host = rest.as_bytes().get(..host_end).unwrap_or_default();
+    let rest = rest.as_bytes();
+    let host_end = rest
+        .iter()
+        .position(|b| b":/?#".contains(b))
+        .unwrap_or(rest.len());
+    let host = &rest[..host_end];
     let host_ok = match (host.first(), host.last()) {
         (Some(f), Some(l)) => {
             f.is_ascii_alphanumeric()
@@ -74,7 +101,7 @@ pub(crate) fn is_http_url(s: &str) -> bool {
     if !host_ok {
         return false;
     }
-    let mut tail = &rest.as_bytes()[host_end..];
+    let mut tail = &rest[host_end..];
     if let Some(after) = tail.strip_prefix(b":") {
         let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
         if !(1..=5).contains(&digits) {
@@ -82,11 +109,17 @@ pub(crate) fn is_http_url(s: &str) -> bool {
         }
         tail = &after[digits..];
     }
-    match tail.first() {
-        None => true,
-        Some(b'/' | b'?' | b'#') => tail[1..].iter().all(|b| (0x21..=0x7e).contains(b)),
-        Some(_) => false,
+    for (lead, question_mark) in [(b'/', false), (b'?', true), (b'#', true)] {
+        if tail.first() == Some(&lead) {
+            // The path's own `/` is one of its characters.
+            let from = if lead == b'/' { tail } else { &tail[1..] };
+            match take_uri_chars(from, question_mark) {
+                Some(rest) => tail = rest,
+                None => return false,
+            }
+        }
     }
+    tail.is_empty()
 }
 
 /// `^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$`, the `Shortcode` pattern of the contract.
@@ -352,6 +385,8 @@ mod tests {
             "http://a",
             "https://a.b-c.d:1/",
             "https://example.com?q",
+            "http://h?0O8A6~3/ms?CM#f?/",
+            "https://example.com/a%20b/c;d=e",
         ] {
             assert!(is_http_url(ok), "{ok}");
         }
@@ -368,6 +403,11 @@ mod tests {
             "HTTPS://example.com",
             "https://a/é",
             "mailto:x@y.z",
+            "http://h?0O8A6~3/msCM]",
+            "https://a/%2",
+            "https://a/%zz",
+            "https://a/#x#y",
+            "https://a/{x}",
         ] {
             assert!(!is_http_url(bad), "{bad:?}");
         }
