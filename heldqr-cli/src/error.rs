@@ -91,7 +91,7 @@ pub enum CliError {
         source: std::io::Error,
     },
     /// Some rows of an import failed; the summary has already been printed (exit 9).
-    #[error("{failed} of {total} rows failed: {rows}")]
+    #[error("{failed} of {total} rows failed (rows {rows}); the summary above says why")]
     ImportRowsFailed {
         /// How many rows failed.
         failed: usize,
@@ -101,7 +101,7 @@ pub enum CliError {
         rows: String,
     },
     /// Ctrl-C: stopped cleanly, what was done has been reported (exit 130).
-    #[error("interrupted")]
+    #[error("stopped by Ctrl-C")]
     Interrupted,
     /// Writing to stdout failed because the reader went away (`| head`): quiet success.
     #[error("broken pipe")]

@@ -153,7 +153,14 @@ impl Ui {
                 let mut table = self.new_table();
                 table.set_header(headers.iter().map(|h| self.header_cell(h)));
                 for row in rows {
-                    table.add_row(row.iter().map(|v| self.cell(&v.text, v.tone)));
+                    table.add_row(row.iter().map(|v| {
+                        let cell = self.cell(&v.text, v.tone);
+                        if v.numeric {
+                            cell.set_alignment(comfy_table::CellAlignment::Right)
+                        } else {
+                            cell
+                        }
+                    }));
                 }
                 self.stdout_text(&table.to_string())
             }
@@ -308,6 +315,8 @@ pub struct Value {
     pub text: String,
     /// The emphasis.
     pub tone: Tone,
+    /// Right-aligned in tables (numbers).
+    pub numeric: bool,
 }
 
 impl Value {
@@ -316,6 +325,16 @@ impl Value {
         Value {
             text: text.into(),
             tone: Tone::Plain,
+            numeric: false,
+        }
+    }
+
+    /// A number, right-aligned in tables.
+    pub fn number(value: impl std::fmt::Display) -> Self {
+        Value {
+            text: value.to_string(),
+            tone: Tone::Plain,
+            numeric: true,
         }
     }
 
@@ -324,6 +343,7 @@ impl Value {
         Value {
             text: text.into(),
             tone,
+            numeric: false,
         }
     }
 }

@@ -392,11 +392,21 @@ fn print_results(ctx: &Ctx, results: &[RowResult]) -> Result<(), CliError> {
         .map(|r| {
             let detail = match (&r.code, &r.error) {
                 (Some(code), _) => code.scan_url.clone(),
-                (None, Some(err)) => format!("{} ({})", err.message, err.code),
+                (None, Some(err)) if err.field_errors.is_empty() => {
+                    format!("{} ({})", err.message, err.code)
+                }
+                (None, Some(err)) => {
+                    let fields: Vec<String> = err
+                        .field_errors
+                        .iter()
+                        .flat_map(|(f, ps)| ps.iter().map(move |p| format!("{f}: {p}")))
+                        .collect();
+                    format!("{} ({})", fields.join("; "), err.code)
+                }
                 (None, None) => String::new(),
             };
             vec![
-                Value::new(r.row.to_string()),
+                Value::number(r.row),
                 Value::toned(r.result.as_str(), r.result.tone()),
                 Value::new(
                     r.code
@@ -434,7 +444,7 @@ fn print_plan(ctx: &Ctx, rows: &[ImportRow]) -> Result<(), CliError> {
         .iter()
         .map(|r| {
             vec![
-                Value::new(r.row.to_string()),
+                Value::number(r.row),
                 Value::new(&r.target_url),
                 Value::new(r.label.clone().unwrap_or_default()),
                 Value::new(r.shortcode.clone().unwrap_or_default()),

@@ -170,21 +170,22 @@ fn print_window(ctx: &Ctx, w: &WindowedScans) -> Result<(), CliError> {
         .map(|c| {
             vec![
                 Value::new(&c.country),
-                Value::new(c.scans.to_string()),
-                Value::new(share(c.scans)),
+                Value::number(c.scans),
+                Value::number(share(c.scans)),
             ]
         })
         .collect();
     ctx.ui
         .rows(&["COUNTRY", "SCANS", "SHARE"], &countries, "No countries.")?;
+    ctx.ui.stdout_text("")?;
     let devices: Vec<Vec<Value>> = w
         .devices
         .iter()
         .map(|d| {
             vec![
                 Value::new(d.device.as_str()),
-                Value::new(d.scans.to_string()),
-                Value::new(share(d.scans)),
+                Value::number(d.scans),
+                Value::number(share(d.scans)),
             ]
         })
         .collect();

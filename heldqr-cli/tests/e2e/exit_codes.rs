@@ -1,0 +1,195 @@
+//! Every documented exit code, caused the way a user or the network would cause it.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+use crate::support::{Heldqr, Mock, PRO};
+
+#[test]
+fn zero_on_success() {
+    let mock = Mock::start();
+    Heldqr::with_token(&mock, PRO)
+        .run(&["codes", "list"])
+        .success();
+}
+
+/// A server that answers every request with 200 and a body that is not the API's JSON.
+fn not_the_api() -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        // The CLI makes one request (a decode error is not retried); serve a few to be safe.
+        listener.set_nonblocking(false).unwrap();
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let body = "<html>not json</html>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, handle)
+}
+
+#[test]
+fn one_on_an_unexpected_response_and_on_local_io() {
+    let (url, server) = not_the_api();
+    let cli = Heldqr::bare();
+    cli.run(&[
+        "--base-url",
+        &url,
+        "--token",
+        "hkr_x",
+        "codes",
+        "get",
+        "abc",
+    ])
+    .fails(1, "unexpected_response");
+    server.join().unwrap();
+
+    let mock = Mock::start();
+    let cli = Heldqr::with_token(&mock, PRO);
+    cli.create("https://example.com/io", &["--shortcode", "io-code"]);
+    cli.run(&["codes", "qr", "io-code", "--out", "/nonexistent-dir/x.png"])
+        .fails(1, "io");
+}
+
+#[test]
+fn two_on_usage_errors() {
+    let cli = Heldqr::bare();
+    let run = cli.run(&["codes", "list", "--no-such-flag"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = cli.run(&["codes", "list", "--page-size", "101"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = cli.run(&[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    cli.run(&["--base-url", "api.heldqr.com", "codes", "list"])
+        .fails(2, "usage");
+}
+
+#[test]
+fn three_on_missing_or_rejected_token() {
+    let mock = Mock::start();
+    Heldqr::new(&mock)
+        .run(&["codes", "list"])
+        .fails(3, "no_token");
+    Heldqr::with_token(&mock, "hkr_live_nope")
+        .run(&["codes", "list"])
+        .fails(3, "unauthorized");
+}
+
+#[test]
+fn four_on_not_found() {
+    let mock = Mock::start();
+    let cli = Heldqr::with_token(&mock, PRO);
+    cli.run(&["codes", "get", "missing"]).fails(4, "not_found");
+    cli.run(&["codes", "scans", "missing"])
+        .fails(4, "not_found");
+    cli.run(&["codes", "update", "missing", "--label", "x"])
+        .fails(4, "not_found");
+    cli.run(&["codes", "qr", "missing"]).fails(4, "not_found");
+}
+
+#[test]
+fn five_on_validation_with_field_errors() {
+    let mock = Mock::start();
+    let cli = Heldqr::with_token(&mock, PRO);
+    let run = cli
+        .run(&["codes", "create", "--target-url", "ftp://example.com/x"])
+        .fails(5, "validation_failed");
+    let mut lines = run.stderr.lines();
+    assert!(lines.next().unwrap().starts_with("error: "));
+    assert!(
+        lines.next().unwrap().starts_with("  target_url: "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn six_on_conflict() {
+    let mock = Mock::start();
+    let cli = Heldqr::with_token(&mock, PRO);
+    cli.create("https://example.com/a", &["--shortcode", "taken-one"]);
+    cli.run(&[
+        "codes",
+        "create",
+        "--target-url",
+        "https://example.com/b",
+        "--shortcode",
+        "taken-one",
+    ])
+    .fails(6, "shortcode_taken");
+}
+
+#[test]
+fn seven_when_still_rate_limited() {
+    // One request per hour: the second is refused with a Retry-After far beyond what the
+    // SDK waits, so it gives up at once instead of sleeping.
+    let mock = Mock::start_with(&["--rate-limit", "1/3600s"]);
+    let cli = Heldqr::with_token(&mock, PRO);
+    cli.run(&["codes", "list"]).success();
+    let run = cli.run(&["codes", "list"]).fails(7, "rate_limited");
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+}
+
+#[test]
+fn eight_on_network_failures() {
+    // Nothing listens on a port we just released.
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let cli = Heldqr::bare();
+    cli.run(&["--base-url", &url, "--token", "hkr_x", "codes", "list"])
+        .fails(8, "network");
+
+    // A server that accepts and never answers: a timeout.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    cli.run(&[
+        "--base-url",
+        &url,
+        "--token",
+        "hkr_x",
+        "--timeout",
+        "0.2",
+        "codes",
+        "get",
+        "abc",
+    ])
+    .fails(8, "timeout");
+    drop(silent);
+}
+
+#[test]
+fn a_create_that_may_have_gone_through_names_its_key() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let run = Heldqr::bare()
+        .run(&[
+            "--base-url",
+            &url,
+            "--token",
+            "hkr_x",
+            "--timeout",
+            "0.2",
+            "codes",
+            "create",
+            "--target-url",
+            "https://example.com/x",
+            "--idempotency-key",
+            "retry-me-123",
+        ])
+        .fails(8, "timeout");
+    assert!(
+        run.stderr.contains("--idempotency-key retry-me-123"),
+        "{}",
+        run.stderr
+    );
+}
