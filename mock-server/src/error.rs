@@ -215,3 +215,51 @@ impl IntoResponse for ApiError {
         res
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_is_in_the_documents_error_code_enum_with_its_status() {
+        let doc: serde_json::Value =
+            serde_norway::from_str(crate::reference::OPENAPI_YAML).unwrap();
+        let schema = &doc["components"]["schemas"]["ErrorCode"];
+        let table = schema["description"].as_str().unwrap();
+        let all = [
+            ApiError::unauthorized(),
+            ApiError::code_not_found("x"),
+            ApiError::route_not_found("GET", "/x"),
+            ApiError::method_not_allowed("PUT", "GET,HEAD"),
+            ApiError::invalid_json("x"),
+            ApiError::not_an_object(),
+            ApiError::invalid_parameter("x"),
+            ApiError::invalid_idempotency_key(),
+            ApiError::idempotency_conflict(),
+            ApiError::shortcode_taken("x"),
+            ApiError::code_paused(),
+            ApiError::payload_too_large(1),
+            ApiError::unsupported_media_type(),
+            ApiError::validation(FieldErrors::new()),
+            ApiError::rate_limited(1),
+            ApiError::internal("x"),
+        ];
+        for e in all {
+            assert!(
+                schema["enum"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c == e.code),
+                "{} not in ErrorCode",
+                e.code
+            );
+            let row = format!("| `{}` | {} |", e.code, e.status.as_u16());
+            assert!(
+                table.contains(&row),
+                "the table gives {} another status",
+                e.code
+            );
+        }
+    }
+}

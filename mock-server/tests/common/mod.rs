@@ -1,5 +1,5 @@
 //! Test helpers: the router driven with `oneshot` (no port) over a manual clock.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use axum::Router;
 use axum::body::Body;

@@ -1,0 +1,304 @@
+//! The sliding-window rate limit and idempotent creates, with a manual clock (no sleeps).
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::Method;
+use common::*;
+use heldqr_mock::{MockConfig, Plan};
+use serde_json::json;
+
+const MENU: &str = r#"{"target_url": "https://example.com/menu"}"#;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[tokio::test]
+async fn a_burst_of_50_leaves_550_and_the_window_decays_continuously() {
+    let m = Mock::with(MockConfig::default()); // 600 per 60 s
+    let t0 = START.unix_timestamp() as u64;
+    let mut last = None;
+    for _ in 0..50 {
+        last = Some(m.get("/api/v1/codes", PRO).await);
+        m.clock.advance(ms(20)); // 50 requests within the first second
+    }
+    let r = last.unwrap();
+    assert_eq!(r.header_u64("x-ratelimit-limit"), 600);
+    assert_eq!(r.header_u64("x-ratelimit-remaining"), 550);
+    assert_eq!(
+        r.header_u64("x-ratelimit-reset"),
+        t0 + 60,
+        "when the first request leaves the window"
+    );
+
+    // Nothing frees up on a wall-clock minute: 58 s later all 50 still count.
+    m.clock.advance(Duration::from_secs(58));
+    let r = m.get("/api/v1/codes", PRO).await;
+    assert_eq!(r.header_u64("x-ratelimit-remaining"), 549);
+    // Just past t0 + 60.5 s, the requests sent in the first 0.5 s (26 of them) have left, one by one.
+    m.clock.advance(ms(1_501)); // now t0 + 60.501 s
+    let r = m.get("/api/v1/codes", PRO).await;
+    assert_eq!(r.header_u64("x-ratelimit-remaining"), 600 - (50 - 26) - 2);
+    assert_eq!(
+        r.header_u64("x-ratelimit-reset"),
+        t0 + 61,
+        "the oldest still counted was sent at t0 + 0.52 s"
+    );
+    // Other tokens have their own window.
+    assert_eq!(
+        m.get("/api/v1/codes", FREE)
+            .await
+            .header_u64("x-ratelimit-remaining"),
+        599
+    );
+}
+
+#[tokio::test]
+async fn over_the_cap_is_429_with_retry_after_and_spends_nothing() {
+    let m = Mock::with(MockConfig::default().rate_limit(3, Duration::from_secs(10)));
+    for _ in 0..3 {
+        assert_eq!(m.get("/api/v1/codes", PRO).await.status, 200);
+        m.clock.advance(Duration::from_secs(1));
+    }
+    // t0 + 3 s: the oldest (t0) leaves at t0 + 10 s.
+    let r = m.get("/api/v1/codes", PRO).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(
+        r.json,
+        json!({"error": {"code": "rate_limited", "message": "Too many requests."}})
+    );
+    assert_eq!(r.header_u64("retry-after"), 7);
+    assert_eq!(r.header_u64("x-ratelimit-remaining"), 0);
+    assert_eq!(r.header_u64("x-ratelimit-limit"), 3);
+    assert_eq!(
+        r.header_u64("x-ratelimit-reset"),
+        START.unix_timestamp() as u64 + 10
+    );
+    // Any route, any method.
+    assert_eq!(m.post("/api/v1/codes", PRO, MENU).await.status, 429);
+
+    // 0.4 s before the slot frees: Retry-After is rounded up, never 0.
+    m.clock.advance(Duration::from_millis(6_600));
+    let r = m.get("/api/v1/codes", PRO).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header_u64("retry-after"), 1);
+
+    // The rejected requests spent nothing: at t0 + 10 s exactly one slot is free.
+    m.clock.advance(Duration::from_millis(400));
+    let r = m.get("/api/v1/codes", PRO).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header_u64("x-ratelimit-remaining"), 0);
+    assert_eq!(m.get("/api/v1/codes", PRO).await.status, 429);
+}
+
+fn create(m: &Mock, token: &str, key: &str, body: &str) -> common::Req {
+    m.req(Method::POST, "/api/v1/codes")
+        .token(token)
+        .header("idempotency-key", key)
+        .json(body)
+}
+
+#[tokio::test]
+async fn same_key_same_body_replays_the_original_response() {
+    let m = Mock::new();
+    let first = create(
+        &m,
+        PRO,
+        "5e3d40a2-9b87-4c12-a3e3-6f8d1f9c2b0a",
+        r#"{"target_url": "https://example.com/menu", "label": "L"}"#,
+    )
+    .send()
+    .await;
+    assert_eq!(first.status, 201);
+    assert!(first.header("idempotent-replay").is_none());
+    m.clock.advance(Duration::from_secs(3600));
+    // Whitespace and key order do not matter: bodies are compared as parsed JSON.
+    let again = create(
+        &m,
+        PRO,
+        "5e3d40a2-9b87-4c12-a3e3-6f8d1f9c2b0a",
+        r#"{ "label":"L",  "target_url":"https://example.com/menu" }"#,
+    )
+    .send()
+    .await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.header("idempotent-replay"), Some("true"));
+    assert_eq!(again.raw, first.raw, "the original body, byte for byte");
+    again.assert_rate_headers();
+    assert_eq!(m.state.code_count(), 1);
+}
+
+#[tokio::test]
+async fn same_key_different_body_is_409() {
+    let m = Mock::new();
+    assert_eq!(create(&m, PRO, "k", MENU).send().await.status, 201);
+    let r = create(
+        &m,
+        PRO,
+        "k",
+        r#"{"target_url": "https://example.com/other"}"#,
+    )
+    .send()
+    .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(
+        r.json,
+        json!({"error": {"code": "idempotency_key_conflict", "message": "Idempotency-Key was reused with a different request body."}})
+    );
+    assert_eq!(m.state.code_count(), 1);
+}
+
+#[tokio::test]
+async fn keys_are_scoped_per_token_even_on_one_account() {
+    let m = Mock::with(
+        MockConfig::default()
+            .token("tok_a", Plan::Pro, "acct_x")
+            .token("tok_b", Plan::Pro, "acct_x"),
+    );
+    let a = create(&m, "tok_a", "shared-key", MENU).send().await;
+    let b = create(&m, "tok_b", "shared-key", MENU).send().await;
+    assert_eq!((a.status, b.status), (201, 201));
+    assert!(b.header("idempotent-replay").is_none());
+    assert_ne!(a.json["data"]["shortcode"], b.json["data"]["shortcode"]);
+    assert_eq!(m.state.code_count(), 2);
+}
+
+#[tokio::test]
+async fn after_the_ttl_the_key_is_free_again_and_its_entry_is_reclaimed() {
+    let m = Mock::new();
+    let first = create(&m, PRO, "k", MENU).send().await;
+    m.clock.advance(Duration::from_secs(24 * 3600 - 1));
+    assert_eq!(
+        create(&m, PRO, "k", MENU)
+            .send()
+            .await
+            .header("idempotent-replay"),
+        Some("true")
+    );
+    m.clock.advance(Duration::from_secs(1));
+    let later = create(&m, PRO, "k", MENU).send().await;
+    assert_eq!(later.status, 201);
+    assert!(later.header("idempotent-replay").is_none());
+    assert_ne!(
+        later.json["data"]["shortcode"],
+        first.json["data"]["shortcode"]
+    );
+
+    // Old keys are dropped, not just ignored.
+    for i in 0..10 {
+        create(&m, PRO, &format!("key-{i}"), MENU).send().await;
+    }
+    assert_eq!(m.state.idempotency_key_count(), 11);
+    m.clock.advance(Duration::from_secs(24 * 3600));
+    create(&m, PRO, "fresh", MENU).send().await;
+    assert_eq!(m.state.idempotency_key_count(), 1);
+}
+
+#[tokio::test]
+async fn the_ttl_is_configurable() {
+    let m = Mock::with(MockConfig::default().idempotency_ttl(Duration::from_secs(60)));
+    create(&m, PRO, "k", MENU).send().await;
+    m.clock.advance(Duration::from_secs(60));
+    assert!(
+        create(&m, PRO, "k", MENU)
+            .send()
+            .await
+            .header("idempotent-replay")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn decided_responses_are_stored_and_unreadable_requests_are_not() {
+    let m = Mock::new();
+    // 422 is stored: the same invalid body replays it.
+    let bad = r#"{"target_url": "nope"}"#;
+    assert_eq!(create(&m, PRO, "k422", bad).send().await.status, 422);
+    let r = create(&m, PRO, "k422", bad).send().await;
+    assert_eq!(
+        (r.status, r.header("idempotent-replay")),
+        (422, Some("true"))
+    );
+
+    // 409 shortcode_taken is stored.
+    let chosen = r#"{"target_url": "https://example.com", "shortcode": "taken"}"#;
+    create(&m, FREE, "other", chosen).send().await;
+    assert_eq!(create(&m, PRO, "k409", chosen).send().await.status, 409);
+    let r = create(&m, PRO, "k409", chosen).send().await;
+    assert_eq!(
+        (r.status, r.error_code(), r.header("idempotent-replay")),
+        (409, "shortcode_taken", Some("true"))
+    );
+
+    // 400 and 415 are not stored: the key is still free afterwards.
+    assert_eq!(create(&m, PRO, "k400", "{oops").send().await.status, 400);
+    let r = m
+        .req(Method::POST, "/api/v1/codes")
+        .token(PRO)
+        .header("idempotency-key", "k400")
+        .header("content-type", "text/plain")
+        .body(MENU)
+        .send()
+        .await;
+    assert_eq!(r.status, 415);
+    let r = create(&m, PRO, "k400", MENU).send().await;
+    assert_eq!(r.status, 201);
+    assert!(r.header("idempotent-replay").is_none());
+}
+
+#[tokio::test]
+async fn invalid_keys_are_400() {
+    let m = Mock::new();
+    let long = "a".repeat(256);
+    for key in [
+        &b""[..],
+        long.as_bytes(),
+        "clé".as_bytes(),
+        b"has space",
+        b"tab\there",
+    ] {
+        let r = m
+            .req(Method::POST, "/api/v1/codes")
+            .token(PRO)
+            .header_bytes("idempotency-key", key)
+            .json(MENU)
+            .send()
+            .await;
+        assert_eq!(r.status, 400, "{key:?}");
+        assert_eq!(r.error_code(), "invalid_idempotency_key");
+    }
+    assert_eq!(m.state.code_count(), 0);
+    let ok = "~".repeat(255);
+    assert_eq!(create(&m, PRO, &ok, MENU).send().await.status, 201);
+    // Ignored elsewhere.
+    let r = m
+        .req(Method::GET, "/api/v1/codes")
+        .token(PRO)
+        .header("idempotency-key", "")
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_same_key_creates_make_one_code() {
+    let m = Mock::new();
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let req = create(&m, PRO, "race", MENU);
+        tasks.push(tokio::spawn(req.send()));
+    }
+    let mut shortcodes = std::collections::HashSet::new();
+    let mut replays = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(r.status, 201);
+        shortcodes.insert(r.json["data"]["shortcode"].as_str().unwrap().to_owned());
+        replays += usize::from(r.header("idempotent-replay") == Some("true"));
+    }
+    assert_eq!(shortcodes.len(), 1);
+    assert_eq!(replays, 63);
+    assert_eq!(m.state.code_count(), 1);
+}

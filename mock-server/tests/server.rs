@@ -1,0 +1,234 @@
+//! Over real TCP on 127.0.0.1: the in-process `MockServer`, and the `heldqr-mock` binary (its
+//! address line, /healthz, the request log that never shows the token, SIGTERM shutdown).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use heldqr_mock::{DEV_TOKEN_PRO, MockConfig, MockServer};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::Command;
+
+/// One HTTP/1.1 request on a fresh connection; returns (status, headers + body text).
+async fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let addr = base.strip_prefix("http://").unwrap();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await.unwrap();
+    let status = out.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, out)
+}
+
+#[tokio::test]
+async fn mock_server_serves_on_a_free_port_and_shuts_down() {
+    let server = MockServer::start(MockConfig::default()).await.unwrap();
+    let base = server.base_url().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"));
+    assert!(!base.ends_with('/'));
+    let (status, text) = http(&base, "GET", "/healthz", &[], "").await;
+    assert_eq!(status, 200);
+    assert!(text.ends_with(r#"{"status":"ok"}"#));
+
+    let auth = format!("Bearer {DEV_TOKEN_PRO}");
+    let (status, text) = http(
+        &base,
+        "POST",
+        "/api/v1/codes",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"target_url": "http://127.0.0.1:9/landing", "shortcode": "tcp-code"}"#,
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert!(
+        text.contains(&format!(r#""scan_url":"{base}/r/tcp-code""#)),
+        "{text}"
+    );
+
+    let (status, text) = http(&base, "GET", "/r/tcp-code", &[], "").await;
+    assert_eq!(status, 302);
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("location: http://127.0.0.1:9/landing")
+    );
+
+    server.shutdown().await;
+    assert!(
+        TcpStream::connect(base.strip_prefix("http://").unwrap())
+            .await
+            .is_err(),
+        "the port is closed"
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_server_stops_it() {
+    let server = MockServer::start(MockConfig::default()).await.unwrap();
+    let addr = server.local_addr();
+    drop(server);
+    // The aborted task releases the listener once the runtime processes the abort.
+    let mut closed = false;
+    for _ in 0..100 {
+        if TcpStream::connect(addr).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(closed);
+}
+
+async fn spawn_binary(
+    args: &[&str],
+) -> (
+    tokio::process::Child,
+    String,
+    BufReader<tokio::process::ChildStdout>,
+) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_heldqr-mock"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    tokio::time::timeout(Duration::from_secs(30), stdout.read_line(&mut line))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        line.starts_with("heldqr-mock listening on http://127.0.0.1:"),
+        "{line}"
+    );
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    (child, base, stdout)
+}
+
+#[tokio::test]
+async fn the_binary_prints_its_address_and_dev_tokens_then_serves() {
+    let (mut child, base, mut stdout) = spawn_binary(&["--quiet"]).await;
+    let mut rest = String::new();
+    for _ in 0..4 {
+        stdout.read_line(&mut rest).await.unwrap();
+    }
+    for token in ["hkr_test_free", "hkr_test_pro", "hkr_test_business"] {
+        assert!(rest.contains(token), "dev tokens are printed: {rest}");
+    }
+    let (status, _) = http(&base, "GET", "/healthz", &[], "").await;
+    assert_eq!(status, 200);
+    let (status, text) = http(
+        &base,
+        "GET",
+        "/api/v1/codes",
+        &[("Authorization", "Bearer hkr_test_pro")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    child.kill().await.unwrap();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_binary_logs_each_request_without_the_token_and_stops_on_sigterm() {
+    let (mut child, base, mut stdout) = spawn_binary(&[
+        "--token",
+        "s3cr3t-token=business:acct_ci",
+        "--rate-limit",
+        "5/60s",
+        "--seed",
+        "9",
+    ])
+    .await;
+    let mut all_stdout = String::new();
+    let (status, text) = http(
+        &base,
+        "GET",
+        "/api/v1/codes",
+        &[("Authorization", "Bearer s3cr3t-token")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        text.to_ascii_lowercase().contains("x-ratelimit-limit: 5"),
+        "{text}"
+    );
+    let (status, _) = http(
+        &base,
+        "GET",
+        "/api/v1/codes",
+        &[("Authorization", "Bearer hkr_test_pro")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 401, "no dev tokens once a token is configured");
+
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "a clean exit on SIGTERM: {exit:?}");
+
+    stdout.read_to_string(&mut all_stdout).await.unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert!(stderr.contains("GET /api/v1/codes 200"), "{stderr}");
+    assert!(stderr.contains("account=acct_ci"), "{stderr}");
+    assert!(stderr.contains("GET /api/v1/codes 401"), "{stderr}");
+    assert!(
+        !stderr.contains("s3cr3t") && !all_stdout.contains("s3cr3t"),
+        "the token never shows"
+    );
+}
+
+#[tokio::test]
+async fn the_binary_rejects_a_bad_command_line_without_echoing_the_token() {
+    let out = Command::new(env!("CARGO_BIN_EXE_heldqr-mock"))
+        .args(["--listen", "127.0.0.1:0", "--token", "s3cr3t=platinum"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("plan"), "{stderr}");
+    assert!(!stderr.contains("s3cr3t"), "{stderr}");
+}
