@@ -29,7 +29,7 @@ use crate::error::{Error, ErrorCode};
 /// let policy = RetryPolicy::default()
 ///     .max_retries(5)
 ///     .max_retry_after(Duration::from_secs(60));
-/// assert_eq!(policy.get_max_retries(), 5);
+/// assert_eq!(policy.max_retries, 5);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -96,11 +96,6 @@ impl RetryPolicy {
     pub fn jitter(mut self, jitter: bool) -> Self {
         self.jitter = jitter;
         self
-    }
-
-    /// The configured number of retries.
-    pub fn get_max_retries(&self) -> u32 {
-        self.max_retries
     }
 
     /// The backoff schedule backon walks (jitter is applied in [`RetryPolicy::next_delay`]).
