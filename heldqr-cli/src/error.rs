@@ -91,13 +91,13 @@ pub enum CliError {
         source: std::io::Error,
     },
     /// Some rows of an import failed; the summary has already been printed (exit 9).
-    #[error("{failed} of {total} rows failed (rows {rows}); the summary above says why")]
+    #[error("{failed} of {total} rows failed ({rows}); the summary above says why")]
     ImportRowsFailed {
         /// How many rows failed.
         failed: usize,
         /// How many rows the file has.
         total: usize,
-        /// The failed rows, as printed (`2, 5, 9`).
+        /// The failed rows, as printed (`rows 2, 5, 9`).
         rows: String,
     },
     /// Ctrl-C: stopped cleanly, what was done has been reported (exit 130).

@@ -243,7 +243,7 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
         None => Err(CliError::ImportRowsFailed {
             failed: summary.failed.len(),
             total: results.len(),
-            rows: join_rows(&summary.failed),
+            rows: rows_label(&summary.failed),
         }),
     }
 }
@@ -350,13 +350,13 @@ impl Summary {
             self.failed.len()
         );
         if !self.failed.is_empty() {
-            line.push_str(&format!(" (rows {})", join_rows(&self.failed)));
+            line.push_str(&format!(" ({})", rows_label(&self.failed)));
         }
         if !self.pending.is_empty() {
             line.push_str(&format!(
-                ", {} not done (rows {})",
+                ", {} not done ({})",
                 self.pending.len(),
-                join_rows(&self.pending)
+                rows_label(&self.pending)
             ));
         }
         line.push_str(&format!(
@@ -368,17 +368,35 @@ impl Summary {
     }
 }
 
-/// `2, 5, 9`, shortened after 20 rows.
+/// `row 4` or `rows 2, 5, 9`.
+fn rows_label(rows: &[usize]) -> String {
+    let noun = if rows.len() == 1 { "row" } else { "rows" };
+    format!("{noun} {}", join_rows(rows))
+}
+
+/// `2, 5-9, 12`: runs of consecutive rows as ranges, shortened after 20 entries.
 fn join_rows(rows: &[usize]) -> String {
     const SHOWN: usize = 20;
-    let mut text = rows
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &row in rows {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == row => *end = row,
+            _ => runs.push((row, row)),
+        }
+    }
+    let mut text = runs
         .iter()
         .take(SHOWN)
-        .map(usize::to_string)
+        .map(|&(start, end)| match end - start {
+            0 => start.to_string(),
+            1 => format!("{start}, {end}"),
+            _ => format!("{start}-{end}"),
+        })
         .collect::<Vec<_>>()
         .join(", ");
-    if rows.len() > SHOWN {
-        text.push_str(&format!(" and {} more", rows.len() - SHOWN));
+    if runs.len() > SHOWN {
+        let hidden: usize = runs[SHOWN..].iter().map(|(s, e)| e - s + 1).sum();
+        text.push_str(&format!(" and {hidden} more"));
     }
     text
 }
@@ -468,6 +486,8 @@ fn print_plan(ctx: &Ctx, rows: &[ImportRow]) -> Result<(), CliError> {
 struct Progress<'a> {
     ctx: &'a Ctx,
     bar: Option<ProgressBar>,
+    /// created, replayed, failed so far (for the bar's message).
+    counts: std::cell::Cell<(usize, usize, usize)>,
 }
 
 impl<'a> Progress<'a> {
@@ -484,7 +504,11 @@ impl<'a> Progress<'a> {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Progress { ctx, bar }
+        Progress {
+            ctx,
+            bar,
+            counts: std::cell::Cell::new((0, 0, 0)),
+        }
     }
 
     fn start(&self, message: &str) {
@@ -522,11 +546,22 @@ impl<'a> Progress<'a> {
             }
             _ => format!("row {}: {}", result.row, result.result.as_str()),
         };
+        let (mut created, mut replayed, mut failed) = self.counts.get();
+        match result.result {
+            Outcome::Created => created += 1,
+            Outcome::Replayed => replayed += 1,
+            Outcome::Failed => failed += 1,
+            Outcome::NotAttempted | Outcome::Unknown => {}
+        }
+        self.counts.set((created, replayed, failed));
         match &self.bar {
             Some(bar) => {
                 if result.result == Outcome::Failed {
                     bar.suspend(|| self.ctx.ui.info(&line));
                 }
+                bar.set_message(format!(
+                    "· {created} created · {replayed} replayed · {failed} failed"
+                ));
                 bar.inc(1);
             }
             None => self.ctx.ui.info(&line),
@@ -547,8 +582,12 @@ mod tests {
     #[test]
     fn row_lists_are_shortened() {
         assert_eq!(join_rows(&[2, 5, 9]), "2, 5, 9");
-        let many: Vec<usize> = (1..=25).collect();
-        assert!(join_rows(&many).ends_with("20 and 5 more"));
+        assert_eq!(join_rows(&[2, 3, 5, 6, 7, 8, 12]), "2, 3, 5-8, 12");
+        assert_eq!(join_rows(&(42..=61).collect::<Vec<_>>()), "42-61");
+        let scattered: Vec<usize> = (1..=25).map(|i| i * 2).collect();
+        assert!(join_rows(&scattered).ends_with("40 and 5 more"));
+        assert_eq!(rows_label(&[4]), "row 4");
+        assert_eq!(rows_label(&[4, 5]), "rows 4, 5");
     }
 
     #[test]
