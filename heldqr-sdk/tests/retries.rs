@@ -342,7 +342,7 @@ async fn timeouts_are_retried_then_reported_with_the_key() {
     let client = heldqr_sdk::Client::builder()
         .token(TOKEN)
         .base_url(server.uri())
-        .timeout(Duration::from_secs(1))
+        .timeout(Duration::from_secs(2))
         .http_client(http())
         .retry_policy(
             RetryPolicy::default()
