@@ -98,7 +98,12 @@ async fn outer_layer(State(state): State<AppState>, req: Request, next: Next) ->
     let started = Instant::now();
     let request_id = state.next_request_id();
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let log = state.config().log_requests;
+    let path = if log {
+        req.uri().path().to_owned()
+    } else {
+        String::new()
+    };
 
     let mut res = match faults::decide(&state, &req) {
         Some(res) => res,
@@ -121,7 +126,7 @@ async fn outer_layer(State(state): State<AppState>, req: Request, next: Next) ->
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(X_REQUEST_ID.clone(), v);
     }
-    if state.config().log_requests {
+    if log {
         let account = res
             .extensions()
             .get::<LoggedAccount>()
