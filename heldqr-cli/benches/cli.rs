@@ -138,6 +138,12 @@ fn import_scenario(limit: u32, window_s: u64, rows: u32) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // stdout (the JSON results) is drained on a thread so the CLI never blocks on a full pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let stdout_reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut bytes).map(|_| bytes)
+    });
     // stderr is not a terminal: one line per row; time each as it arrives.
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let mut row_times = Vec::with_capacity(rows as usize);
@@ -150,9 +156,10 @@ fn import_scenario(limit: u32, window_s: u64, rows: u32) {
             summary = line;
         }
     }
-    let output = child.wait_with_output().unwrap();
+    let status = child.wait().unwrap();
     let elapsed = start.elapsed();
-    let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    let stdout = stdout_reader.join().unwrap().unwrap_or_default();
+    let results: serde_json::Value = serde_json::from_slice(&stdout).unwrap_or_default();
     let results = results.as_array().cloned().unwrap_or_default();
     let created = results.iter().filter(|r| r["result"] == "created").count();
     let retries: u64 = results
@@ -179,7 +186,7 @@ fn import_scenario(limit: u32, window_s: u64, rows: u32) {
     println!(
         "import {rows} rows at {limit}/{window_s}s: exit {}, created {created}, wall {:.2} s, \
          ideal {:.0} s, fraction of the limit {fraction:.3}, retries (429s) {retries}, steady state {steady}",
-        output.status.code().unwrap_or(-1),
+        status.code().unwrap_or(-1),
         elapsed.as_secs_f64(),
         ideal.as_secs_f64(),
     );

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use heldqr_sdk::{Code, Error as SdkError};
+use heldqr_sdk::{Code, Error as SdkError, RetryPolicy};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -23,6 +23,10 @@ use crate::commands::Ctx;
 use crate::error::CliError;
 use crate::import_file::{self, ImportRow};
 use crate::output::{OutputMode, Tone, Value};
+
+/// The longest an import waits for the rate limit in one go (a window of the production API is
+/// 60 s); a longer wait stops the import with exit 7 and the usual re-run advice.
+const IMPORT_MAX_WAIT: Duration = Duration::from_secs(15 * 60);
 
 /// Arguments of `codes import`.
 #[derive(Debug, Args)]
@@ -38,7 +42,9 @@ The file starts with a header row; target_url is required, label and shortcode o
 
 Every row carries an idempotency key derived from the file's path and the row's content, so
 running the same command again (after a failure, a crash or Ctrl-C) creates only what is
-missing: rows already created come back as \"replayed\". The API keeps keys for 24 hours.")]
+missing: rows already created come back as \"replayed\". The API keeps keys for 24 hours.
+Requests are paced to the rate limit: a file longer than the limit waits for the window to
+slide instead of failing.")]
 pub struct ImportArgs {
     /// The CSV file.
     pub file: PathBuf,
@@ -159,9 +165,14 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
             Ok(())
         };
     }
-    let client = ctx
-        .settings
-        .client_with(|builder| builder.pace_rate_limit(true))?;
+    // Pace to the rate limit, and let both the pacer and a 429's Retry-After wait as long as a
+    // window takes: the SDK's default (30 s) would stop an import of more rows than the limit
+    // at the first full 60 s window.
+    let client = ctx.settings.client_with(|builder| {
+        builder
+            .pace_rate_limit(true)
+            .retry_policy(RetryPolicy::default().max_retry_after(IMPORT_MAX_WAIT))
+    })?;
 
     let progress = Progress::new(ctx, rows.len());
     progress.start(&format!(
@@ -179,17 +190,25 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
         }
         let send = create(&client, row);
         tokio::pin!(send);
-        let outcome = tokio::select! {
-            outcome = &mut send => outcome,
-            _ = tokio::signal::ctrl_c() => {
-                stop = Some(Stop::Interrupted);
-                progress.note(&format!(
-                    "Ctrl-C: finishing row {} then stopping (Ctrl-C again to stop now)",
-                    row.row
-                ));
-                tokio::select! {
-                    outcome = &mut send => outcome,
-                    _ = tokio::signal::ctrl_c() => Err(None),
+        let mut ticker = tokio::time::interval(Duration::from_millis(500));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+        let mut interrupted = false;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut send => break outcome,
+                _ = ticker.tick() => progress.rate_limit_wait(client.last_rate_limit()),
+                _ = &mut ctrl_c => {
+                    if interrupted {
+                        break Err(None);
+                    }
+                    interrupted = true;
+                    stop = Some(Stop::Interrupted);
+                    progress.note(&format!(
+                        "Ctrl-C: finishing row {} then stopping (Ctrl-C again to stop now)",
+                        row.row
+                    ));
+                    ctrl_c.set(tokio::signal::ctrl_c());
                 }
             }
         };
@@ -488,6 +507,8 @@ struct Progress<'a> {
     bar: Option<ProgressBar>,
     /// created, replayed, failed so far (for the bar's message).
     counts: std::cell::Cell<(usize, usize, usize)>,
+    /// The reset time of a rate-limit wait already announced (one line per wait when piped).
+    announced_wait: std::cell::Cell<Option<u64>>,
 }
 
 impl<'a> Progress<'a> {
@@ -508,6 +529,7 @@ impl<'a> Progress<'a> {
             ctx,
             bar,
             counts: std::cell::Cell::new((0, 0, 0)),
+            announced_wait: std::cell::Cell::new(None),
         }
     }
 
@@ -521,6 +543,31 @@ impl<'a> Progress<'a> {
         match &self.bar {
             Some(bar) => bar.suspend(|| self.ctx.ui.info(message)),
             None => self.ctx.ui.info(message),
+        }
+    }
+
+    /// Called while a row is in flight: says so when the rate limit is spent and the SDK is
+    /// waiting for the window to slide.
+    fn rate_limit_wait(&self, rate_limit: Option<heldqr_sdk::RateLimit>) {
+        let Some(rl) = rate_limit.filter(|rl| rl.remaining == 0) else {
+            return;
+        };
+        let wait = rl.reset_in();
+        if wait.is_zero() {
+            return;
+        }
+        let message = format!(
+            "waiting {}s for the rate limit ({} requests per window)",
+            wait.as_secs() + 1,
+            rl.limit
+        );
+        match &self.bar {
+            Some(bar) => bar.set_message(format!("· {message}")),
+            None if self.announced_wait.get() != Some(rl.reset) => {
+                self.announced_wait.set(Some(rl.reset));
+                self.ctx.ui.info(&message);
+            }
+            None => {}
         }
     }
 
@@ -578,6 +625,11 @@ impl<'a> Progress<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn imports_outwait_a_production_rate_window() {
+        assert!(IMPORT_MAX_WAIT >= Duration::from_secs(61));
+    }
 
     #[test]
     fn row_lists_are_shortened() {
