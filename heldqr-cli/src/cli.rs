@@ -54,9 +54,14 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "TOKEN")]
     pub token: Option<String>,
 
-    /// API host, e.g. http://127.0.0.1:8080 for a local heldqr-mock [default:
-    /// HELDQR_BASE_URL, then the host of the last login, then https://api.heldqr.com]
-    #[arg(long, global = true, value_name = "URL")]
+    /// API host (`--base-url`); the help text names the defaults.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        help = "API host, e.g. http://127.0.0.1:8080 for a local heldqr-mock [default: \
+                HELDQR_BASE_URL, then the host of the last login, then https://api.heldqr.com]"
+    )]
     pub base_url: Option<String>,
 
     /// Print the API's data as one JSON document on stdout (and nothing else there).

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::error::CliError;
 
-/// Namespace of import keys: UUIDv5(URL namespace, "https://heldqr.com/cli/import/v1").
+/// Namespace of import keys: UUIDv5 of the URL namespace and `https://heldqr.com/cli/import/v1`.
 fn namespace() -> Uuid {
     Uuid::new_v5(&Uuid::NAMESPACE_URL, b"https://heldqr.com/cli/import/v1")
 }

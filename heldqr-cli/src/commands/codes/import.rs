@@ -558,7 +558,7 @@ impl<'a> Progress<'a> {
         }
         let message = format!(
             "waiting {}s for the rate limit ({} requests per window)",
-            wait.as_secs() + 1,
+            wait.as_millis().div_ceil(1000),
             rl.limit
         );
         match &self.bar {
