@@ -1,6 +1,8 @@
 //! The command line of `heldqr-mock`: arguments (clap), turned into a [`MockConfig`] in one
 //! step; then bind, print the address line, serve until SIGINT/SIGTERM, shut down gracefully.
 //!
+//! Fault flags (`--fault-*`) map one to one onto [`FaultConfig`]'s builder methods.
+//!
 //! Exit codes: 0 after a clean shutdown, 1 when the server cannot start (address in use...),
 //! 2 for a bad command line.
 
@@ -10,7 +12,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use heldqr_mock::{MockClock, MockConfig, MockServer, Plan, TokenSpec};
+use heldqr_mock::{
+    DEFAULT_BURST_LEN, FaultConfig, MAX_LATENCY, MockClock, MockConfig, MockServer, Plan, TokenSpec,
+};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -54,6 +58,105 @@ struct Args {
     /// Do not log one line per request on stderr.
     #[arg(long, short)]
     quiet: bool,
+
+    /// Seed of the fault generator: the same seed and the same request sequence give the same
+    /// faults (default: random, printed at start).
+    #[arg(long, value_name = "N", help_heading = FAULTS)]
+    fault_seed: Option<u64>,
+
+    /// Probability (0-1) that an /api/v1 request is handled (a create committed) and the
+    /// connection is then closed (FIN) without a response.
+    #[arg(long, value_name = "P", help_heading = FAULTS, value_parser = parse_probability)]
+    fault_drop: Option<f64>,
+
+    /// Probability that a request is handled (a create committed) and the connection is then
+    /// reset (RST, SO_LINGER 0) without a response.
+    #[arg(long, value_name = "P", help_heading = FAULTS, value_parser = parse_probability)]
+    fault_reset: Option<f64>,
+
+    /// Probability of a 500 internal_error before anything is committed.
+    #[arg(long = "fault-500", value_name = "P", help_heading = FAULTS, value_parser = parse_probability)]
+    fault_500: Option<f64>,
+
+    /// Probability of a 503 service_unavailable before anything is committed.
+    #[arg(long = "fault-503", value_name = "P", help_heading = FAULTS, value_parser = parse_probability)]
+    fault_503: Option<f64>,
+
+    /// Probability of a 409 with the error code request_in_progress, which is not in the
+    /// document (clients must retry unknown codes on the same key), before anything is
+    /// committed.
+    #[arg(long, value_name = "P", help_heading = FAULTS, value_parser = parse_probability)]
+    fault_unknown_code: Option<f64>,
+
+    /// Probability that a 429 burst starts: this and the next K-1 requests of the same token
+    /// get 429 rate_limited whatever the budget, with Retry-After: 1 (K default 3).
+    #[arg(long = "fault-429-burst", value_name = "P[:K]", help_heading = FAULTS, value_parser = parse_burst)]
+    fault_burst: Option<(f64, u32)>,
+
+    /// Probability that a request waits MS milliseconds first (adds to any other fault).
+    #[arg(long, value_name = "P:MS", help_heading = FAULTS, value_parser = parse_latency)]
+    fault_latency: Option<(f64, Duration)>,
+}
+
+const FAULTS: &str = "Fault injection (mock-only test aids, /api/v1 only, off by default; \
+the drop, reset, 500, 503, unknown-code and 429-burst probabilities add up to at most 1)";
+
+fn parse_probability(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|p| (0.0..=1.0).contains(p))
+        .ok_or_else(|| format!("expected a probability from 0 to 1 like 0.05, got {s:?}"))
+}
+
+fn parse_burst(s: &str) -> Result<(f64, u32), String> {
+    let (p, k) = match s.split_once(':') {
+        Some((p, k)) => (
+            p,
+            k.parse::<u32>().ok().filter(|k| *k > 0).ok_or_else(|| {
+                format!("expected P[:K] with K at least 1 like 0.02:3, got {s:?}")
+            })?,
+        ),
+        None => (s, DEFAULT_BURST_LEN),
+    };
+    Ok((parse_probability(p)?, k))
+}
+
+fn parse_latency(s: &str) -> Result<(f64, Duration), String> {
+    let err = || {
+        format!(
+            "expected P:MS like 0.1:50 (at most {} ms), got {s:?}",
+            MAX_LATENCY.as_millis()
+        )
+    };
+    let (p, ms) = s.split_once(':').ok_or_else(err)?;
+    let ms = ms.strip_suffix("ms").unwrap_or(ms);
+    let by = ms
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_millis)
+        .filter(|d| *d <= MAX_LATENCY)
+        .ok_or_else(err)?;
+    Ok((parse_probability(p)?, by))
+}
+
+/// The faults the command line asks for (all off when no fault flag is given).
+fn faults_from(args: &Args) -> FaultConfig {
+    let mut f = FaultConfig::new()
+        .drop_after_commit(args.fault_drop.unwrap_or(0.0))
+        .reset_after_commit(args.fault_reset.unwrap_or(0.0))
+        .internal_error(args.fault_500.unwrap_or(0.0))
+        .service_unavailable(args.fault_503.unwrap_or(0.0))
+        .unknown_code(args.fault_unknown_code.unwrap_or(0.0));
+    if let Some((p, k)) = args.fault_burst {
+        f = f.rate_limit_burst(p, k);
+    }
+    if let Some((p, by)) = args.fault_latency {
+        f = f.latency(p, by);
+    }
+    if let Some(seed) = args.fault_seed {
+        f = f.seed(seed);
+    }
+    f
 }
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {
@@ -106,7 +209,8 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
         .listen(args.listen)
         .rate_limit(args.rate_limit.0, args.rate_limit.1)
         .idempotency_ttl(args.idempotency_ttl)
-        .log_requests(!args.quiet);
+        .log_requests(!args.quiet)
+        .faults(faults_from(args));
     for (i, raw) in args.tokens.iter().enumerate() {
         let spec = parse_token(raw, i + 1)?;
         config = config.token(spec.token, spec.plan, spec.account);
@@ -176,6 +280,14 @@ async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
         listen.limit,
         listen.window.as_secs_f64()
     );
+    if let Some(seed) = server.state().fault_seed() {
+        let f = config.fault_config();
+        let _ = writeln!(
+            out,
+            "heldqr-mock faults: {:.1}% of /api/v1 requests (replay with --fault-seed {seed})",
+            f.fault_rate() * 100.0
+        );
+    }
     let _ = out.flush();
     drop(out);
     shutdown_signal().await;
@@ -223,6 +335,52 @@ mod tests {
         let e = parse_token("secret=gold", 3).unwrap_err();
         assert!(!e.contains("secret"), "{e}");
         assert!(parse_token("secret", 1).is_err());
+    }
+
+    #[test]
+    fn fault_flags() {
+        let args = Args::parse_from([
+            "heldqr-mock",
+            "--fault-seed",
+            "7",
+            "--fault-drop",
+            "0.05",
+            "--fault-reset",
+            "0.05",
+            "--fault-500",
+            "0.04",
+            "--fault-503",
+            "0.04",
+            "--fault-unknown-code",
+            "0.02",
+            "--fault-429-burst",
+            "0.02:4",
+            "--fault-latency",
+            "0.1:25",
+        ]);
+        let config = config_from(&args).unwrap();
+        let expected = FaultConfig::new()
+            .seed(7)
+            .drop_after_commit(0.05)
+            .reset_after_commit(0.05)
+            .internal_error(0.04)
+            .service_unavailable(0.04)
+            .unknown_code(0.02)
+            .rate_limit_burst(0.02, 4)
+            .latency(0.1, Duration::from_millis(25));
+        assert_eq!(config.fault_config(), &expected);
+        assert_eq!(parse_burst("0.5").unwrap(), (0.5, DEFAULT_BURST_LEN));
+        assert!(parse_burst("0.5:0").is_err());
+        assert!(parse_probability("1.5").is_err());
+        assert!(parse_probability("-0.1").is_err());
+        assert!(parse_probability("NaN").is_err());
+        assert!(parse_latency("0.1").is_err());
+        assert!(parse_latency("0.1:60001").is_err());
+        let too_much =
+            Args::parse_from(["heldqr-mock", "--fault-500", "0.7", "--fault-503", "0.7"]);
+        assert!(config_from(&too_much).unwrap_err().contains("add up"));
+        let none = Args::parse_from(["heldqr-mock"]);
+        assert!(!config_from(&none).unwrap().fault_config().is_enabled());
     }
 
     #[test]

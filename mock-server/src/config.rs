@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::clock::MockClock;
+use crate::faults::FaultConfig;
 
 /// Dev token of the `free` plan (account `acct_free`), present when no token is configured.
 pub const DEV_TOKEN_FREE: &str = "hkr_test_free";
@@ -158,11 +159,12 @@ pub struct MockConfig {
     pub(crate) clock: MockClock,
     pub(crate) public_url: Option<String>,
     pub(crate) log_requests: bool,
+    pub(crate) faults: FaultConfig,
 }
 
 impl Default for MockConfig {
     /// Listen on `127.0.0.1:0`, the dev tokens, 600 requests per 60 s, idempotency keys kept
-    /// 24 hours, random shortcodes, the system clock, no request log.
+    /// 24 hours, random shortcodes, the system clock, no request log, no faults.
     fn default() -> Self {
         MockConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -173,6 +175,7 @@ impl Default for MockConfig {
             clock: MockClock::system(),
             public_url: None,
             log_requests: false,
+            faults: FaultConfig::default(),
         }
     }
 }
@@ -235,6 +238,18 @@ impl MockConfig {
         self
     }
 
+    /// Injects faults into `/api/v1` requests (a mock-only test aid; none by default). See
+    /// [`FaultConfig`].
+    pub fn faults(mut self, faults: FaultConfig) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// The configured faults.
+    pub fn fault_config(&self) -> &FaultConfig {
+        &self.faults
+    }
+
     /// The tokens the server accepts: the configured ones, or the dev tokens when none is.
     pub fn tokens(&self) -> Vec<TokenSpec> {
         if self.tokens.is_empty() {
@@ -250,13 +265,15 @@ impl MockConfig {
     }
 
     /// Checks the configuration: a rate limit of at least 1 per non-zero window, non-empty
-    /// tokens and accounts, no token twice, one plan per account.
+    /// tokens and accounts, no token twice, one plan per account, fault probabilities that
+    /// add up to at most 1.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.rate_limit.limit == 0 || self.rate_limit.window.is_zero() {
             return Err(ConfigError(
                 "the rate limit needs at least 1 request per non-zero window".into(),
             ));
         }
+        self.faults.validate().map_err(ConfigError)?;
         let tokens = self.tokens();
         let mut plans: std::collections::HashMap<&str, Plan> = std::collections::HashMap::new();
         for (i, t) in tokens.iter().enumerate() {

@@ -4,7 +4,9 @@
 //! tokens on accounts with plans, the per-token sliding-window rate limit, idempotent creates,
 //! the one error envelope, pagination, the scan URL that records scans and redirects, the
 //! plan-shaped scans report, and mock-only routes under `/_mock/` to add scans, move the clock
-//! and reset state.
+//! and reset state. For tests of clients under failure, [`FaultConfig`] injects seeded faults
+//! into `/api/v1` requests (dropped and reset connections after a committed create, 500/503,
+//! an unfamiliar error code, 429 bursts, latency).
 //!
 //! Use it in tests with [`MockServer`] (a real port) or [`app`] (no port, with
 //! `tower::ServiceExt::oneshot`), or run the `heldqr-mock` binary.
@@ -41,6 +43,9 @@ pub use clock::MockClock;
 pub use config::{
     ConfigError, DEV_TOKEN_BUSINESS, DEV_TOKEN_FREE, DEV_TOKEN_PRO, MockConfig, Plan,
     RateLimitConfig, TokenSpec, UnknownPlan,
+};
+pub use faults::{
+    DEFAULT_BURST_LEN, FaultConfig, FaultCounts, MAX_LATENCY, UNKNOWN_CODE, UNKNOWN_CODE_STATUS,
 };
 pub use reference::OPENAPI_YAML;
 pub use routes::app;

@@ -1,6 +1,6 @@
 //! The router ([`app`]) and every handler: the `/api/v1` operations, the scan URL, the document,
 //! liveness and the mock-only routes; plus the two middlewares, the outer one (request id, the
-//! envelope for the router's own 405, the request log, the fault-injection seam) and the auth one
+//! envelope for the router's own 405, the request log, fault injection) and the auth one
 //! (bearer token, rate limit and its headers).
 
 use std::time::Instant;
@@ -20,12 +20,13 @@ use serde_json::{Value, json};
 
 use crate::body::read_json_object;
 use crate::error::ApiError;
+use crate::faults::{self, Action, ConnControl, DropKind};
 use crate::idempotency::{Lookup, StoredResponse};
 use crate::ratelimit::RateDecision;
 use crate::scans::{Device, country_from_header};
 use crate::state::{AppState, Caller, Data};
 use crate::store::{CodeRecord, CodeStatus, CodeView, rfc3339};
-use crate::{faults, reference, validate};
+use crate::{reference, validate};
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
@@ -105,9 +106,39 @@ async fn outer_layer(State(state): State<AppState>, req: Request, next: Next) ->
         String::new()
     };
 
-    let mut res = match faults::decide(&state, &req) {
-        Some(res) => res,
-        None => next.run(req).await,
+    let plan = faults::decide(&state, &req);
+    if let Some(delay) = plan.delay {
+        tokio::time::sleep(delay).await;
+    }
+    let mut res = match plan.action {
+        Action::Pass => next.run(req).await,
+        Action::Respond(res) => res,
+        Action::DropAfter(kind) => {
+            let control = req.extensions().get::<ConnControl>().cloned();
+            let res = next.run(req).await;
+            // Handled (and committed); now the connection goes away instead of the answer.
+            if control.is_some_and(|c| c.drop_connection(kind)) {
+                if let Some(f) = state.faults() {
+                    f.record_drop(kind);
+                }
+                if log {
+                    let ms = started.elapsed().as_secs_f64() * 1000.0;
+                    let what = match kind {
+                        DropKind::Close => "closed",
+                        DropKind::Reset => "reset",
+                    };
+                    eprintln!(
+                        "heldqr-mock: {method} {path} {} {ms:.2}ms request_id={request_id} fault=connection-{what}",
+                        res.status().as_u16()
+                    );
+                }
+                drop(res);
+                // The connection task drops this request with its connection.
+                return std::future::pending().await;
+            }
+            // Served without a connection (`oneshot`): nothing to drop, answer normally.
+            res
+        }
     };
 
     // The router answers a known route with a wrong method by itself (405 + Allow, no body):
@@ -141,7 +172,7 @@ async fn outer_layer(State(state): State<AppState>, req: Request, next: Next) ->
 }
 
 /// `Bearer <token>` (scheme case-insensitive) from `Authorization`.
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();

@@ -1,16 +1,29 @@
 //! [`MockServer`]: the router served on a real TCP port by a background task, with its base URL,
 //! its clock, and graceful shutdown.
+//!
+//! The accept loop is our own (hyper's HTTP/1.1 connection per accepted socket, one task per
+//! connection) rather than `axum::serve`, because fault injection must be able to drop a
+//! connection after a request was handled: each request of a connection carries a
+//! `ConnControl`, and when a handler's request is chosen for a drop the connection task closes
+//! the socket (FIN) or resets it (`SO_LINGER` 0, RST) instead of writing the response.
 
+use std::convert::Infallible;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
 
-use axum::serve::ListenerExt;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tower::Service;
 
 use crate::clock::MockClock;
 use crate::config::MockConfig;
+use crate::faults::{ConnControl, DropKind};
 use crate::routes::app;
 use crate::state::AppState;
 
@@ -33,7 +46,7 @@ pub struct MockServer {
     base_url: String,
     local_addr: SocketAddr,
     state: AppState,
-    stop: Option<oneshot::Sender<()>>,
+    stop: Option<watch::Sender<bool>>,
     task: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -58,18 +71,9 @@ impl MockServer {
         let base_url = connectable_url(local_addr);
         state.set_base_url(&base_url);
         let router = app(state.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let listener = listener.tap_io(|tcp| {
-            // Best effort: a socket that refuses TCP_NODELAY still works.
-            let _ = tcp.set_nodelay(true);
-        });
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let (stop, stopped) = watch::channel(false);
+        let drops = state.faults().is_some_and(|f| f.drops_connections());
+        let task = tokio::spawn(accept_loop(listener, router, stopped, drops));
         Ok(MockServer {
             base_url,
             local_addr,
@@ -102,10 +106,87 @@ impl MockServer {
     /// Stops accepting connections, lets requests in flight finish, and waits for the server.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+    }
+}
+
+/// Accepts connections until `stop` turns true, then stops accepting (the port closes), asks
+/// every connection to finish gracefully and waits for them. Aborting this task (dropping the
+/// [`MockServer`]) aborts the connections too: they live in its `JoinSet`.
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+    drops: bool,
+) -> io::Result<()> {
+    let mut conns = JoinSet::new();
+    let conn_stop = stop.clone();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _peer)) => {
+                    conns.spawn(serve_connection(tcp, router.clone(), conn_stop.clone(), drops));
+                }
+                // Per-connection failures (reset before accept) and resource exhaustion
+                // (EMFILE) are not fatal: back off briefly and go on.
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            _ = async { let _ = stop.wait_for(|stopping| *stopping).await; } => break,
+        }
+    }
+    drop(listener);
+    while conns.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Serves one connection (HTTP/1.1, keep-alive) until the client closes it, the server stops
+/// (gracefully: the request in flight finishes), or a fault asks for it to be dropped.
+async fn serve_connection(
+    tcp: TcpStream,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+    drops: bool,
+) {
+    // Best effort: a socket that refuses TCP_NODELAY still works.
+    let _ = tcp.set_nodelay(true);
+    let (drop_tx, mut drop_rx) = mpsc::channel::<DropKind>(1);
+    let control = drops.then(|| ConnControl(drop_tx));
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let mut req = req.map(Body::new);
+        if let Some(control) = &control {
+            req.extensions_mut().insert(control.clone());
+        }
+        let mut router = router.clone();
+        // Boxed so the connection is `Unpin` and can be taken apart to drop its socket.
+        Box::pin(async move {
+            Ok::<_, Infallible>(router.call(req).await.unwrap_or_else(|e| match e {}))
+        })
+    });
+    let mut conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(tcp), service);
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            _ = &mut conn => return,
+            Some(kind) = drop_rx.recv() => {
+                // The request in flight is dropped with the connection: nothing is written.
+                let tcp = conn.into_parts().io.into_inner();
+                if kind == DropKind::Reset {
+                    let _ = tcp.set_zero_linger();
+                }
+                drop(tcp);
+                return;
+            }
+            _ = async { let _ = stop.wait_for(|stopping| *stopping).await; }, if !draining => {
+                draining = true;
+                std::pin::Pin::new(&mut conn).graceful_shutdown();
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crate::clock::MockClock;
 use crate::config::{ConfigError, MockConfig, Plan};
+use crate::faults::{FaultCounts, Faults};
 use crate::idempotency::IdempotencyStore;
 use crate::ratelimit::{RateDecision, SlidingLog};
 use crate::store::Store;
@@ -56,6 +57,8 @@ pub(crate) struct Shared {
     pub data: Mutex<Data>,
     pub base_url: OnceLock<String>,
     pub request_seq: AtomicU64,
+    /// The fault generator, `None` when no fault is configured.
+    pub faults: Option<Faults>,
 }
 
 /// The mutable data behind the one state lock.
@@ -99,6 +102,7 @@ impl AppState {
             idempotency: IdempotencyStore::default(),
             rng: new_rng(config.seed),
         };
+        let faults = Faults::new(&config.faults, specs.len());
         let base_url = OnceLock::new();
         if let Some(url) = &config.public_url {
             let _ = base_url.set(url.clone());
@@ -116,6 +120,7 @@ impl AppState {
                 data: Mutex::new(data),
                 base_url,
                 request_seq: AtomicU64::new(fastrand::u64(..) >> 16),
+                faults,
             }),
         })
     }
@@ -138,6 +143,30 @@ impl AppState {
     /// How many idempotency keys are held (expired ones are reclaimed as requests arrive).
     pub fn idempotency_key_count(&self) -> usize {
         self.lock().idempotency.len()
+    }
+
+    /// What the fault injection did so far (all zero when no fault is configured).
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.faults().map(Faults::counts).unwrap_or_default()
+    }
+
+    /// The seed of the fault generator (the configured one, or the random one chosen at
+    /// start), `None` when no fault is configured. Pass it to `FaultConfig::seed` (or
+    /// `--fault-seed`) to replay a run.
+    pub fn fault_seed(&self) -> Option<u64> {
+        self.faults().map(Faults::seed)
+    }
+
+    /// Turns configured faults on or off at run time (they start on), e.g. to check the
+    /// server's state through the API after a faulty run. No effect without faults.
+    pub fn set_faults_enabled(&self, on: bool) {
+        if let Some(f) = self.faults() {
+            f.set_enabled(on);
+        }
+    }
+
+    pub(crate) fn faults(&self) -> Option<&Faults> {
+        self.shared.faults.as_ref()
     }
 
     /// Sets the base URL of `scan_url`s unless a public URL is configured (first call wins).
@@ -217,6 +246,9 @@ impl AppState {
         }
         for log in &self.shared.rate {
             log.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+        if let Some(f) = self.faults() {
+            f.reset_bursts();
         }
     }
 }
