@@ -38,8 +38,10 @@ pub const MAX_LATENCY: Duration = Duration::from_secs(60);
 ///
 /// At most one of drop, reset, 500, 503, unknown code and 429 burst happens to a request (their
 /// probabilities add up to at most 1); latency is drawn on its own and adds to any of them.
-/// The same seed and the same sequence of requests give the same faults, so a failing run can
-/// be replayed (with concurrent clients the order requests arrive in is part of the sequence).
+/// Each token has its own stream of draws, derived from the seed: the same seed and the same
+/// sequence of requests per token give the same faults, so a failing run can be replayed
+/// (clients that use one token each replay exactly however their requests interleave; clients
+/// sharing a token depend on the order their requests arrive in).
 ///
 /// ```
 /// use std::time::Duration;
@@ -294,9 +296,20 @@ pub(crate) struct Faults {
 }
 
 struct Runtime {
+    /// The stream of requests without a known token.
+    anonymous: fastrand::Rng,
+    /// One stream per token, and the requests still to reject in its burst.
+    tokens: Vec<TokenStream>,
+}
+
+struct TokenStream {
     rng: fastrand::Rng,
-    /// Requests still to reject in each token's burst.
-    burst_left: Vec<u32>,
+    burst_left: u32,
+}
+
+/// The seed of token `index`'s stream: the server seed mixed with the index, so streams differ.
+fn token_seed(seed: u64, index: usize) -> u64 {
+    seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 #[derive(Default)]
@@ -327,8 +340,13 @@ impl Faults {
             seed,
             enabled: AtomicBool::new(true),
             inner: Mutex::new(Runtime {
-                rng: fastrand::Rng::with_seed(seed),
-                burst_left: vec![0; tokens],
+                anonymous: fastrand::Rng::with_seed(seed),
+                tokens: (0..tokens)
+                    .map(|i| TokenStream {
+                        rng: fastrand::Rng::with_seed(token_seed(seed, i)),
+                        burst_left: 0,
+                    })
+                    .collect(),
             }),
             counts: Counters::default(),
         })
@@ -365,7 +383,7 @@ impl Faults {
     /// Forgets running bursts (the generator keeps its place in the sequence).
     pub(crate) fn reset_bursts(&self) {
         let mut rt = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        rt.burst_left.iter_mut().for_each(|n| *n = 0);
+        rt.tokens.iter_mut().for_each(|t| t.burst_left = 0);
     }
 
     pub(crate) fn record_drop(&self, kind: DropKind) {
@@ -383,7 +401,9 @@ fn in_api(path: &str) -> bool {
 }
 
 /// Chooses the fault for `req`, if any. Draws exactly two numbers per `/api/v1` request (one
-/// for latency, one for the fault), so the same request sequence replays the same faults.
+/// for latency, one for the fault) from the stream of the request's token (requests without a
+/// known token share one stream), so the same sequence of requests per token replays the same
+/// faults however requests of different tokens interleave.
 pub(crate) fn decide(state: &AppState, req: &Request) -> Plan {
     let pass = Plan {
         delay: None,
@@ -401,24 +421,25 @@ pub(crate) fn decide(state: &AppState, req: &Request) -> Plan {
 
     let (latency_draw, draw, in_burst) = {
         let mut rt = faults.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let latency_draw = rt.rng.f64();
-        let draw = rt.rng.f64();
-        let in_burst = match token.and_then(|c| rt.burst_left.get_mut(c.token as usize)) {
-            Some(left) if *left > 0 => {
-                *left -= 1;
-                true
-            }
-            Some(left) => {
-                // A burst starts here when the draw lands in the burst band.
-                let start = cfg.fault_rate() - cfg.burst;
-                if draw >= start && draw < start + cfg.burst {
-                    *left = cfg.burst_len.saturating_sub(1);
+        let rt = &mut *rt;
+        match token.and_then(|c| rt.tokens.get_mut(c.token as usize)) {
+            Some(stream) => {
+                let latency_draw = stream.rng.f64();
+                let draw = stream.rng.f64();
+                let in_burst = stream.burst_left > 0;
+                if in_burst {
+                    stream.burst_left -= 1;
+                } else {
+                    // A burst starts here when the draw lands in the burst band (the last one).
+                    let start = cfg.fault_rate() - cfg.burst;
+                    if draw >= start && draw < start + cfg.burst {
+                        stream.burst_left = cfg.burst_len.saturating_sub(1);
+                    }
                 }
-                false
+                (latency_draw, draw, in_burst)
             }
-            None => false,
-        };
-        (latency_draw, draw, in_burst)
+            None => (rt.anonymous.f64(), rt.anonymous.f64(), false),
+        }
     };
 
     let delay = (latency_draw < cfg.latency && !cfg.latency_by.is_zero()).then(|| {

@@ -228,16 +228,33 @@ async fn without_a_connection_a_drop_fault_answers_normally() {
 
 #[tokio::test]
 async fn shutdown_is_graceful_with_drop_faults_configured() {
-    let server = server(FaultConfig::new().drop_after_commit(0.5).seed(5)).await;
-    let addr = server.local_addr();
-    for _ in 0..4 {
-        let _ = raw_create(server.base_url()).await;
-    }
-    server.shutdown().await;
+    let server = server(
+        FaultConfig::new()
+            .seed(5)
+            .drop_after_commit(0.01)
+            .latency(1.0, Duration::from_millis(50)),
+    )
+    .await;
+    let base = server.base_url().to_owned();
+    let in_flight = tokio::spawn(async move { raw_create(&base).await });
+    // Wait until the request is in the server (held by its injected latency), then stop.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while server.state().fault_counts().requests == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the request arrives");
+    let state = server.state().clone();
+    tokio::time::timeout(Duration::from_secs(30), server.shutdown())
+        .await
+        .expect("shutdown completes");
+    let out = String::from_utf8(in_flight.await.unwrap().unwrap()).unwrap();
     assert!(
-        TcpStream::connect(addr).await.is_err(),
-        "the port is closed"
+        out.starts_with("HTTP/1.1 201"),
+        "the request in flight finished: {out}"
     );
+    assert_eq!(state.code_count(), 1);
 }
 
 #[tokio::test]
