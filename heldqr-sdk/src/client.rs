@@ -275,7 +275,7 @@ impl Client {
             request = request.timeout(timeout);
         }
         if let Some(key) = &call.idempotency_key {
-            request = request.header(HEADER_IDEMPOTENCY_KEY, key.as_str());
+            request = request.header(HEADER_IDEMPOTENCY_KEY, idempotency_header(key)?);
         }
         if let Some(body) = &call.body {
             request = request
@@ -429,14 +429,37 @@ fn from_reqwest(error: reqwest::Error, idempotency_key: Option<String>) -> Error
     }
 }
 
-/// Checks a caller's idempotency key against the contract: 1-255 bytes of visible ASCII.
+/// Longest idempotency key the API accepts, in bytes.
+const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
+
+/// Checks a caller's idempotency key: 1-255 bytes of UTF-8 text with no control characters
+/// (tab allowed) and no leading or trailing space or tab, which HTTP would strip in transit so
+/// the key could not arrive as given.
 pub(crate) fn validate_idempotency_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-        return Err(Error::config(
-            "an idempotency key must be 1-255 bytes of visible ASCII (0x21-0x7E)",
-        ));
+    let problem = if key.is_empty() {
+        Some("is empty")
+    } else if key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+        Some("is longer than 255 bytes")
+    } else if key.chars().any(|c| c.is_control() && c != '\t') {
+        Some("contains a control character")
+    } else if key.starts_with([' ', '\t']) || key.ends_with([' ', '\t']) {
+        Some("starts or ends with a space or tab")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(Error::config(format!(
+            "invalid idempotency key: it {problem} (a key is 1-255 bytes of text with no \
+             control characters and no leading or trailing space or tab)"
+        ))),
     }
-    Ok(())
+}
+
+/// The header value for a checked key, byte for byte (`from_str` would refuse non-ASCII).
+fn idempotency_header(key: &str) -> Result<HeaderValue> {
+    HeaderValue::from_bytes(key.as_bytes())
+        .map_err(|_| Error::config("the idempotency key is not a valid HTTP header value"))
 }
 
 /// A fresh UUIDv4 idempotency key.
@@ -473,7 +496,9 @@ impl RawRequest {
         self
     }
 
-    /// The Idempotency-Key to send. A POST without one gets a generated UUIDv4.
+    /// The Idempotency-Key to send (1-255 bytes of text, no control characters, no leading
+    /// or trailing space or tab; sent byte for byte). A POST without one gets a generated
+    /// UUIDv4.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.idempotency_key = Some(key.into());
         self
@@ -542,12 +567,43 @@ mod tests {
 
     #[test]
     fn idempotency_keys() {
-        assert!(validate_idempotency_key("5e3d40a2-9b87-4c12-a3e3-6f8d1f9c2b0a").is_ok());
-        assert!(validate_idempotency_key(&"k".repeat(255)).is_ok());
-        for bad in ["", "has space", "tab\t", "ünï"] {
-            assert!(validate_idempotency_key(bad).is_err(), "{bad:?}");
+        for good in [
+            "5e3d40a2-9b87-4c12-a3e3-6f8d1f9c2b0a",
+            "commande-été-7",
+            "menu import line 17",
+            "tab\tinside",
+            "ключ",
+            "k",
+        ] {
+            assert!(validate_idempotency_key(good).is_ok(), "{good:?}");
+            assert!(idempotency_header(good).is_ok(), "{good:?}");
         }
+        assert!(validate_idempotency_key(&"k".repeat(255)).is_ok());
+        // 255 bytes of two-byte characters is fine; one byte more is not.
+        let accents = "é".repeat(127);
+        assert!(validate_idempotency_key(&format!("{accents}k")).is_ok());
+        assert!(validate_idempotency_key(&format!("{accents}é")).is_err());
         assert!(validate_idempotency_key(&"k".repeat(256)).is_err());
+        for bad in [
+            "",
+            "\n",
+            "line\nbreak",
+            "cr\r",
+            "nul\0",
+            "esc\u{1b}[31m",
+            "del\u{7f}",
+            "c1\u{85}",
+            " leading",
+            "trailing ",
+            "\tleading-tab",
+            "trailing-tab\t",
+            " ",
+        ] {
+            assert!(
+                matches!(validate_idempotency_key(bad), Err(Error::Config(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -27,7 +27,8 @@ string_enum! {
         InvalidJson => "invalid_json",
         /// 400: a query parameter is malformed or out of range.
         InvalidParameter => "invalid_parameter",
-        /// 400: the Idempotency-Key is empty, too long or not visible ASCII.
+        /// 400: the Idempotency-Key is empty, longer than 255 bytes, or not usable text
+        /// (control characters, leading or trailing space).
         InvalidIdempotencyKey => "invalid_idempotency_key",
         /// 401: missing or invalid bearer token.
         Unauthorized => "unauthorized",

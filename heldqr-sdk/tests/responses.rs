@@ -429,3 +429,80 @@ async fn raw_requests_share_auth_keys_and_errors() {
         Err(Error::Config(_))
     ));
 }
+
+/// The raw bytes of the Idempotency-Key header of every request the server received.
+async fn key_bytes(server: &MockServer) -> Vec<Vec<u8>> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.headers.get("idempotency-key"))
+        .map(|v| v.as_bytes().to_vec())
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn idempotency_keys_with_spaces_and_utf8_are_sent_byte_for_byte() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/codes"))
+        .respond_with(created("menu-v3"))
+        .mount(&server)
+        .await;
+    let client = client(&server.uri());
+    let keys = ["commande-été-7", "menu import line 17", "tab\tinside"];
+    for key in keys {
+        let code = client
+            .codes()
+            .create("https://example.com/menu")
+            .idempotency_key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key:?}: {e}"));
+        assert_eq!(code.meta().idempotency_key.as_deref(), Some(key));
+    }
+    let raw = client
+        .request(Method::POST, "/api/v1/codes")
+        .json(json!({"target_url": "https://example.com/menu"}))
+        .idempotency_key("clé brute")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.meta().idempotency_key.as_deref(), Some("clé brute"));
+    let expected: Vec<Vec<u8>> = keys
+        .iter()
+        .chain(&["clé brute"])
+        .map(|k| k.as_bytes().to_vec())
+        .collect();
+    assert_eq!(key_bytes(&server).await, expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unusable_idempotency_keys_are_config_errors_and_nothing_is_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(created("menu-v3"))
+        .mount(&server)
+        .await;
+    let client = client(&server.uri());
+    let too_long = "k".repeat(256);
+    for key in ["", too_long.as_str(), "\n", " leading", "trailing\t", "a\u{1b}[2Jb"] {
+        let err = client
+            .codes()
+            .create("https://example.com/menu")
+            .idempotency_key(key)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{key:?}: {err:?}");
+        let err = client
+            .request(Method::POST, "/api/v1/codes")
+            .idempotency_key(key)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{key:?}: {err:?}");
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

@@ -32,7 +32,8 @@ pub struct ApiArgs {
     #[arg(long, short = 'd', value_name = "JSON|@FILE|-")]
     pub data: Option<String>,
 
-    /// Idempotency-Key header (1-255 visible ASCII characters).
+    /// Idempotency-Key header: 1-255 bytes of text, no control characters, no leading or
+    /// trailing space.
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
 

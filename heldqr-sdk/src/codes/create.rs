@@ -67,8 +67,11 @@ impl CreateCode {
         self
     }
 
-    /// Your Idempotency-Key (1-255 bytes of visible ASCII). Derive it from what the code is
-    /// for (a row id, a UUIDv5 of a name) to make a whole job safe to re-run.
+    /// Your Idempotency-Key: 1-255 bytes of UTF-8 text with no control characters (tab is
+    /// allowed) and no leading or trailing space or tab. It is sent byte for byte, so
+    /// `"commande-été-7"` or `"menu import line 17"` work. Derive it from what the code is for
+    /// (a row id, a UUIDv5 of a name) to make a whole job safe to re-run. A key breaking
+    /// these rules fails the call with [`Error::Config`] before anything is sent.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.idempotency_key = Some(key.into());
         self
@@ -127,7 +130,7 @@ mod tests {
         let err = test_client()
             .codes()
             .create("https://example.com")
-            .idempotency_key("has space")
+            .idempotency_key(" leading space")
             .send()
             .await
             .unwrap_err();

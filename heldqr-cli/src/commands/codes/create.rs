@@ -31,7 +31,8 @@ pub struct CreateArgs {
     #[arg(long, value_name = "SHORTCODE")]
     pub shortcode: Option<String>,
 
-    /// Idempotency key (1-255 visible ASCII characters) [default: a new UUID]
+    /// Idempotency key: 1-255 bytes of text, no control characters, no leading or trailing
+    /// space [default: a new UUID]
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
 }
