@@ -165,6 +165,42 @@ fn every_request_body_example_is_what_the_builders_send() {
     }
 }
 
+/// The "List your codes" response of the API's own documentation
+/// (`/work/shared/seed/heldqr-api.txt`), word for word. It has no `scan_url` and no
+/// `updated_at`; the SDK must still read it.
+const SEED_LIST_EXAMPLE: &str = r#"{
+"data": [
+{
+"shortcode": "menu-v3",
+"target_url": "https://example.com/menu",
+"label": "Restaurant menu",
+"status": "active",
+"created_at": "2026-05-15T14:21:03Z"
+}
+],
+"pagination": {"page": 1, "page_size": 50, "total": 1, "total_pages": 1}
+}"#;
+
+#[test]
+fn the_seed_list_example_decodes() {
+    let page: Page<Code> = serde_json::from_str(SEED_LIST_EXAMPLE).expect("seed list example");
+    assert_eq!(page.items.len(), 1);
+    let code = &page.items[0];
+    assert_eq!(code.shortcode, "menu-v3");
+    assert_eq!(code.target_url, "https://example.com/menu");
+    assert_eq!(code.label.as_deref(), Some("Restaurant menu"));
+    assert_eq!(code.status, CodeStatus::Active);
+    assert_eq!(code.scan_url, "", "absent scan_url decodes as empty");
+    assert_eq!(code.created_at.unix_timestamp(), 1_778_854_863);
+    assert_eq!(
+        code.updated_at, code.created_at,
+        "absent updated_at is created_at"
+    );
+    assert_eq!((page.pagination.page, page.pagination.page_size), (1, 50));
+    assert_eq!((page.pagination.total, page.pagination.total_pages), (1, 1));
+    assert!(!page.has_next());
+}
+
 fn enum_values(doc: &Value, schema: &str) -> Vec<String> {
     doc.pointer(&format!("/components/schemas/{schema}/enum"))
         .and_then(Value::as_array)

@@ -57,7 +57,11 @@ string_enum! {
 }
 
 /// A dynamic QR code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Decoding is lenient where the API's own documentation is: the seed's "List your codes"
+/// example has neither `scan_url` nor `updated_at`, so a missing `scan_url` decodes as an
+/// empty string and a missing (or null) `updated_at` as `created_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Code {
     /// Permanent identifier, unique across all accounts.
@@ -69,13 +73,48 @@ pub struct Code {
     /// Whether the scan URL redirects.
     pub status: CodeStatus,
     /// The URL a printed QR encodes; it records a scan and redirects to `target_url`.
+    ///
+    /// **Empty** when the response did not include it (the API documentation shows listings
+    /// without it): check before drawing a QR, or fetch the code with
+    /// [`crate::Codes::get`].
     pub scan_url: String,
     /// Creation time (UTC, whole seconds).
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// Last change (UTC, whole seconds).
+    /// Last change (UTC, whole seconds); `created_at` when the response did not include it.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+/// The wire shape of [`Code`], with the fields the API may leave out optional.
+#[derive(Deserialize)]
+struct CodeWire {
+    shortcode: String,
+    target_url: String,
+    #[serde(default)]
+    label: Option<String>,
+    status: CodeStatus,
+    #[serde(default)]
+    scan_url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    updated_at: Option<OffsetDateTime>,
+}
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = CodeWire::deserialize(deserializer)?;
+        Ok(Code {
+            shortcode: wire.shortcode,
+            target_url: wire.target_url,
+            label: wire.label,
+            status: wire.status,
+            scan_url: wire.scan_url,
+            updated_at: wire.updated_at.unwrap_or(wire.created_at),
+            created_at: wire.created_at,
+        })
+    }
 }
 
 /// Position of a page in a listing.
@@ -388,6 +427,27 @@ mod tests {
         let code: Code = serde_json::from_value(extended).unwrap();
         assert_eq!(code.label, None);
         assert_eq!(serde_json::to_value(&code).unwrap(), raw);
+    }
+
+    #[test]
+    fn code_without_scan_url_or_updated_at_decodes() {
+        let raw = json!({"shortcode": "menu-v3", "target_url": "https://example.com/menu",
+            "status": "active", "created_at": "2026-05-15T14:21:03Z"});
+        let code: Code = serde_json::from_value(raw).unwrap();
+        assert_eq!(code.scan_url, "");
+        assert_eq!(code.label, None);
+        assert_eq!(code.updated_at, code.created_at);
+        let with_null = json!({"shortcode": "a", "target_url": "https://example.com",
+            "status": "paused", "created_at": "2026-05-15T14:21:03Z", "updated_at": null});
+        let code: Code = serde_json::from_value(with_null).unwrap();
+        assert_eq!(code.updated_at, code.created_at);
+        // What the API does require is still required.
+        for missing in ["shortcode", "target_url", "status", "created_at"] {
+            let mut raw = json!({"shortcode": "a", "target_url": "https://example.com",
+                "status": "active", "created_at": "2026-05-15T14:21:03Z"});
+            raw.as_object_mut().unwrap().remove(missing);
+            assert!(serde_json::from_value::<Code>(raw).is_err(), "{missing}");
+        }
     }
 
     #[test]

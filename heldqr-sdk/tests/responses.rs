@@ -487,7 +487,14 @@ async fn unusable_idempotency_keys_are_config_errors_and_nothing_is_sent() {
         .await;
     let client = client(&server.uri());
     let too_long = "k".repeat(256);
-    for key in ["", too_long.as_str(), "\n", " leading", "trailing\t", "a\u{1b}[2Jb"] {
+    for key in [
+        "",
+        too_long.as_str(),
+        "\n",
+        " leading",
+        "trailing\t",
+        "a\u{1b}[2Jb",
+    ] {
         let err = client
             .codes()
             .create("https://example.com/menu")

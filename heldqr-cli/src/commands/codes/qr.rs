@@ -102,6 +102,7 @@ pub async fn run(args: QrArgs, ctx: &Ctx) -> Result<(), CliError> {
         .send()
         .await?
         .into_inner();
+    check_scan_url(&code)?;
     let qr = qr::encode(&code.scan_url)?;
     let mut json = QrJson {
         shortcode: &code.shortcode,
@@ -143,6 +144,18 @@ pub async fn run(args: QrArgs, ctx: &Ctx) -> Result<(), CliError> {
     }
 }
 
+/// A code whose response had no `scan_url` (the SDK reads it as empty) has nothing to encode:
+/// say so instead of drawing an empty QR.
+fn check_scan_url(code: &heldqr_sdk::Code) -> Result<(), CliError> {
+    if code.scan_url.trim().is_empty() {
+        return Err(CliError::Other(format!(
+            "the API returned code {} without a scan_url, so there is no URL to draw as a QR",
+            crate::output::plain(&code.shortcode)
+        )));
+    }
+    Ok(())
+}
+
 fn render(qr: &qrcode::QrCode, format: ImageFormat, size: u32) -> Result<Vec<u8>, CliError> {
     match format {
         ImageFormat::Svg => Ok(qr::to_svg(qr, size).into_bytes()),
@@ -154,4 +167,34 @@ fn render(qr: &qrcode::QrCode, format: ImageFormat, size: u32) -> Result<Vec<u8>
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     std::fs::write(path, bytes)
         .map_err(|err| CliError::io(format!("cannot write {}", path.display()), err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(scan_url: Option<&str>) -> heldqr_sdk::Code {
+        let mut raw = serde_json::json!({"shortcode": "menu-v3",
+            "target_url": "https://example.com/menu", "status": "active",
+            "created_at": "2026-05-15T14:21:03Z"});
+        if let Some(url) = scan_url {
+            raw["scan_url"] = url.into();
+        }
+        serde_json::from_value(raw).unwrap()
+    }
+
+    #[test]
+    fn a_code_without_scan_url_is_a_one_line_error() {
+        for scan_url in [None, Some(""), Some("  ")] {
+            let err = check_scan_url(&code(scan_url)).unwrap_err();
+            let message = err.describe().message;
+            assert!(
+                message.contains("menu-v3") && message.contains("scan_url"),
+                "{message}"
+            );
+            assert!(!message.contains('\n'));
+            assert_eq!(err.exit_status(), crate::error::ExitStatus::Other);
+        }
+        assert!(check_scan_url(&code(Some("https://hqr.to/r/menu-v3"))).is_ok());
+    }
 }
