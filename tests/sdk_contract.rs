@@ -359,14 +359,20 @@ async fn typed_errors_from_the_mock() {
         .send()
         .await
         .unwrap();
-    let taken = client
-        .codes()
-        .create("https://example.com")
-        .shortcode("menu-v3")
-        .send()
-        .await
-        .unwrap_err();
+    let take = || {
+        client
+            .codes()
+            .create("https://example.com")
+            .shortcode("menu-v3")
+            .idempotency_key("take-menu-v3")
+    };
+    let taken = take().send().await.unwrap_err();
     assert_eq!(taken.code(), Some(&ErrorCode::ShortcodeTaken));
+    assert!(!taken.api().unwrap().idempotent_replay);
+    // The mock stores a 409 shortcode_taken under its key: the same request again is a replay.
+    let replayed = take().send().await.unwrap_err();
+    assert_eq!(replayed.code(), Some(&ErrorCode::ShortcodeTaken));
+    assert!(replayed.api().unwrap().idempotent_replay, "{replayed:?}");
 
     let bad_page = client
         .codes()

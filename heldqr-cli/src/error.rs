@@ -228,6 +228,11 @@ fn describe_sdk(
                 }
                 _ => {}
             }
+            if api.idempotent_replay {
+                hints.push(
+                    "this is the answer the API stored for this idempotency key; a changed request needs a new key".into(),
+                );
+            }
             if api.status >= 500 {
                 if let Some(id) = &api.request_id {
                     details.push(format!("  request id: {id} (quote it to support)"));

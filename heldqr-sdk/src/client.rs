@@ -345,6 +345,7 @@ impl Client {
             retry_after,
             request_id,
             idempotency_key: key,
+            idempotent_replay: replay,
             body_snippet: parsed.snippet,
             attempts: 1,
         })))

@@ -79,6 +79,11 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// The Idempotency-Key this request carried (creates always carry one).
     pub idempotency_key: Option<String>,
+    /// `Idempotent-Replay: true`: this error is the stored answer to an earlier request with
+    /// the same key (the API stores `409 shortcode_taken` and `422 validation_failed`), not a
+    /// fresh verdict. Sending the same body again with this key gets the same answer; use a
+    /// new key for a changed request.
+    pub idempotent_replay: bool,
     /// A short, bounded snippet of the body when it was not a readable error envelope.
     pub body_snippet: Option<String>,
     /// How many attempts were made before giving up (1 when not retried).

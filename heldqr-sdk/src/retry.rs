@@ -161,6 +161,7 @@ mod tests {
             retry_after: retry_after.map(Duration::from_secs),
             request_id: None,
             idempotency_key: None,
+            idempotent_replay: false,
             body_snippet: None,
             attempts: 1,
         }))

@@ -513,3 +513,41 @@ async fn unusable_idempotency_keys_are_config_errors_and_nothing_is_sent() {
     }
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn replayed_error_answers_say_so() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("idempotency-key", "stored"))
+        .respond_with(error(409, "shortcode_taken").insert_header("idempotent-replay", "true"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(header("idempotency-key", "stored-422"))
+        .respond_with(error(422, "validation_failed").insert_header("Idempotent-Replay", "true"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(header("idempotency-key", "fresh"))
+        .respond_with(error(409, "shortcode_taken"))
+        .mount(&server)
+        .await;
+    let client = client(&server.uri());
+    let create = |key: &str| {
+        client
+            .codes()
+            .create("https://example.com/menu")
+            .shortcode("menu-v3")
+            .idempotency_key(key)
+            .send()
+    };
+    for key in ["stored", "stored-422"] {
+        let err = create(key).await.unwrap_err();
+        let api = err.api().unwrap();
+        assert!(api.idempotent_replay, "{key}: {api:?}");
+        assert_eq!(api.idempotency_key.as_deref(), Some(key));
+    }
+    let fresh = create("fresh").await.unwrap_err();
+    assert_eq!(fresh.code(), Some(&ErrorCode::ShortcodeTaken));
+    assert!(!fresh.api().unwrap().idempotent_replay);
+}

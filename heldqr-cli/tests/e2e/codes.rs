@@ -106,6 +106,29 @@ fn same_idempotency_key_returns_the_first_code() {
         "cli-test-key-1",
     ])
     .fails(6, "idempotency_key_conflict");
+
+    // A taken shortcode is stored under its key: the same command again is a replayed answer.
+    let taken = [
+        "codes",
+        "create",
+        "--target-url",
+        "https://example.com/menu",
+        "--shortcode",
+        "replay-me",
+        "--idempotency-key",
+        "cli-test-key-2",
+    ];
+    cli.create("https://example.com/first", &["--shortcode", "replay-me"]);
+    let fresh = cli.run(&taken).fails(6, "shortcode_taken");
+    assert!(!fresh.stderr.contains("stored"), "{}", fresh.stderr);
+    let replayed = cli.run(&taken).fails(6, "shortcode_taken");
+    assert!(
+        replayed
+            .stderr
+            .contains("hint: this is the answer the API stored for this idempotency key"),
+        "{}",
+        replayed.stderr
+    );
 }
 
 #[test]
