@@ -15,7 +15,7 @@
 //! reclaims expired keys). Reported: the store's entry count and RSS after each step.
 //!
 //! `cargo bench -p heldqr-rs --bench load` (release). Knobs: `BENCH_STEADY_OPS` (ops per
-//! steady client, default 400), `BENCH_AGGRESSIVE_OPS` (default 3000), `BENCH_SECS` (time cap
+//! steady client, default 900), `BENCH_AGGRESSIVE_OPS` (default 5000), `BENCH_SECS` (time cap
 //! of phase 1, default 120), `BENCH_KEYED` (keyed creates per round of phase 2, default 20000).
 
 use std::collections::{BTreeMap, HashMap};
@@ -285,26 +285,34 @@ async fn mixed_load(steady_ops: usize, aggressive_ops: usize, secs: u64) -> bool
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64()
     );
-    let mut by_op: BTreeMap<Op, Vec<u32>> = BTreeMap::new();
-    let mut all: Vec<u32> = Vec::with_capacity(total);
-    for (op, us) in steady.latencies.iter().chain(&wild.latencies) {
-        by_op.entry(*op).or_default().push(*us);
-        all.push(*us);
-    }
+    let mut all: Vec<u32> = steady
+        .latencies
+        .iter()
+        .chain(&wild.latencies)
+        .map(|(_, us)| *us)
+        .collect();
     all.sort_unstable();
     println!(
-        "latency all calls: p50 {:.2} ms, p99 {:.2} ms",
+        "latency, all calls: p50 {:.2} ms, p99 {:.2} ms",
         percentile(&all, 0.5),
         percentile(&all, 0.99)
     );
-    for (op, mut v) in by_op {
-        v.sort_unstable();
-        println!(
-            "  {op:?}: {} calls, p50 {:.2} ms, p99 {:.2} ms",
-            v.len(),
-            percentile(&v, 0.5),
-            percentile(&v, 0.99)
-        );
+    for (class, stats) in [("steady", &steady), ("aggressive", &wild)] {
+        let mut by_op: BTreeMap<Op, Vec<u32>> = BTreeMap::new();
+        for (op, us) in &stats.latencies {
+            by_op.entry(*op).or_default().push(*us);
+        }
+        let mut line = format!("  {class} clients:");
+        for (op, mut v) in by_op {
+            v.sort_unstable();
+            line.push_str(&format!(
+                " {op:?} {} calls p50 {:.2} ms p99 {:.2} ms;",
+                v.len(),
+                percentile(&v, 0.5),
+                percentile(&v, 0.99)
+            ));
+        }
+        println!("{line}");
     }
     println!("steady clients: outcomes {:?}", steady.outcomes);
     println!("aggressive clients: outcomes {:?}", wild.outcomes);
@@ -460,8 +468,8 @@ async fn retention(keyed: usize) -> bool {
 }
 
 fn main() -> std::process::ExitCode {
-    let steady_ops: usize = env("BENCH_STEADY_OPS", 400);
-    let aggressive_ops: usize = env("BENCH_AGGRESSIVE_OPS", 3000);
+    let steady_ops: usize = env("BENCH_STEADY_OPS", 900);
+    let aggressive_ops: usize = env("BENCH_AGGRESSIVE_OPS", 5000);
     let secs: u64 = env("BENCH_SECS", 120);
     let keyed: usize = env("BENCH_KEYED", 20_000);
     let runtime = tokio::runtime::Builder::new_multi_thread()
