@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 
 use futures_util::{StreamExt, stream};
-use heldqr_sdk::Client;
+use heldqr_sdk::{Client, ClientBuilder};
 use uuid::Uuid;
 
 /// Namespace for this job's keys; change it to start a new job with the same names.
@@ -91,15 +91,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<bool, Box<dyn std::error::Error>> {
-    if std::env::var_os("HELDQR_TOKEN").is_some() {
-        let client = Client::builder()
-            .token(std::env::var("HELDQR_TOKEN")?)
-            .base_url(
-                std::env::var("HELDQR_BASE_URL")
-                    .unwrap_or_else(|_| heldqr_sdk::DEFAULT_BASE_URL.to_owned()),
-            )
-            .pace_rate_limit(true)
-            .build()?;
+    if std::env::var_os(heldqr_sdk::ENV_TOKEN).is_some() {
+        // HELDQR_TOKEN and HELDQR_BASE_URL, plus pacing.
+        let client = ClientBuilder::from_env()?.pace_rate_limit(true).build()?;
         let report = run_job(&client).await;
         println!("{report:?}");
         return Ok(report.failed == 0);

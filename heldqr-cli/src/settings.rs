@@ -16,10 +16,9 @@ use crate::config::{ConfigFile, ConfigStore, normalize_base_url};
 use crate::error::CliError;
 use crate::secret::Token;
 
-/// Environment variable with the token.
-pub const ENV_TOKEN: &str = "HELDQR_TOKEN";
-/// Environment variable with the API host.
-pub const ENV_BASE_URL: &str = "HELDQR_BASE_URL";
+/// The token and API host variables are the SDK's own, so the CLI and `Client::from_env` agree.
+pub use heldqr_sdk::{ENV_BASE_URL, ENV_TOKEN};
+
 /// Environment variable that moves the config directory.
 pub const ENV_CONFIG_DIR: &str = "HELDQR_CONFIG_DIR";
 
@@ -168,18 +167,15 @@ impl Settings {
     }
 }
 
-/// Accepts `http://` and `https://` URLs with a host; returns the normalized form.
+/// Checks the URL with the SDK's own rule (what `ClientBuilder::build` accepts: an absolute
+/// `http(s)` URL with a host, no credentials, query or fragment) and returns the form the config
+/// file keys tokens by.
 fn validate_base_url(url: &str) -> Result<String, CliError> {
-    let normalized = normalize_base_url(url);
-    let rest = normalized
-        .strip_prefix("https://")
-        .or_else(|| normalized.strip_prefix("http://"));
-    match rest {
-        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(normalized),
-        _ => Err(CliError::Usage(format!(
-            "base URL {url:?} is not an http:// or https:// URL with a host"
-        ))),
-    }
+    heldqr_sdk::validate_base_url(url).map_err(|err| match err {
+        heldqr_sdk::Error::Config(message) => CliError::Usage(message),
+        other => CliError::Usage(other.to_string()),
+    })?;
+    Ok(normalize_base_url(url))
 }
 
 #[cfg(test)]
@@ -285,7 +281,18 @@ mod tests {
     #[test]
     fn bad_base_urls_are_usage_errors() {
         let fx = Fixture::new();
-        for bad in ["ftp://x", "127.0.0.1:8080", "http://", "https:///x"] {
+        for bad in [
+            "ftp://x",
+            "127.0.0.1:8080",
+            "http://",
+            "https:///x",
+            // Accepted by the CLI's old, weaker check; the SDK would refuse them at build time.
+            "https://user:pw@api.heldqr.com",
+            "https://api.heldqr.com/?q=1",
+            "https://api.heldqr.com/#top",
+            "http://[::1",
+            "http://exa mple.com",
+        ] {
             assert!(
                 matches!(
                     fx.resolve(&globals(None, Some(bad))),

@@ -13,7 +13,7 @@ use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 
 use crate::codes::Codes;
-use crate::config::{ClientBuilder, ENV_BASE_URL, ENV_TOKEN, Token};
+use crate::config::{ClientBuilder, Token};
 use crate::error::{ApiError, Error, Result, parse_error_body};
 use crate::models::DataEnvelope;
 use crate::pacing::Pacer;
@@ -121,17 +121,10 @@ impl Client {
     }
 
     /// A client from `HELDQR_TOKEN` (required) and `HELDQR_BASE_URL` (optional; default
-    /// [`crate::DEFAULT_BASE_URL`]), with every other setting at its default.
+    /// [`crate::DEFAULT_BASE_URL`]), with every other setting at its default. To change other
+    /// settings too, start from [`ClientBuilder::from_env`].
     pub fn from_env() -> Result<Client> {
-        let token = std::env::var(ENV_TOKEN)
-            .map_err(|_| Error::config(format!("{ENV_TOKEN} is not set")))?;
-        let mut builder = Client::builder().token(token);
-        if let Ok(base) = std::env::var(ENV_BASE_URL) {
-            if !base.trim().is_empty() {
-                builder = builder.base_url(base);
-            }
-        }
-        builder.build()
+        ClientBuilder::from_env()?.build()
     }
 
     pub(crate) fn from_inner(inner: Inner) -> Self {

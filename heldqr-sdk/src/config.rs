@@ -101,6 +101,43 @@ impl ClientBuilder {
         Self::default()
     }
 
+    /// A builder with the token from `HELDQR_TOKEN` (required) and, when it is set and not
+    /// blank, the base URL from `HELDQR_BASE_URL`; every other setting at its default, ready
+    /// for more. [`Client::from_env`] is `ClientBuilder::from_env()?.build()`.
+    ///
+    /// Fails with [`Error::Config`] when `HELDQR_TOKEN` is unset or not UTF-8 (`build` then
+    /// checks the values themselves).
+    ///
+    /// ```no_run
+    /// let client = heldqr_sdk::ClientBuilder::from_env()?
+    ///     .pace_rate_limit(true)
+    ///     .user_agent("menu-sync/1.2")
+    ///     .build()?;
+    /// # Ok::<(), heldqr_sdk::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Self> {
+        Self::from_env_with(|name| std::env::var(name))
+    }
+
+    fn from_env_with(
+        var: impl Fn(&str) -> std::result::Result<String, std::env::VarError>,
+    ) -> Result<Self> {
+        use std::env::VarError;
+        let token = var(ENV_TOKEN).map_err(|e| match e {
+            VarError::NotPresent => Error::config(format!("{ENV_TOKEN} is not set")),
+            VarError::NotUnicode(_) => Error::config(format!("{ENV_TOKEN} is not valid UTF-8")),
+        })?;
+        let mut builder = Self::new().token(token);
+        match var(ENV_BASE_URL) {
+            Ok(base) if !base.trim().is_empty() => builder = builder.base_url(base),
+            Ok(_) | Err(VarError::NotPresent) => {}
+            Err(VarError::NotUnicode(_)) => {
+                return Err(Error::config(format!("{ENV_BASE_URL} is not valid UTF-8")));
+            }
+        }
+        Ok(builder)
+    }
+
     /// The bearer token (required).
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(Token(token.into().into()));
@@ -211,11 +248,37 @@ impl ClientBuilder {
     }
 }
 
+/// Checks a base URL exactly as [`ClientBuilder::build`] will: an absolute `http` or `https`
+/// URL with a host, no credentials, query or fragment (surrounding whitespace and trailing
+/// slashes are ignored; a path prefix is allowed). Fails with [`Error::Config`] saying why.
+///
+/// Lets a program (the `heldqr` CLI, say) reject a bad URL up front with the SDK's own rules.
+///
+/// ```
+/// use heldqr_sdk::validate_base_url;
+/// assert!(validate_base_url("http://127.0.0.1:8080/").is_ok());
+/// assert!(validate_base_url("api.heldqr.com").is_err());
+/// assert!(validate_base_url("https://user:pw@api.heldqr.com").is_err());
+/// ```
+pub fn validate_base_url(base_url: &str) -> Result<()> {
+    parse_base_url(base_url).map(drop)
+}
+
 fn parse_base_url(raw: &str) -> Result<Url> {
     let trimmed = raw.trim().trim_end_matches('/');
     let url = Url::parse(trimmed)
         .map_err(|e| Error::config(format!("base URL {trimmed:?} is not a valid URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+    // The URL parser forgives `https:///x` and `http:host` (reading the host `x`, `host`);
+    // insist on the plain `scheme://host` form so what the user wrote is what is used.
+    let after_scheme = trimmed
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or("");
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || after_scheme.is_empty()
+        || after_scheme.starts_with(['/', '\\'])
+    {
         return Err(Error::config(format!(
             "base URL {trimmed:?} must be an absolute http or https URL"
         )));
@@ -271,6 +334,96 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    fn env(
+        vars: &[(&str, &str)],
+    ) -> impl Fn(&str) -> std::result::Result<String, std::env::VarError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .ok_or(std::env::VarError::NotPresent)
+        }
+    }
+
+    #[test]
+    fn builder_from_env() {
+        let err = ClientBuilder::from_env_with(env(&[])).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains(ENV_TOKEN)),
+            "{err}"
+        );
+
+        let client = ClientBuilder::from_env_with(env(&[(ENV_TOKEN, "hkr_x")]))
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(client.base_url(), DEFAULT_BASE_URL);
+
+        // A blank base URL is unset; a set one is used; the builder takes more options.
+        for blank in ["", "  "] {
+            let client =
+                ClientBuilder::from_env_with(env(&[(ENV_TOKEN, "hkr_x"), (ENV_BASE_URL, blank)]))
+                    .unwrap()
+                    .build()
+                    .unwrap();
+            assert_eq!(client.base_url(), DEFAULT_BASE_URL);
+        }
+        let builder = ClientBuilder::from_env_with(env(&[
+            (ENV_TOKEN, "hkr_x"),
+            (ENV_BASE_URL, "http://127.0.0.1:9/"),
+        ]))
+        .unwrap()
+        .pace_rate_limit(true);
+        assert!(builder.pace_rate_limit);
+        assert_eq!(builder.build().unwrap().base_url(), "http://127.0.0.1:9");
+
+        // The values themselves are checked by build, with the usual rules.
+        let bad = ClientBuilder::from_env_with(env(&[(ENV_TOKEN, "hkr_x"), (ENV_BASE_URL, "x")]))
+            .unwrap()
+            .build();
+        assert!(matches!(bad, Err(Error::Config(_))));
+        let blank = ClientBuilder::from_env_with(env(&[(ENV_TOKEN, " ")]))
+            .unwrap()
+            .build();
+        assert!(matches!(blank, Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn validate_base_url_is_the_builders_rule() {
+        for url in [
+            "http://127.0.0.1:9/prefix/",
+            " https://api.heldqr.com ",
+            "",
+            "api.heldqr.com",
+            "ftp://x",
+            "http://",
+            "https:///x",
+            "http:127.0.0.1",
+            "http:/127.0.0.1",
+            "http:\\\\127.0.0.1",
+            "https://h/?q=1",
+            "https://h/#f",
+            "https://u:p@h",
+            "http://[::1",
+        ] {
+            let built = Client::builder().token("t").base_url(url).build();
+            assert_eq!(validate_base_url(url).is_ok(), built.is_ok(), "{url:?}");
+        }
+        assert!(validate_base_url("http://127.0.0.1:8080").is_ok());
+        assert!(validate_base_url("HTTPS://API.heldqr.com").is_ok());
+        for bad in ["https:///x", "http:127.0.0.1", "http:/127.0.0.1"] {
+            assert!(validate_base_url(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            validate_base_url("ftp://x"),
+            Err(Error::Config(_))
+        ));
     }
 
     #[test]

@@ -147,7 +147,7 @@ pub use client::{Client, MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES, RawRequest};
 pub use codes::{Codes, CreateCode, GetCode, GetScans, ListCodes, UpdateCode};
 pub use config::{
     ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_BASE_URL,
-    ENV_TOKEN, FALLBACK_BASE_URL, SDK_USER_AGENT,
+    ENV_TOKEN, FALLBACK_BASE_URL, SDK_USER_AGENT, validate_base_url,
 };
 pub use error::{ApiError, Error, ErrorCode, Result};
 pub use models::{
