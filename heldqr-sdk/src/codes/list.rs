@@ -83,7 +83,7 @@ impl ListCodes {
 
     /// Every code from the starting page on, oldest first, fetching pages as the stream is
     /// polled (each page with the usual retries). Stops after an empty page or the last page
-    /// (`page >= total_pages`). An error is yielded as an item and ends the stream.
+    /// (when [`Page::has_next`] is false). An error is yielded as an item and ends the stream.
     pub fn into_stream(self) -> impl Stream<Item = Result<Code>> + Send + Unpin + 'static {
         let first = self.page.unwrap_or(1);
         let pages = stream::unfold(Some((self, first)), |state| async move {
@@ -95,7 +95,8 @@ impl ListCodes {
                     if page_data.items.is_empty() {
                         return None;
                     }
-                    let next = (page < page_data.pagination.total_pages)
+                    let next = page_data
+                        .has_next()
                         .then(|| page.checked_add(1))
                         .flatten()
                         .map(|next| (request, next));
