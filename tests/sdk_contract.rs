@@ -8,14 +8,26 @@
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use heldqr_mock::{DEV_TOKEN_BUSINESS, DEV_TOKEN_FREE, DEV_TOKEN_PRO, MockConfig, MockServer};
+use heldqr_mock::{
+    DEV_TOKEN_BUSINESS, DEV_TOKEN_FREE, DEV_TOKEN_PRO, MockClock, MockConfig, MockServer,
+};
 use heldqr_sdk::reqwest::{self, Method};
-use heldqr_sdk::time::Date;
+use heldqr_sdk::time::format_description::well_known::Rfc3339;
+use heldqr_sdk::time::{Date, OffsetDateTime};
 use heldqr_sdk::{Client, CodeStatus, Device, Error, ErrorCode, Plan, RetryPolicy, ScanReport};
 use serde_json::json;
 
+/// The instant the mock servers of these tests are frozen at (a manual clock), so dates never
+/// roll over at midnight UTC mid-test.
+const FIXED_NOW: &str = "2026-06-15T12:00:00Z";
+
+fn fixed_now() -> OffsetDateTime {
+    OffsetDateTime::parse(FIXED_NOW, &Rfc3339).expect("a valid RFC 3339 instant")
+}
+
+/// A mock server on a manual clock at [`FIXED_NOW`].
 async fn mock() -> MockServer {
-    MockServer::start(MockConfig::default())
+    MockServer::start(MockConfig::default().clock(MockClock::manual(fixed_now())))
         .await
         .expect("mock server starts")
 }
@@ -29,7 +41,7 @@ fn client(mock: &MockServer, token: &str) -> Client {
 }
 
 /// The mock's current day, from `GET /_mock/clock`.
-async fn today(client: &Client) -> Date {
+async fn mock_today(client: &Client) -> Date {
     let clock = client
         .request(Method::GET, "/_mock/clock")
         .send()
@@ -96,7 +108,12 @@ async fn every_endpoint_on_every_plan() {
         assert_eq!(page.items[0].shortcode, sc);
 
         // scans: three days of 5 mobile scans from DE, plus one visit from FR
-        let today = today(&client).await;
+        let today = fixed_now().date();
+        assert_eq!(
+            mock_today(&client).await,
+            today,
+            "the mock runs on the fixed clock"
+        );
         let from = today - heldqr_sdk::time::Duration::days(2);
         client
             .request(Method::POST, &format!("/_mock/codes/{sc}/scans"))
