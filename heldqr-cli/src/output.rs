@@ -116,6 +116,11 @@ impl Ui {
     /// Prints one object as `field value` pairs: a two-column table on a terminal, `field\tvalue`
     /// lines when piped.
     pub fn record(&self, fields: &[Field]) -> Result<(), CliError> {
+        self.stdout_text(&self.record_text(fields))
+    }
+
+    /// The text [`Ui::record`] prints (every value made terminal-safe).
+    pub fn record_text(&self, fields: &[Field]) -> String {
         match self.mode {
             OutputMode::Table => {
                 let mut table = self.new_table();
@@ -124,15 +129,13 @@ impl Ui {
                     let value = self.cell(&field.value, field.tone);
                     table.add_row(vec![name, value]);
                 }
-                self.stdout_text(&table.to_string())
+                table.to_string()
             }
-            OutputMode::Plain | OutputMode::Json => {
-                let lines: Vec<String> = fields
-                    .iter()
-                    .map(|f| format!("{}\t{}", f.name, plain(&f.value)))
-                    .collect();
-                self.stdout_text(&lines.join("\n"))
-            }
+            OutputMode::Plain | OutputMode::Json => fields
+                .iter()
+                .map(|f| format!("{}\t{}", f.name, plain(&f.value)))
+                .collect::<Vec<_>>()
+                .join("\n"),
         }
     }
 
@@ -144,12 +147,19 @@ impl Ui {
         rows: &[Vec<Value>],
         empty_message: &str,
     ) -> Result<(), CliError> {
+        if rows.is_empty() {
+            if self.mode == OutputMode::Table {
+                self.info(empty_message);
+            }
+            return Ok(());
+        }
+        self.stdout_text(&self.rows_text(headers, rows))
+    }
+
+    /// The text [`Ui::rows`] prints for a non-empty table (every cell made terminal-safe).
+    pub fn rows_text(&self, headers: &[&str], rows: &[Vec<Value>]) -> String {
         match self.mode {
             OutputMode::Table => {
-                if rows.is_empty() {
-                    self.info(empty_message);
-                    return Ok(());
-                }
                 let mut table = self.new_table();
                 table.set_header(headers.iter().map(|h| self.header_cell(h)));
                 for row in rows {
@@ -162,23 +172,18 @@ impl Ui {
                         }
                     }));
                 }
-                self.stdout_text(&table.to_string())
+                table.to_string()
             }
-            OutputMode::Plain | OutputMode::Json => {
-                if rows.is_empty() {
-                    return Ok(());
-                }
-                let lines: Vec<String> = rows
-                    .iter()
-                    .map(|row| {
-                        row.iter()
-                            .map(|v| plain(&v.text))
-                            .collect::<Vec<_>>()
-                            .join("\t")
-                    })
-                    .collect();
-                self.stdout_text(&lines.join("\n"))
-            }
+            OutputMode::Plain | OutputMode::Json => rows
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|v| plain(&v.text))
+                        .collect::<Vec<_>>()
+                        .join("\t")
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
         }
     }
 
@@ -206,7 +211,8 @@ impl Ui {
     }
 
     fn cell(&self, text: &str, tone: Tone) -> Cell {
-        let cell = Cell::new(text);
+        // Values come from the server: never let one carry escapes or break the row.
+        let cell = Cell::new(one_line(text));
         if !self.stdout_color {
             return cell;
         }
@@ -233,33 +239,51 @@ impl Ui {
 
     /// `error: MESSAGE (CODE)` and any detail lines, on stderr.
     pub fn error_lines(&self, message: &str, code: &str, details: &[String]) {
-        let style = Style::new().bold().fg_color(Some(AnsiColor::Red.into()));
-        let mut text = format!("{}: {message} ({code})\n", self.paint_err("error", style));
-        for line in details {
-            text.push_str(line);
-            text.push('\n');
-        }
-        eprint_quietly(&text);
+        eprint_quietly(&self.error_text(message, code, details));
     }
 
-    /// `warning: MESSAGE` on stderr.
+    /// The text [`Ui::error_lines`] prints. The message, the code and each detail line are
+    /// made one terminal-safe line each ([`one_line`]): they carry server text.
+    pub fn error_text(&self, message: &str, code: &str, details: &[String]) -> String {
+        let style = Style::new().bold().fg_color(Some(AnsiColor::Red.into()));
+        let mut text = format!(
+            "{}: {} ({})\n",
+            self.paint_err("error", style),
+            one_line(message),
+            one_line(code)
+        );
+        for line in details {
+            text.push_str(&one_line(line));
+            text.push('\n');
+        }
+        text
+    }
+
+    /// `warning: MESSAGE` on stderr, on one terminal-safe line.
     pub fn warn(&self, message: &str) {
         let style = Style::new().bold().fg_color(Some(AnsiColor::Yellow.into()));
         eprint_quietly(&format!(
-            "{}: {message}\n",
-            self.paint_err("warning", style)
+            "{}: {}\n",
+            self.paint_err("warning", style),
+            one_line(message)
         ));
     }
 
-    /// `hint: MESSAGE` on stderr.
+    /// `hint: MESSAGE` on stderr, on one terminal-safe line.
     pub fn hint(&self, message: &str) {
         let style = Style::new().fg_color(Some(AnsiColor::Cyan.into()));
-        eprint_quietly(&format!("{}: {message}\n", self.paint_err("hint", style)));
+        eprint_quietly(&format!(
+            "{}: {}\n",
+            self.paint_err("hint", style),
+            one_line(message)
+        ));
     }
 
-    /// A plain line on stderr (progress notes, summaries).
+    /// Plain lines on stderr (progress notes, summaries). Line breaks are kept, every other
+    /// control character is replaced ([`terminal_safe`]); server text in a message should still
+    /// go through [`one_line`] so it cannot start a line of its own.
     pub fn info(&self, message: &str) {
-        eprint_quietly(&format!("{message}\n"));
+        eprint_quietly(&format!("{}\n", terminal_safe(message)));
     }
 
     /// `text` in `style` when stdout carries colour.
@@ -287,11 +311,36 @@ fn eprint_quietly(text: &str) {
     let _ = err.flush();
 }
 
-/// A value one tab-separated field can hold: tabs and line breaks become spaces.
-pub fn plain(text: &str) -> String {
+/// Characters that must not reach a terminal from server text: control characters (C0 with
+/// tab, line feed and ESC; DEL; C1 with CSI) and the bidirectional overrides and isolates, which
+/// can make a line display differently from what it says.
+fn unsafe_for_terminal(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Text made safe to print as one line: every control character (line breaks, tabs, ESC...)
+/// and bidi override becomes a space. Use it on anything the server or a file provided.
+pub fn one_line(text: &str) -> String {
+    if !text.chars().any(unsafe_for_terminal) {
+        return text.to_string();
+    }
     text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if unsafe_for_terminal(c) { ' ' } else { c })
         .collect()
+}
+
+/// Like [`one_line`], but keeps line feeds (for multi-line text the CLI itself assembles).
+pub fn terminal_safe(text: &str) -> String {
+    text.split('\n')
+        .map(one_line)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A value one tab-separated field can hold: tabs, line breaks and other control characters
+/// become spaces (see [`one_line`]).
+pub fn plain(text: &str) -> String {
+    one_line(text)
 }
 
 /// How a value is emphasised on a colour terminal.
@@ -415,6 +464,93 @@ mod tests {
     #[test]
     fn plain_fields_never_split_lines_or_columns() {
         assert_eq!(plain("a\tb\nc\r"), "a b c ");
+    }
+
+    const NASTY: &str = "bad\nline\r\u{1b}[2J\u{1b}]0;title\u{7}\u{9b}31m\u{202e}txt\tend";
+
+    fn assert_terminal_safe(text: &str) {
+        assert!(
+            !text.chars().any(unsafe_for_terminal),
+            "unsafe characters in {text:?}"
+        );
+    }
+
+    #[test]
+    fn one_line_replaces_every_control_character() {
+        let line = one_line(NASTY);
+        assert_terminal_safe(&line);
+        assert_eq!(line, "bad line  [2J ]0;title  31m txt end");
+        assert_eq!(one_line("commande-été-7"), "commande-été-7");
+        assert_eq!(terminal_safe("a\u{1b}[1m\nb\r"), "a [1m\nb ");
+    }
+
+    #[test]
+    fn error_text_is_one_safe_line_per_item() {
+        for color in [false, true] {
+            let ui = Ui::new(false, &terminal(true, !color));
+            let text = ui.error_text(
+                NASTY,
+                "code\u{1b}[0m\n",
+                &["  target_url: is\ninvalid\u{1b}[31m".to_string()],
+            );
+            assert_eq!(text.lines().count(), 2, "{text:?}");
+            // The only ESC allowed is our own colouring of the `error` prefix.
+            let (prefix, rest) = text.split_once(": ").unwrap();
+            assert_eq!(prefix.contains('\u{1b}'), color, "{text:?}");
+            assert!(!rest.contains('\u{1b}'), "{text:?}");
+            assert!(
+                text.ends_with("(code [0m )\n  target_url: is invalid [31m\n"),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sdk_errors_with_server_text_print_on_one_safe_line() {
+        // A 2xx body that does not decode: serde quotes the server's text in its message.
+        let err = CliError::Sdk(heldqr_sdk::Error::Decode {
+            status: 200,
+            message: "unknown variant `\u{1b}[2Jgone\nfake: line`".into(),
+            snippet: "{}".into(),
+            idempotency_key: None,
+        });
+        let described = err.describe();
+        let ui = Ui::new(false, &terminal(false, true));
+        let text = ui.error_text(&described.message, &described.code, &described.details);
+        assert_eq!(text.lines().count(), 1, "{text:?}");
+        assert_terminal_safe(text.trim_end_matches('\n'));
+    }
+
+    #[test]
+    fn table_and_plain_values_are_terminal_safe() {
+        for stdout_tty in [true, false] {
+            let ui = Ui::new(false, &terminal(stdout_tty, true));
+            let record = ui.record_text(&[Field::new("label", NASTY)]);
+            let rows = ui.rows_text(
+                &["LABEL", "N"],
+                &[vec![Value::new(NASTY), Value::number(1)]],
+            );
+            for text in [record, rows] {
+                assert!(
+                    !text.contains('\u{1b}') && !text.contains('\u{9b}'),
+                    "{text:?}"
+                );
+                assert!(
+                    !text.contains('\u{202e}') && !text.contains('\r'),
+                    "{text:?}"
+                );
+                let expected_lines = if stdout_tty { text.lines().count() } else { 1 };
+                assert_eq!(text.lines().count(), expected_lines);
+            }
+        }
+        // A table cell stays on one line: the table is as tall as with a harmless value.
+        let ui = Ui::new(false, &terminal(true, true));
+        assert_eq!(
+            ui.record_text(&[Field::new("label", NASTY)])
+                .lines()
+                .count(),
+            ui.record_text(&[Field::new("label", "x")]).lines().count()
+        );
     }
 
     #[test]

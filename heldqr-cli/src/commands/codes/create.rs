@@ -7,7 +7,7 @@ use clap::Args;
 use super::print_code;
 use crate::commands::Ctx;
 use crate::error::CliError;
-use crate::output::OutputMode;
+use crate::output::{OutputMode, one_line};
 
 /// Arguments of `codes create`.
 #[derive(Debug, Args)]
@@ -56,14 +56,14 @@ pub async fn run(args: CreateArgs, ctx: &Ctx) -> Result<(), CliError> {
     if replay {
         ctx.ui.info(&format!(
             "This idempotency key already created {}: nothing new was created.",
-            code.shortcode
+            one_line(&code.shortcode)
         ));
     }
     print_code(ctx, &code)?;
     if ctx.ui.mode == OutputMode::Table && !replay {
+        let shortcode = one_line(&code.shortcode);
         ctx.ui.info(&format!(
-            "Created {}. Print its QR: heldqr codes qr {}",
-            code.shortcode, code.shortcode
+            "Created {shortcode}. Print its QR: heldqr codes qr {shortcode}"
         ));
     }
     Ok(())

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::commands::Ctx;
 use crate::error::CliError;
 use crate::import_file::{self, ImportRow};
-use crate::output::{OutputMode, Tone, Value};
+use crate::output::{OutputMode, Tone, Value, one_line};
 
 /// The longest an import waits for the rate limit in one go (a window of the production API is
 /// 60 s); a longer wait stops the import with exit 7 and the usual re-run advice.
@@ -577,16 +577,20 @@ impl<'a> Progress<'a> {
                 "row {}: {} {}",
                 result.row,
                 result.result.as_str(),
-                code.shortcode
+                one_line(&code.shortcode)
             ),
             (None, Some(err)) if result.result == Outcome::Failed => {
+                // Server text, one line each.
                 let mut line = format!(
                     "row {} (line {}): failed: {} ({})",
-                    result.row, result.line, err.message, err.code
+                    result.row,
+                    result.line,
+                    one_line(&err.message),
+                    one_line(&err.code)
                 );
                 for (field, problems) in &err.field_errors {
                     for problem in problems {
-                        line.push_str(&format!("\n  {field}: {problem}"));
+                        line.push_str(&format!("\n  {}: {}", one_line(field), one_line(problem)));
                     }
                 }
                 line

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::commands::Ctx;
 use crate::error::CliError;
-use crate::output::OutputMode;
+use crate::output::{OutputMode, one_line};
 use crate::qr::{self, ImageFormat};
 
 /// Arguments of `codes qr`.
@@ -119,7 +119,9 @@ pub async fn run(args: QrArgs, ctx: &Ctx) -> Result<(), CliError> {
                     json.text = Some(text);
                     ctx.ui.json(&json)
                 }
-                OutputMode::Table => ctx.ui.stdout_text(&format!("{text}\n{}", code.scan_url)),
+                OutputMode::Table => ctx
+                    .ui
+                    .stdout_text(&format!("{text}\n{}", one_line(&code.scan_url))),
                 OutputMode::Plain => ctx.ui.stdout_text(&text),
             }
         }
@@ -136,7 +138,7 @@ pub async fn run(args: QrArgs, ctx: &Ctx) -> Result<(), CliError> {
                     "Wrote {} ({}) encoding {}",
                     path.display(),
                     format.as_str().to_uppercase(),
-                    code.scan_url
+                    one_line(&code.scan_url)
                 ));
                 Ok(())
             }
@@ -150,7 +152,7 @@ fn check_scan_url(code: &heldqr_sdk::Code) -> Result<(), CliError> {
     if code.scan_url.trim().is_empty() {
         return Err(CliError::Other(format!(
             "the API returned code {} without a scan_url, so there is no URL to draw as a QR",
-            crate::output::plain(&code.shortcode)
+            one_line(&code.shortcode)
         )));
     }
     Ok(())
