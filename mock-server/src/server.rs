@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -167,9 +167,10 @@ async fn serve_connection(
             Ok::<_, Infallible>(router.call(req).await.unwrap_or_else(|e| match e {}))
         })
     });
-    let mut conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .serve_connection(TokioIo::new(tcp), service);
+    // No timer, as with `axum::serve`: idle keep-alive connections stay open (hyper's header
+    // read timeout would also close connections idle between requests).
+    let mut conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service);
     let mut draining = false;
     loop {
         tokio::select! {
