@@ -59,8 +59,8 @@ struct Args {
     #[arg(long, short)]
     quiet: bool,
 
-    /// Seed of the fault generator: the same seed and the same request sequence give the same
-    /// faults (default: random, printed at start).
+    /// Seed of the fault generator: the same seed and the same sequence of requests per token
+    /// give the same faults (default: random, printed at start).
     #[arg(long, value_name = "N", help_heading = FAULTS)]
     fault_seed: Option<u64>,
 
