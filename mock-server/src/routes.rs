@@ -110,6 +110,7 @@ async fn outer_layer(State(state): State<AppState>, req: Request, next: Next) ->
     if let Some(delay) = plan.delay {
         tokio::time::sleep(delay).await;
     }
+    let injected = matches!(plan.action, Action::Respond(_));
     let mut res = match plan.action {
         Action::Pass => next.run(req).await,
         Action::Respond(res) => res,
@@ -163,8 +164,9 @@ async fn outer_layer(State(state): State<AppState>, req: Request, next: Next) ->
             .get::<LoggedAccount>()
             .map_or("-", |a| state.account_name(a.0));
         let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let fault = if injected { " fault=injected" } else { "" };
         eprintln!(
-            "heldqr-mock: {method} {path} {} {ms:.2}ms request_id={request_id} account={account}",
+            "heldqr-mock: {method} {path} {} {ms:.2}ms request_id={request_id} account={account}{fault}",
             res.status().as_u16()
         );
     }
