@@ -183,7 +183,14 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
     let started = Instant::now();
     let mut results: Vec<RowResult> = Vec::with_capacity(rows.len());
     let mut stop = None;
+    // One listener for the whole import: a Ctrl-C between two rows waits in it until the loop
+    // looks, instead of arriving while nothing listens.
+    let mut interrupts = Interrupts::listen();
     for row in &rows {
+        if stop.is_none() && interrupts.try_recv() {
+            stop = Some(Stop::Interrupted);
+            progress.note(&format!("Ctrl-C: stopping before row {}", row.row));
+        }
         if stop.is_some() {
             results.push(result(row, Outcome::NotAttempted, None, None, None));
             continue;
@@ -192,13 +199,12 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
         tokio::pin!(send);
         let mut ticker = tokio::time::interval(Duration::from_millis(500));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
         let mut interrupted = false;
         let outcome = loop {
             tokio::select! {
                 outcome = &mut send => break outcome,
                 _ = ticker.tick() => progress.rate_limit_wait(client.last_rate_limit()),
-                _ = &mut ctrl_c => {
+                () = interrupts.recv() => {
                     if interrupted {
                         break Err(None);
                     }
@@ -208,7 +214,6 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
                         "Ctrl-C: finishing row {} then stopping (Ctrl-C again to stop now)",
                         row.row
                     ));
-                    ctrl_c.set(tokio::signal::ctrl_c());
                 }
             }
         };
@@ -264,6 +269,46 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
             total: results.len(),
             rows: rows_label(&summary.failed),
         }),
+    }
+}
+
+/// Ctrl-C (SIGINT on unix), listened for from [`Interrupts::listen`] on: presses are kept until
+/// read, so none is lost between two rows. If the listener cannot be set up, Ctrl-C keeps its
+/// default effect (the process ends at once; a re-run is still safe) and this never fires.
+struct Interrupts {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+    #[cfg(windows)]
+    signal: Option<tokio::signal::windows::CtrlC>,
+}
+
+impl Interrupts {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+        #[cfg(windows)]
+        let signal = tokio::signal::windows::ctrl_c().ok();
+        #[cfg(any(unix, windows))]
+        return Interrupts { signal };
+        #[cfg(not(any(unix, windows)))]
+        return Interrupts {};
+    }
+
+    /// Waits for the next Ctrl-C (forever when there is no listener). Cancel-safe: a press
+    /// that arrives while this is not being polled is returned by the next call.
+    async fn recv(&mut self) {
+        #[cfg(any(unix, windows))]
+        if let Some(signal) = &mut self.signal {
+            if signal.recv().await.is_some() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    }
+
+    /// Whether a Ctrl-C has arrived since the last look, without waiting.
+    fn try_recv(&mut self) -> bool {
+        futures_util::FutureExt::now_or_never(self.recv()).is_some()
     }
 }
 
@@ -629,6 +674,26 @@ impl<'a> Progress<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Ctrl-C that arrives while no row is in flight (nothing polls the listener) is kept
+    /// for the next look instead of being lost.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_ctrl_c_between_rows_is_kept() {
+        let mut interrupts = Interrupts::listen();
+        assert!(interrupts.signal.is_some());
+        assert!(!interrupts.try_recv());
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &std::process::id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // Delivery is asynchronous: wait for it (bounded), it must not be dropped.
+        tokio::time::timeout(Duration::from_secs(30), interrupts.recv())
+            .await
+            .expect("the Ctrl-C sent while nothing was polling is delivered");
+        assert!(!interrupts.try_recv(), "one press, one event");
+    }
 
     #[test]
     fn imports_outwait_a_production_rate_window() {
