@@ -62,7 +62,10 @@ pub fn group(daily: &[(Date, u64)], grouping: Grouping) -> Vec<Bucket> {
             Grouping::Month => date.replace_day(1).unwrap_or(date),
         };
         match buckets.last_mut() {
-            Some((last_key, bucket)) if *last_key == key => bucket.scans += scans,
+            // Counts come from the server: a sum never overflows (it stops at u64::MAX).
+            Some((last_key, bucket)) if *last_key == key => {
+                bucket.scans = bucket.scans.saturating_add(scans);
+            }
             _ => {
                 let label = match grouping {
                     Grouping::Day => date.to_string(),
@@ -164,6 +167,16 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn huge_server_counts_saturate_instead_of_overflowing() {
+        let daily = days(date!(2026 - 05 - 30), &[u64::MAX, 1, u64::MAX - 1, 1]);
+        let buckets = group(&daily, Grouping::Month);
+        assert_eq!(buckets[0].scans, u64::MAX);
+        assert_eq!(buckets[1].scans, u64::MAX);
+        let lines = render(&buckets, |s| s.to_string());
+        assert!(lines[0].ends_with(&u64::MAX.to_string()));
     }
 
     #[test]

@@ -401,7 +401,7 @@ impl Summary {
                 .iter()
                 .filter_map(|r| r.attempts)
                 .map(|a| a.saturating_sub(1))
-                .sum(),
+                .fold(0, u32::saturating_add),
             elapsed,
         }
     }
