@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{api, auth, codes, completions};
 use crate::error::EXIT_CODES_HELP;
+use crate::secret::Token;
 
 const ABOUT: &str = "Create dynamic QR codes, change where they point, read their scans.";
 
@@ -51,8 +52,9 @@ pub struct Cli {
 pub struct GlobalArgs {
     /// API token for this run (overrides HELDQR_TOKEN and the stored token). Other local
     /// users can see command lines: prefer `heldqr auth login` or HELDQR_TOKEN.
-    #[arg(long, global = true, value_name = "TOKEN")]
-    pub token: Option<String>,
+    // Parsed straight into the redacted type, so `{:?}` of the arguments shows it masked.
+    #[arg(long, global = true, value_name = "TOKEN", value_parser = parse_token)]
+    pub token: Option<Token>,
 
     /// API host (`--base-url`); the help text names the defaults.
     #[arg(
@@ -86,6 +88,12 @@ pub enum Command {
     Api(api::ApiArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
+}
+
+/// `--token`: kept as a [`Token`] (surrounding whitespace trimmed) from the moment it is parsed.
+/// An empty one is refused later with a clear message (see `Settings::resolve`).
+fn parse_token(value: &str) -> Result<Token, std::convert::Infallible> {
+    Ok(Token::new(value))
 }
 
 fn parse_timeout(value: &str) -> Result<std::time::Duration, String> {
@@ -147,6 +155,31 @@ mod tests {
             cli.globals.timeout,
             Some(std::time::Duration::from_millis(2500))
         );
+    }
+
+    #[test]
+    fn debug_of_parsed_args_never_shows_the_token() {
+        let secret = "hkr_live_a3f9c2b0e4d5supersecret";
+        for args in [
+            vec!["heldqr", "--token", secret, "codes", "list"],
+            vec!["heldqr", "codes", "get", "abc", "--token", secret],
+            vec!["heldqr", "auth", "status", &format!("--token={secret}")],
+        ] {
+            let cli = Cli::try_parse_from(&args).unwrap();
+            assert_eq!(
+                cli.globals.token.as_ref().map(Token::expose),
+                Some(secret),
+                "{args:?}"
+            );
+            for debug in [
+                format!("{cli:?}"),
+                format!("{cli:#?}"),
+                format!("{:?}", cli.globals),
+            ] {
+                assert!(!debug.contains(secret), "{debug}");
+                assert!(!debug.contains("supersecret"), "{debug}");
+            }
+        }
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl Settings {
         let base_url = validate_base_url(&base_url)?;
 
         let token = if let Some(token) = &globals.token {
-            let token = Token::new(token.as_str());
+            let token = token.clone();
             if token.is_empty() {
                 return Err(CliError::Usage("--token is empty".into()));
             }
@@ -209,7 +209,7 @@ mod tests {
 
     fn globals(token: Option<&str>, base_url: Option<&str>) -> GlobalArgs {
         GlobalArgs {
-            token: token.map(String::from),
+            token: token.map(Token::new),
             base_url: base_url.map(String::from),
             ..GlobalArgs::default()
         }
