@@ -2,6 +2,22 @@
 
 use crate::support::{BUSINESS, FREE, Heldqr, Mock, PRO};
 
+/// The mock's clock is frozen here (`--clock-start`), so the window's days are known and no
+/// test can straddle midnight UTC.
+const CLOCK_START: &str = "2026-06-15T12:00:00Z";
+/// The mock's current day at [`CLOCK_START`].
+const TODAY: &str = "2026-06-15";
+
+fn mock_at_fixed_time() -> Mock {
+    let mock = Mock::start_with(&["--clock-start", CLOCK_START]);
+    assert_eq!(
+        mock.today().to_string(),
+        TODAY,
+        "the mock runs on the fixed clock"
+    );
+    mock
+}
+
 fn tty(cli: &Heldqr, args: &[&str]) -> String {
     let out = cli
         .command(args)
@@ -19,7 +35,7 @@ fn tty(cli: &Heldqr, args: &[&str]) -> String {
 
 #[test]
 fn pro_shows_daily_chart_countries_and_devices() {
-    let mock = Mock::start();
+    let mock = mock_at_fixed_time();
     let cli = Heldqr::with_token(&mock, PRO);
     cli.create("https://example.com/menu", &["--shortcode", "scan-pro"]);
     mock.add_scans("scan-pro", 3, 5, "DE", "mobile");
@@ -53,11 +69,32 @@ fn pro_shows_daily_chart_countries_and_devices() {
     assert!(lines.contains(&"country\tFR\t2"));
     assert!(lines.contains(&"device\tmobile\t16"));
     assert!(lines.contains(&"device\tbot\t1"));
+    // 30 days ending today; the last three days got 5 each, today also the two real scans.
+    assert!(
+        lines.contains(&"window\t2026-05-17\t2026-06-15\t30"),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"daily\t2026-05-17\t0"), "{lines:?}");
+    assert!(lines.contains(&"daily\t2026-06-12\t0"), "{lines:?}");
+    assert!(lines.contains(&"daily\t2026-06-13\t5"), "{lines:?}");
+    assert!(lines.contains(&"daily\t2026-06-14\t5"), "{lines:?}");
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("daily\t")).last(),
+        Some(&"daily\t2026-06-15\t7")
+    );
 
     let table = tty(&cli, &["codes", "scans", "scan-pro"]);
     assert!(table.contains("Scans, daily"), "{table}");
-    // Today has the most scans (5 + 2): a full bar.
-    assert!(table.contains(&"█".repeat(40)), "{table}");
+    // Today has the most scans (5 + 2): the full bar is today's.
+    let today_line = table
+        .lines()
+        .find(|l| l.starts_with(TODAY))
+        .unwrap_or_else(|| panic!("no chart line for {TODAY}:\n{table}"));
+    assert!(today_line.contains(&"█".repeat(40)), "{today_line}");
+    assert!(today_line.ends_with(" 7"), "{today_line}");
+    let yesterday = table.lines().find(|l| l.starts_with("2026-06-14")).unwrap();
+    assert!(!yesterday.contains(&"█".repeat(40)), "{yesterday}");
+    assert!(yesterday.ends_with(" 5"), "{yesterday}");
     assert!(
         table.contains("COUNTRY") && table.contains("DEVICE"),
         "{table}"
@@ -68,7 +105,7 @@ fn pro_shows_daily_chart_countries_and_devices() {
 
 #[test]
 fn business_groups_its_year_by_month() {
-    let mock = Mock::start();
+    let mock = mock_at_fixed_time();
     let cli = Heldqr::with_token(&mock, BUSINESS);
     cli.create("https://example.com/b", &["--shortcode", "scan-biz"]);
     mock.add_scans("scan-biz", 100, 1, "US", "desktop");
@@ -81,11 +118,27 @@ fn business_groups_its_year_by_month() {
     assert_eq!(json["window_scans"], 100);
     let table = tty(&cli, &["codes", "scans", "scan-biz"]);
     assert!(table.contains("Scans, monthly"), "{table}");
-    let chart_lines = table
+    let chart_lines: Vec<&str> = table
         .lines()
         .filter(|l| l.len() > 8 && l.as_bytes()[4] == b'-' && !l.contains('│'))
-        .count();
-    assert!((12..=13).contains(&chart_lines), "{table}");
+        .collect();
+    // 2025-06-16 .. 2026-06-15: thirteen calendar months, oldest first.
+    assert_eq!(chart_lines.len(), 13, "{table}");
+    assert!(chart_lines[0].starts_with("2025-06 "), "{table}");
+    // The last 100 days (2026-03-08 .. 06-15) got one scan each.
+    for (month, scans) in [
+        ("2026-02", 0),
+        ("2026-03", 24),
+        ("2026-04", 30),
+        ("2026-05", 31),
+        ("2026-06", 15),
+    ] {
+        let line = chart_lines
+            .iter()
+            .find(|l| l.starts_with(month))
+            .unwrap_or_else(|| panic!("no {month} line:\n{table}"));
+        assert!(line.ends_with(&format!(" {scans}")), "{line}");
+    }
 }
 
 #[test]
