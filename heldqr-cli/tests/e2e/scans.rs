@@ -79,7 +79,7 @@ fn pro_shows_daily_chart_countries_and_devices() {
     assert!(lines.contains(&"daily\t2026-06-13\t5"), "{lines:?}");
     assert!(lines.contains(&"daily\t2026-06-14\t5"), "{lines:?}");
     assert_eq!(
-        lines.iter().filter(|l| l.starts_with("daily\t")).last(),
+        lines.iter().rfind(|l| l.starts_with("daily\t")),
         Some(&"daily\t2026-06-15\t7")
     );
 
