@@ -8,6 +8,7 @@ mod api;
 mod auth;
 mod codes;
 mod exit_codes;
+mod faults;
 mod import;
 mod output;
 mod qr;
