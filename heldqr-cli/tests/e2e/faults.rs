@@ -95,7 +95,7 @@ fn import_under_faults_killed_and_rerun_creates_every_row_exactly_once() {
 
     // Re-runs until one exits 0; each either succeeds or ends with a retryable exit code.
     let mut reruns = Vec::new();
-    let mut summary = String::new();
+    let mut summary: String;
     loop {
         let run = cli.run(&["codes", "import", file, "--json"]);
         reruns.push(run.code);
