@@ -322,17 +322,25 @@ async fn list_codes(
     Ok(json_value(StatusCode::OK, &view))
 }
 
-/// `Idempotency-Key`: 1-255 bytes of visible ASCII.
+/// `Idempotency-Key`: 1-255 bytes of UTF-8 text, read byte for byte.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get(&IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
-    let b = v.as_bytes();
-    if b.is_empty() || b.len() > 255 || !b.iter().all(|c| (0x21..=0x7e).contains(c)) {
-        return Err(ApiError::invalid_idempotency_key());
+    match std::str::from_utf8(v.as_bytes()) {
+        Ok(key) if valid_idempotency_key(key) => Ok(Some(key.to_owned())),
+        _ => Err(ApiError::invalid_idempotency_key()),
     }
-    // Visible ASCII is valid UTF-8.
-    Ok(Some(String::from_utf8_lossy(b).into_owned()))
+}
+
+/// The contract's key rule: 1-255 bytes, no control character but tab, no leading or trailing
+/// space or tab (HTTP strips those in transit, so such a key could not arrive as sent).
+fn valid_idempotency_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 255
+        && !key.chars().any(|c| c.is_control() && c != '\t')
+        && !key.starts_with([' ', '\t'])
+        && !key.ends_with([' ', '\t'])
 }
 
 /// Creates a code for `caller` from a parsed body: 201, 409 `shortcode_taken` or 422.
@@ -603,4 +611,37 @@ async fn mock_advance_clock(
 async fn mock_reset(State(state): State<AppState>) -> StatusCode {
     state.reset();
     StatusCode::NO_CONTENT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_idempotency_key;
+
+    #[test]
+    fn idempotency_key_rule() {
+        for ok in [
+            "menu import line 17",
+            "commande-été-7",
+            "tab\tinside",
+            "x",
+            &"é".repeat(127),
+        ] {
+            assert!(valid_idempotency_key(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            &"a".repeat(256),
+            &"é".repeat(128),
+            " lead",
+            "trail ",
+            "\tlead",
+            "trail\t",
+            "\u{1b}x",
+            "x\u{7f}",
+            "x\u{85}y",
+            "line\nbreak",
+        ] {
+            assert!(!valid_idempotency_key(bad), "{bad:?}");
+        }
+    }
 }

@@ -249,15 +249,47 @@ async fn decided_responses_are_stored_and_unreadable_requests_are_not() {
 }
 
 #[tokio::test]
+async fn text_keys_with_spaces_tabs_and_accents_are_accepted_and_replayed() {
+    let m = Mock::new();
+    for key in ["menu import line 17", "commande-été-7", "tab\tinside"] {
+        let first = m
+            .req(Method::POST, "/api/v1/codes")
+            .token(PRO)
+            .header_bytes("idempotency-key", key.as_bytes())
+            .json(MENU)
+            .send()
+            .await;
+        assert_eq!(first.status, 201, "{key:?}: {}", first.text());
+        assert!(first.header("idempotent-replay").is_none());
+        let again = m
+            .req(Method::POST, "/api/v1/codes")
+            .token(PRO)
+            .header_bytes("idempotency-key", key.as_bytes())
+            .json(MENU)
+            .send()
+            .await;
+        assert_eq!(again.status, 201, "{key:?}");
+        assert_eq!(again.header("idempotent-replay"), Some("true"), "{key:?}");
+        assert_eq!(again.json, first.json, "{key:?}");
+    }
+    assert_eq!(m.state.code_count(), 3);
+}
+
+#[tokio::test]
 async fn invalid_keys_are_400() {
     let m = Mock::new();
     let long = "a".repeat(256);
     for key in [
         &b""[..],
         long.as_bytes(),
-        "clé".as_bytes(),
-        b"has space",
-        b"tab\there",
+        " leading".as_bytes(),
+        b"trailing ",
+        b"\tleading-tab",
+        // A C1 control character (U+0085) in valid UTF-8; C0 controls such as ESC never get
+        // past HTTP parsing (the unit test in routes.rs covers "\u{1b}x").
+        "x\u{85}y".as_bytes(),
+        // Not UTF-8.
+        b"caf\xe9",
     ] {
         let r = m
             .req(Method::POST, "/api/v1/codes")
@@ -271,6 +303,9 @@ async fn invalid_keys_are_400() {
     }
     assert_eq!(m.state.code_count(), 0);
     let ok = "~".repeat(255);
+    assert_eq!(create(&m, PRO, &ok, MENU).send().await.status, 201);
+    // 255 bytes of two-byte characters plus one ASCII byte is the longest; one more is too long.
+    let ok = format!("{}x", "é".repeat(127));
     assert_eq!(create(&m, PRO, &ok, MENU).send().await.status, 201);
     // Ignored elsewhere.
     let r = m
