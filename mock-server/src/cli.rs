@@ -254,7 +254,7 @@ async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
     let server = match MockServer::start(config.clone()).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("heldqr-mock: cannot start: {e}");
+            let _ = writeln!(std::io::stderr().lock(), "heldqr-mock: cannot start: {e}");
             return ExitCode::from(1);
         }
     };
@@ -291,7 +291,7 @@ async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
     let _ = out.flush();
     drop(out);
     shutdown_signal().await;
-    eprintln!("heldqr-mock: shutting down");
+    let _ = writeln!(std::io::stderr().lock(), "heldqr-mock: shutting down");
     server.shutdown().await;
     ExitCode::SUCCESS
 }
@@ -302,7 +302,7 @@ pub fn main() -> ExitCode {
     let config = match config_from(&args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("heldqr-mock: {e}");
+            let _ = writeln!(std::io::stderr().lock(), "heldqr-mock: {e}");
             return ExitCode::from(2);
         }
     };
@@ -312,7 +312,10 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("heldqr-mock: cannot start the runtime: {e}");
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "heldqr-mock: cannot start the runtime: {e}"
+            );
             return ExitCode::from(1);
         }
     };

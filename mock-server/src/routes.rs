@@ -3,6 +3,7 @@
 //! envelope for the router's own 405, the request log, fault injection) and the auth one
 //! (bearer token, rate limit and its headers).
 
+use std::io::Write;
 use std::time::Instant;
 
 use axum::Extension;
@@ -128,7 +129,8 @@ async fn outer_layer(State(state): State<AppState>, req: Request, next: Next) ->
                         DropKind::Close => "closed",
                         DropKind::Reset => "reset",
                     };
-                    eprintln!(
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
                         "heldqr-mock: {method} {path} {} {ms:.2}ms request_id={request_id} fault=connection-{what}",
                         res.status().as_u16()
                     );
@@ -165,7 +167,8 @@ async fn outer_layer(State(state): State<AppState>, req: Request, next: Next) ->
             .map_or("-", |a| state.account_name(a.0));
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let fault = if injected { " fault=injected" } else { "" };
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr().lock(),
             "heldqr-mock: {method} {path} {} {ms:.2}ms request_id={request_id} account={account}{fault}",
             res.status().as_u16()
         );

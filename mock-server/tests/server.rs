@@ -167,6 +167,41 @@ async fn the_binary_prints_its_address_and_dev_tokens_then_serves() {
     child.kill().await.unwrap();
 }
 
+/// A CI script that closes the read end of the mock's stderr (and stdout) must not break it:
+/// the request log and the shut-down line are dropped, every request is still answered.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_binary_keeps_serving_when_its_stderr_and_stdout_readers_are_gone() {
+    let (mut child, base, stdout) = spawn_binary(&[]).await;
+    // Close the read ends: writes to these pipes now fail (EPIPE).
+    drop(child.stderr.take().unwrap());
+    drop(stdout);
+    for i in 0..3 {
+        let (status, text) = http(
+            &base,
+            "GET",
+            "/api/v1/codes",
+            &[("Authorization", "Bearer hkr_test_pro")],
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "request {i}: {text}");
+        let (status, text) = http(&base, "GET", "/api/v1/nope", &[], "").await;
+        assert_eq!(status, 404, "request {i}: {text}");
+    }
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "a clean exit on SIGTERM: {exit:?}");
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn the_binary_logs_each_request_without_the_token_and_stops_on_sigterm() {
