@@ -31,8 +31,8 @@ struct Args {
 
     /// A bearer token, its plan (free, pro, business) and optionally its account
     /// (default acct_PLAN). Repeat for several tokens; tokens on one account share its codes.
-    #[arg(long = "token", value_name = "TOKEN=PLAN[:ACCOUNT]")]
-    tokens: Vec<String>,
+    #[arg(long = "token", value_name = "TOKEN=PLAN[:ACCOUNT]", value_parser = raw_token)]
+    tokens: Vec<RawToken>,
 
     /// Requests per sliding window per token, e.g. 600/60s.
     #[arg(long, value_name = "N/SECONDSs", default_value = "600/60s", value_parser = parse_rate_limit)]
@@ -182,6 +182,23 @@ fn parse_instant(s: &str) -> Result<OffsetDateTime, String> {
         .map_err(|e| format!("expected an RFC 3339 instant like 2026-06-01T09:00:00Z: {e}"))
 }
 
+/// One `--token TOKEN=PLAN[:ACCOUNT]` argument as given; `Debug` never shows it.
+///
+/// Clap only wraps the text (a failing value parser would echo it in clap's error message);
+/// [`parse_token`] reads it later with errors that never repeat the token.
+#[derive(Clone)]
+struct RawToken(String);
+
+impl std::fmt::Debug for RawToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RawToken(<redacted>)")
+    }
+}
+
+fn raw_token(s: &str) -> Result<RawToken, std::convert::Infallible> {
+    Ok(RawToken(s.to_owned()))
+}
+
 /// `TOKEN=PLAN[:ACCOUNT]`; errors never repeat the token.
 fn parse_token(s: &str, position: usize) -> Result<TokenSpec, String> {
     let bad = |why: &str| format!("--token #{position}: {why} (expected TOKEN=PLAN[:ACCOUNT])");
@@ -212,7 +229,7 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
         .log_requests(!args.quiet)
         .faults(faults_from(args));
     for (i, raw) in args.tokens.iter().enumerate() {
-        let spec = parse_token(raw, i + 1)?;
+        let spec = parse_token(&raw.0, i + 1)?;
         config = config.token(spec.token, spec.plan, spec.account);
     }
     if let Some(seed) = args.seed {
@@ -338,6 +355,25 @@ mod tests {
         let e = parse_token("secret=gold", 3).unwrap_err();
         assert!(!e.contains("secret"), "{e}");
         assert!(parse_token("secret", 1).is_err());
+    }
+
+    #[test]
+    fn debug_of_the_arguments_never_shows_a_token() {
+        let args = Args::parse_from([
+            "heldqr-mock",
+            "--token",
+            "s3cr3t-one=pro",
+            "--token",
+            "s3cr3t-two=business:acct_ci",
+        ]);
+        let shown = format!("{args:?} {args:#?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        // The tokens are still there for the configuration.
+        let config = config_from(&args).unwrap();
+        let tokens: Vec<_> = config.tokens().iter().map(|t| t.token.clone()).collect();
+        assert_eq!(tokens, ["s3cr3t-one", "s3cr3t-two"]);
+        assert!(!format!("{config:?}").contains("s3cr3t"));
     }
 
     #[test]
