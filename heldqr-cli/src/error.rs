@@ -165,15 +165,57 @@ pub struct Described {
     pub hints: Vec<String>,
 }
 
+/// What the hints may assume about the run that failed, so they point somewhere useful.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HintContext {
+    /// Which command failed, where a hint depends on it.
+    pub command: HintCommand,
+    /// The host is this machine (`localhost`, a loopback address): most likely a local
+    /// `heldqr-mock`, so token hints name its dev tokens instead of how to get a real one.
+    pub local_host: bool,
+}
+
+/// The commands whose failures need their own hints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HintCommand {
+    /// `auth status`: do not send the user back to it.
+    AuthStatus,
+    /// `auth login`: the token just given was rejected; nothing was saved.
+    AuthLogin,
+    /// Anything else.
+    #[default]
+    Other,
+}
+
+/// The dev tokens `heldqr-mock` serves when started without `--token`.
+const MOCK_DEV_TOKENS_HINT: &str = "a local heldqr-mock accepts its dev tokens hkr_test_free, hkr_test_pro and hkr_test_business (it prints them at start) unless started with --token";
+
+/// Where a token comes from.
+fn get_a_token_hint(local_host: bool) -> String {
+    if local_host {
+        MOCK_DEV_TOKENS_HINT.into()
+    } else {
+        "get a token by emailing api@heldqr.com".into()
+    }
+}
+
 impl CliError {
-    /// The message, code, details and hints to print.
+    /// The message, code, details and hints to print, with hints for any command.
+    #[cfg(test)]
     pub fn describe(&self) -> Described {
+        self.describe_in(HintContext::default())
+    }
+
+    /// The message, code, details and hints to print after a run described by `context`.
+    pub fn describe_in(&self, context: HintContext) -> Described {
         let mut details = Vec::new();
         let mut hints = Vec::new();
         let message = match self {
-            CliError::Sdk(err) => describe_sdk(err, &mut details, &mut hints),
-            CliError::NoToken { .. } => {
-                hints.push("get a token by emailing api@heldqr.com".into());
+            CliError::Sdk(err) => describe_sdk(err, context, &mut details, &mut hints),
+            CliError::NoToken { base_url } => {
+                hints.push(get_a_token_hint(
+                    context.local_host || crate::settings::is_local_host(base_url),
+                ));
                 self.to_string()
             }
             other => other.to_string(),
@@ -191,7 +233,7 @@ impl CliError {
 pub fn describe_sdk_error(err: &heldqr_sdk::Error) -> Described {
     let mut details = Vec::new();
     let mut hints = Vec::new();
-    let message = describe_sdk(err, &mut details, &mut hints);
+    let message = describe_sdk(err, HintContext::default(), &mut details, &mut hints);
     Described {
         message,
         code: sdk_code(err).to_string(),
@@ -202,6 +244,7 @@ pub fn describe_sdk_error(err: &heldqr_sdk::Error) -> Described {
 
 fn describe_sdk(
     err: &heldqr_sdk::Error,
+    context: HintContext,
     details: &mut Vec<String>,
     hints: &mut Vec<String>,
 ) -> String {
@@ -215,7 +258,12 @@ fn describe_sdk(
             }
             match &api.code {
                 ErrorCode::Unauthorized => {
-                    hints.push("check the token with `heldqr auth status`; store a new one with `heldqr auth login`".into());
+                    hints.push(match context.command {
+                        HintCommand::AuthStatus => "the API rejected this token: store a working one with `heldqr auth login`, or fix --token / HELDQR_TOKEN if the source above is one of them".into(),
+                        HintCommand::AuthLogin => "the API rejected the token you gave, so nothing was saved: check it was copied whole".into(),
+                        HintCommand::Other => "check the token with `heldqr auth status`; store a new one with `heldqr auth login`".into(),
+                    });
+                    hints.push(get_a_token_hint(context.local_host));
                 }
                 ErrorCode::RateLimited => {
                     let wait = api
@@ -250,7 +298,7 @@ fn describe_sdk(
         Error::Config(message) => message.clone(),
         other => other.to_string(),
     };
-    if err.is_retryable() {
+    if may_have_reached_the_server(err) {
         if let Some(key) = err.idempotency_key() {
             hints.push(format!(
                 "the create may have gone through; run the same command with --idempotency-key {key} to retry it without a duplicate"
@@ -258,6 +306,44 @@ fn describe_sdk(
         }
     }
     message
+}
+
+/// Whether a failed request may have been processed: the server may have committed it (a
+/// timeout, a connection lost after sending, a 5xx, an error code this CLI does not know). A
+/// connection that was never made (refused, DNS) sent nothing, and a 429 or a known 4xx
+/// committed nothing.
+fn may_have_reached_the_server(err: &heldqr_sdk::Error) -> bool {
+    use heldqr_sdk::Error;
+    match err {
+        Error::Timeout { .. } => true,
+        Error::Transport { .. } => !is_connect_error(err),
+        Error::Api(api) => {
+            api.status >= 500 || matches!(&api.code, ErrorCode::Unknown(code) if !code.is_empty())
+        }
+        _ => false,
+    }
+}
+
+/// A failure to open the connection (refused, unreachable, DNS), found in the source chain.
+fn is_connect_error(err: &heldqr_sdk::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(error) = cause {
+        if let Some(reqwest) = error.downcast_ref::<heldqr_sdk::reqwest::Error>() {
+            if reqwest.is_connect() {
+                return true;
+            }
+        }
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable
+            ) {
+                return true;
+            }
+        }
+        cause = error.source();
+    }
+    false
 }
 
 fn api_message(api: &ApiError) -> String {
@@ -340,6 +426,29 @@ mod tests {
             let line = format!("\n  {:<5}", status as u8);
             assert!(EXIT_CODES_HELP.contains(&line), "missing {status:?}");
         }
+    }
+
+    #[test]
+    fn only_requests_that_may_have_been_processed_get_the_retry_hint() {
+        assert!(may_have_reached_the_server(&heldqr_sdk::Error::Timeout {
+            idempotency_key: Some("k".into())
+        }));
+        let refused = heldqr_sdk::Error::Transport {
+            message: "connect".into(),
+            idempotency_key: Some("k".into()),
+            source: Some(Box::new(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused,
+            ))),
+        };
+        assert!(!may_have_reached_the_server(&refused));
+        let reset = heldqr_sdk::Error::Transport {
+            message: "reset".into(),
+            idempotency_key: Some("k".into()),
+            source: Some(Box::new(std::io::Error::from(
+                std::io::ErrorKind::ConnectionReset,
+            ))),
+        };
+        assert!(may_have_reached_the_server(&reset));
     }
 
     #[test]

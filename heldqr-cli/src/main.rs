@@ -24,10 +24,11 @@ fn main() -> ExitCode {
     let env = |name: &str| std::env::var(name).ok();
     let terminal = output::Terminal::detect(env);
     let ui = output::Ui::new(cli.globals.json, &terminal);
-    match commands::run(cli, &ui, &env) {
+    let mut hints = error::HintContext::default();
+    match commands::run(cli, &ui, &env, &mut hints) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            ui.report(&err);
+            ui.report(&err, hints);
             err.exit_status().code()
         }
     }

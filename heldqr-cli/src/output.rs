@@ -226,11 +226,11 @@ impl Ui {
 
     /// Prints `err` on stderr: `error: MESSAGE (CODE)`, detail lines, then hints. A broken
     /// pipe prints nothing.
-    pub fn report(&self, err: &CliError) {
+    pub fn report(&self, err: &CliError, hints: crate::error::HintContext) {
         if matches!(err, CliError::BrokenPipe) {
             return;
         }
-        let described = err.describe();
+        let described = err.describe_in(hints);
         self.error_lines(&described.message, &described.code, &described.details);
         for hint in &described.hints {
             self.hint(hint);

@@ -178,6 +178,24 @@ fn validate_base_url(url: &str) -> Result<String, CliError> {
     Ok(normalize_base_url(url))
 }
 
+/// Whether `base_url` (`http://` or `https://`) points at this machine: `localhost` or a
+/// loopback address.
+pub fn is_local_host(base_url: &str) -> bool {
+    let rest = base_url
+        .strip_prefix("http://")
+        .or_else(|| base_url.strip_prefix("https://"))
+        .unwrap_or(base_url);
+    let host_port = rest.split('/').next().unwrap_or(rest);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host_port.split(':').next().unwrap_or(host_port),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

@@ -8,7 +8,7 @@ pub mod codes;
 pub mod completions;
 
 use crate::cli::{Cli, Command};
-use crate::error::CliError;
+use crate::error::{CliError, HintCommand, HintContext};
 use crate::output::Ui;
 use crate::settings::Settings;
 
@@ -21,9 +21,20 @@ pub struct Ctx {
     pub settings: Settings,
 }
 
-/// Runs the parsed command line.
-pub fn run(cli: Cli, ui: &Ui, env: &dyn Fn(&str) -> Option<String>) -> Result<(), CliError> {
+/// Runs the parsed command line. `hints` is filled in as the run learns what the error hints
+/// need (which command, whether the host is this machine).
+pub fn run(
+    cli: Cli,
+    ui: &Ui,
+    env: &dyn Fn(&str) -> Option<String>,
+    hints: &mut HintContext,
+) -> Result<(), CliError> {
     let Cli { globals, command } = cli;
+    hints.command = match &command {
+        Command::Auth(auth::AuthCommand::Status(_)) => HintCommand::AuthStatus,
+        Command::Auth(auth::AuthCommand::Login(_)) => HintCommand::AuthLogin,
+        _ => HintCommand::Other,
+    };
     if let Command::Completions(args) = &command {
         // No config, no runtime: completions must work anywhere.
         return completions::run(args, ui);
@@ -33,6 +44,7 @@ pub fn run(cli: Cli, ui: &Ui, env: &dyn Fn(&str) -> Option<String>) -> Result<()
         Command::Auth(auth::AuthCommand::Login(_) | auth::AuthCommand::Logout(_))
     );
     let settings = Settings::resolve(&globals, env, rewrites_config)?;
+    hints.local_host = crate::settings::is_local_host(&settings.base_url);
     for warning in &settings.warnings {
         ui.warn(warning);
     }
@@ -62,18 +74,7 @@ pub fn run(cli: Cli, ui: &Ui, env: &dyn Fn(&str) -> Option<String>) -> Result<()
 
 /// https anywhere, or http to this machine.
 fn is_safe_transport(base_url: &str) -> bool {
-    let Some(rest) = base_url.strip_prefix("http://") else {
-        return true;
-    };
-    let host_port = rest.split('/').next().unwrap_or(rest);
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(v6),
-        None => host_port.split(':').next().unwrap_or(host_port),
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    !base_url.starts_with("http://") || crate::settings::is_local_host(base_url)
 }
 
 #[cfg(test)]

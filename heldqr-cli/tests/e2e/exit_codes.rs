@@ -193,3 +193,103 @@ fn a_create_that_may_have_gone_through_names_its_key() {
         run.stderr
     );
 }
+
+#[test]
+fn a_refused_create_sent_nothing_so_no_idempotency_hint() {
+    // Nothing listens on a port we just released: the create never left this machine.
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let run = Heldqr::bare()
+        .run(&[
+            "--base-url",
+            &url,
+            "--token",
+            "hkr_x",
+            "codes",
+            "create",
+            "--target-url",
+            "https://example.com/x",
+        ])
+        .fails(8, "network");
+    assert!(
+        !run.stderr.contains("may have gone through"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("--idempotency-key"), "{}", run.stderr);
+}
+
+#[test]
+fn token_hints_do_not_loop_and_name_the_mock_dev_tokens_on_a_local_host() {
+    let mock = Mock::start();
+    // auth status with a rejected token: not "check the token with `heldqr auth status`".
+    let run = Heldqr::new(&mock)
+        .run(&["--token", "wrong", "auth", "status"])
+        .fails(3, "unauthorized");
+    assert!(
+        !run.stderr.contains("`heldqr auth status`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hkr_test_pro"), "{}", run.stderr);
+    // auth login with a rejected token: nothing saved, no loop back to login or status.
+    let run = Heldqr::new(&mock)
+        .run_with_stdin(&["auth", "login"], "wrong\n")
+        .fails(3, "unauthorized");
+    assert!(run.stderr.contains("nothing was saved"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("`heldqr auth status`"),
+        "{}",
+        run.stderr
+    );
+    // Other commands do point at auth status.
+    let run = Heldqr::with_token(&mock, "wrong")
+        .run(&["codes", "list"])
+        .fails(3, "unauthorized");
+    assert!(
+        run.stderr.contains("`heldqr auth status`"),
+        "{}",
+        run.stderr
+    );
+    // No token for a local host: the mock's dev tokens, not the sales address.
+    let run = Heldqr::new(&mock)
+        .run(&["codes", "list"])
+        .fails(3, "no_token");
+    assert!(
+        run.stderr.contains("hkr_test_free") && run.stderr.contains("hkr_test_business"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("api@heldqr.com"), "{}", run.stderr);
+    // No token for a remote host (nothing is sent): how to get a real one.
+    let run = Heldqr::bare()
+        .run(&["--base-url", "https://api.heldqr.com", "codes", "list"])
+        .fails(3, "no_token");
+    assert!(run.stderr.contains("api@heldqr.com"), "{}", run.stderr);
+    assert!(!run.stderr.contains("hkr_test_"), "{}", run.stderr);
+}
+
+#[test]
+fn a_create_answered_with_a_server_error_names_its_key() {
+    // Every /api/v1 request fails with 500 before anything is committed: the CLI cannot know
+    // that, so it names the key to retry with.
+    let mock = Mock::start_with(&["--fault-seed", "1", "--fault-500", "1"]);
+    let run = Heldqr::with_token(&mock, PRO)
+        .run(&[
+            "codes",
+            "create",
+            "--target-url",
+            "https://example.com/x",
+            "--idempotency-key",
+            "retry-me-500",
+        ])
+        .fails(1, "internal_error");
+    assert!(
+        run.stderr.contains("--idempotency-key retry-me-500"),
+        "{}",
+        run.stderr
+    );
+}
