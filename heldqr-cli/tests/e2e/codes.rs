@@ -156,11 +156,30 @@ fn list_pages_and_all() {
         .collect();
     assert_eq!(page, [shortcodes[2].as_str(), shortcodes[3].as_str()]);
 
+    // Piped or --json without --all: stdout is the page only, stderr says there is more.
+    for args in [
+        &["codes", "list", "--page-size", "2"][..],
+        &["codes", "list", "--page-size", "2", "--json"][..],
+    ] {
+        let run = cli.run(args).success();
+        assert_eq!(
+            run.stderr.trim_end(),
+            "showing page 1 of 3; use --all for every code",
+            "{args:?}"
+        );
+    }
+    // The last page, and --all, have nothing more to say.
+    let last = cli
+        .run(&["codes", "list", "--page", "3", "--page-size", "2", "--json"])
+        .success();
+    assert_eq!(last.stderr, "");
+
     // --all walks every page into ONE array, oldest first.
     let all = cli
         .run(&["codes", "list", "--all", "--page-size", "2", "--json"])
-        .success()
-        .json();
+        .success();
+    assert_eq!(all.stderr, "");
+    let all = all.json();
     let all: Vec<&str> = all
         .as_array()
         .unwrap()

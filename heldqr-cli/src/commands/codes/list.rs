@@ -49,6 +49,13 @@ pub async fn run(args: ListArgs, ctx: &Ctx) -> Result<(), CliError> {
         (page.items, Some(page.pagination))
     };
 
+    if ctx.ui.mode != OutputMode::Table {
+        // A script reading stdout sees no "Page 1 of N" line: say on stderr that there is
+        // more, so a piped list is never silently one page.
+        if let Some(notice) = pagination.as_ref().and_then(more_pages_notice) {
+            ctx.ui.info(&notice);
+        }
+    }
     if ctx.ui.mode == OutputMode::Json {
         return ctx.ui.json(&codes);
     }
@@ -75,4 +82,14 @@ pub async fn run(args: ListArgs, ctx: &Ctx) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The stderr notice of a piped or `--json` list with pages after this one.
+fn more_pages_notice(p: &heldqr_sdk::Pagination) -> Option<String> {
+    (p.page < p.total_pages).then(|| {
+        format!(
+            "showing page {} of {}; use --all for every code",
+            p.page, p.total_pages
+        )
+    })
 }
