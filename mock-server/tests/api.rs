@@ -430,6 +430,12 @@ async fn framework_errors_leave_through_the_envelope() {
                 .unwrap()
                 .contains(method.as_str())
         );
+        assert!(r.header("x-request-id").is_some());
+        // With a token too: no credit spent, so no rate-limit headers.
+        let r = m.req(method.clone(), path).token(PRO).send().await;
+        assert_eq!(r.status, 405, "{method} {path}");
+        assert!(r.header("x-ratelimit-limit").is_none(), "{method} {path}");
+        assert!(r.header("x-request-id").is_some());
     }
 }
 
