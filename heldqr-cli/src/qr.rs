@@ -123,7 +123,9 @@ mod tests {
         let code = encode(URL).unwrap();
         let png = to_png(&code, 300).unwrap();
         let image = image::load_from_memory_with_format(&png, image::ImageFormat::Png).unwrap();
-        assert!(image.width() >= 300);
+        // The smallest whole number of pixels per module (quiet zone included) reaching 300.
+        let modules = code.width() as u32 + 8;
+        assert_eq!(image.width(), modules * 300u32.div_ceil(modules));
         assert_eq!(image.width(), image.height());
     }
 

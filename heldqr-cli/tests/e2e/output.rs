@@ -113,6 +113,31 @@ fn every_command_help_has_an_example() {
             run.stdout
         );
         assert!(run.stdout.contains("heldqr "), "{command:?}");
+        assert_examples_do_not_wrap(command, &run.stdout);
+    }
+    assert_examples_do_not_wrap(&[], &Heldqr::bare().run(&["--help"]).success().stdout);
+}
+
+/// Every line of the Examples block is a command, or the indented continuation of one that
+/// ends with a backslash: none was wrapped by clap (help is laid out for 100 columns).
+fn assert_examples_do_not_wrap(command: &[&str], help: &str) {
+    let examples = help
+        .split("Examples:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{command:?}: no Examples block"));
+    let mut previous = "";
+    for line in examples.lines().take_while(|l| !l.trim().is_empty()) {
+        assert!(line.chars().count() < 100, "{command:?}: too long: {line}");
+        let continued = previous.trim_end().ends_with('\\');
+        if continued {
+            assert!(line.starts_with("      "), "{command:?}: {line}");
+        } else {
+            assert!(
+                line.starts_with("  heldqr ") || line.starts_with("  echo "),
+                "{command:?}: an example line that is not a command (wrapped?): {line}"
+            );
+        }
+        previous = line;
     }
 }
 

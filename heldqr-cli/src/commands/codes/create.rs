@@ -13,7 +13,8 @@ use crate::output::{OutputMode, one_line};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   heldqr codes create --target-url https://example.com/menu
-  heldqr codes create --target-url https://example.com/menu --label \"Restaurant menu\" --shortcode menu-v3
+  heldqr codes create --target-url https://example.com/menu \\
+      --label \"Restaurant menu\" --shortcode menu-v3
   heldqr codes create --target-url https://example.com/menu --json | jq -r .scan_url
 
 Re-running with the same --idempotency-key (within 24 hours) returns the code created the

@@ -16,7 +16,7 @@ use crate::qr::{self, ImageFormat};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   heldqr codes qr menu-v3                      # draw it in the terminal
-  heldqr codes qr menu-v3 --out menu-v3.png    # PNG (or .svg) file, 512 px
+  heldqr codes qr menu-v3 --out menu-v3.png    # PNG (or .svg), at least 512 px
   heldqr codes qr menu-v3 --format svg > menu-v3.svg
   heldqr codes qr menu-v3 --light              # for terminals with a light background")]
 pub struct QrArgs {
@@ -31,7 +31,9 @@ pub struct QrArgs {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<ImageFormat>,
 
-    /// Minimum width and height of the image in pixels.
+    /// Minimum width and height of the image in pixels. Every module (quiet zone included)
+    /// gets the same whole number of pixels, so the image is the smallest such size at or above
+    /// PIXELS (512 gives 518 for a typical 37-module code).
     #[arg(long, value_name = "PIXELS", default_value_t = 512,
           value_parser = clap::value_parser!(u32).range(21..=8192))]
     pub size: u32,
