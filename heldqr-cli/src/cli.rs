@@ -23,7 +23,8 @@ Token:  --token, else HELDQR_TOKEN, else the token `heldqr auth login` stored fo
 Host:   --base-url, else HELDQR_BASE_URL, else the host of the last login,
         else https://api.heldqr.com.
 Output: tables on a terminal, tab-separated lines when piped, one JSON document with --json.
-        NO_COLOR turns colour off; HELDQR_CONFIG_DIR moves the config file.
+        Errors always go to stderr; with --json stdout stays empty on failure, switch on the
+        exit code. NO_COLOR turns colour off; HELDQR_CONFIG_DIR moves the config file.
 ";
 
 /// `heldqr`: the command line for the Heldqr Management API.
