@@ -468,3 +468,59 @@ async fn every_authenticated_response_carries_rate_limit_headers_and_a_request_i
         );
     }
 }
+
+/// Every GET route answers HEAD like GET (status, headers, no body), and the document declares
+/// a `head` operation on exactly the routes that have a `get`.
+#[tokio::test]
+async fn every_get_route_answers_head_and_the_document_declares_it() {
+    let m = Mock::new();
+    let sc = m.create(PRO, MENU).await;
+    let doc: serde_json::Value = serde_norway::from_str(heldqr_mock::OPENAPI_YAML).unwrap();
+    let mut routes = 0;
+    for (route, item) in doc["paths"].as_object().unwrap() {
+        assert_eq!(
+            item.get("get").is_some(),
+            item.get("head").is_some(),
+            "{route}: get and head are declared together"
+        );
+        if item.get("get").is_none() {
+            continue;
+        }
+        routes += 1;
+        let path = route.replace("{shortcode}", &sc);
+        for token in [Some(PRO), None] {
+            let send = |method: Method| {
+                let req = m.req(method, &path);
+                match token {
+                    Some(t) => req.token(t),
+                    None => req,
+                }
+                .send()
+            };
+            let get = send(Method::GET).await;
+            let head = send(Method::HEAD).await;
+            assert_eq!(head.status, get.status, "HEAD {path} token={token:?}");
+            assert!(head.raw.is_empty(), "HEAD {path}: no body");
+            assert_eq!(
+                head.header("content-type"),
+                get.header("content-type"),
+                "HEAD {path}"
+            );
+            assert!(head.header("x-request-id").is_some(), "HEAD {path}");
+            if path.starts_with("/api/v1/") && token.is_some() {
+                assert_eq!(get.status, 200, "GET {path}");
+                assert!(
+                    head.header("x-ratelimit-remaining").is_some(),
+                    "HEAD {path}"
+                );
+            }
+            if path.starts_with("/r/") {
+                assert_eq!(head.header("location"), get.header("location"));
+            }
+        }
+    }
+    assert_eq!(routes, 7);
+    // Allow lists HEAD wherever GET is.
+    let r = m.req(Method::DELETE, "/api/v1/codes").send().await;
+    assert_eq!(r.header("allow"), Some("GET,HEAD,POST"));
+}
