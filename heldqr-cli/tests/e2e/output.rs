@@ -77,6 +77,11 @@ fn json_is_one_document_and_nothing_else_on_stdout() {
         serde_json::from_str::<serde_json::Value>(&stdout)
             .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}):\n{stdout}"));
     }
+    // On failure stdout stays empty and stderr has the one-line error (as `heldqr --help` says).
+    let run = cli
+        .run(&["codes", "get", "missing", "--json"])
+        .fails(4, "not_found");
+    assert_eq!(run.stdout, "");
 }
 
 #[test]
