@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 
 use axum::http::StatusCode;
 use bytes::Bytes;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// A response stored for a key.
 #[derive(Debug, Clone)]
@@ -19,7 +19,7 @@ pub(crate) struct StoredResponse {
 
 #[derive(Debug)]
 struct Entry {
-    request: Value,
+    request: Map<String, Value>,
     response: StoredResponse,
     stored_at: i128,
 }
@@ -49,7 +49,7 @@ impl IdempotencyStore {
         &mut self,
         token: u32,
         key: &str,
-        request: &Value,
+        request: &Map<String, Value>,
         now: i128,
         ttl: i128,
     ) -> Lookup {
@@ -71,7 +71,7 @@ impl IdempotencyStore {
         &mut self,
         token: u32,
         key: &str,
-        request: Value,
+        request: Map<String, Value>,
         response: StoredResponse,
         now: i128,
     ) {
@@ -119,6 +119,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
     fn created() -> StoredResponse {
         StoredResponse {
             status: StatusCode::CREATED,
@@ -129,17 +136,23 @@ mod tests {
     #[test]
     fn replays_conflicts_and_expires() {
         let mut s = IdempotencyStore::default();
-        let body = json!({"target_url": "https://example.com", "label": "a"});
+        let body = obj(json!({"target_url": "https://example.com", "label": "a"}));
         assert!(matches!(s.lookup(0, "k", &body, 0, 100), Lookup::Fresh));
         s.store(0, "k", body.clone(), created(), 0);
-        let reordered: Value =
+        let reordered: Map<String, Value> =
             serde_json::from_str(r#"{ "label":"a", "target_url":"https://example.com" }"#).unwrap();
         assert!(matches!(
             s.lookup(0, "k", &reordered, 99, 100),
             Lookup::Replay(_)
         ));
         assert!(matches!(
-            s.lookup(0, "k", &json!({"target_url": "https://x.org"}), 99, 100),
+            s.lookup(
+                0,
+                "k",
+                &obj(json!({"target_url": "https://x.org"})),
+                99,
+                100
+            ),
             Lookup::Conflict
         ));
         assert!(matches!(s.lookup(1, "k", &body, 99, 100), Lookup::Fresh));
@@ -150,7 +163,7 @@ mod tests {
     #[test]
     fn reclaiming_an_old_slot_keeps_a_newer_entry_for_the_same_key() {
         let mut s = IdempotencyStore::default();
-        let body = json!({"a": 1});
+        let body = obj(json!({"a": 1}));
         s.store(0, "k", body.clone(), created(), 0);
         s.reclaim(100, 100);
         s.store(0, "k", body.clone(), created(), 100);

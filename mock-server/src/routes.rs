@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::body::read_json_object;
 use crate::error::ApiError;
@@ -347,9 +347,13 @@ fn valid_idempotency_key(key: &str) -> bool {
 }
 
 /// Creates a code for `caller` from a parsed body: 201, 409 `shortcode_taken` or 422.
-fn create_in(data: &mut Data, state: &AppState, caller: Caller, body: &Value) -> StoredResponse {
-    let map = body.as_object().cloned().unwrap_or_default();
-    let new = match validate::create(&map) {
+fn create_in(
+    data: &mut Data,
+    state: &AppState,
+    caller: Caller,
+    body: &Map<String, Value>,
+) -> StoredResponse {
+    let new = match validate::create(body) {
         Ok(n) => n,
         Err(fe) => return stored_error(ApiError::validation(fe)),
     };
@@ -396,7 +400,7 @@ async fn create_code(
     body: Body,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let body = Value::Object(read_json_object(&headers, body).await?);
+    let body = read_json_object(&headers, body).await?;
     let ttl = i128::try_from(state.config().idempotency_ttl.as_nanos()).unwrap_or(i128::MAX / 4);
 
     // The lock is held from lookup to store: same-key requests are serialized.
