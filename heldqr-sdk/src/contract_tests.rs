@@ -12,8 +12,8 @@ use crate::models::{Code, DataEnvelope, Page, ScanReport};
 use crate::{CodeStatus, Device, ErrorCode, Plan};
 
 fn document() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
-    let text = std::fs::read_to_string(path).expect("openapi.yaml at the workspace root");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../mock-server/openapi.yaml");
+    let text = std::fs::read_to_string(path).expect("mock-server/openapi.yaml");
     serde_norway::from_str(&text).expect("openapi.yaml parses")
 }
 
