@@ -292,13 +292,13 @@ impl MockConfig {
             if tokens[..i].iter().any(|o| o.token == t.token) {
                 return Err(ConfigError(format!("token #{} is configured twice", i + 1)));
             }
-            if let Some(p) = plans.insert(&t.account, t.plan) {
-                if p != t.plan {
-                    return Err(ConfigError(format!(
-                        "account {} is given two plans ({} and {})",
-                        t.account, p, t.plan
-                    )));
-                }
+            if let Some(p) = plans.insert(&t.account, t.plan)
+                && p != t.plan
+            {
+                return Err(ConfigError(format!(
+                    "account {} is given two plans ({} and {})",
+                    t.account, p, t.plan
+                )));
             }
         }
         Ok(())

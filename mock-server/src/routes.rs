@@ -474,23 +474,23 @@ async fn update_code(
         .ok_or_else(|| ApiError::code_not_found(&sc))?;
     let patch = validate::update(&map).map_err(ApiError::validation)?;
     let mut changed = false;
-    if let Some(url) = patch.target_url {
-        if *record.target_url != *url {
-            record.target_url = url.into();
-            changed = true;
-        }
+    if let Some(url) = patch.target_url
+        && *record.target_url != *url
+    {
+        record.target_url = url.into();
+        changed = true;
     }
-    if let Some(label) = patch.label {
-        if record.label.as_deref() != label.as_deref() {
-            record.label = label.map(Into::into);
-            changed = true;
-        }
+    if let Some(label) = patch.label
+        && record.label.as_deref() != label.as_deref()
+    {
+        record.label = label.map(Into::into);
+        changed = true;
     }
-    if let Some(status) = patch.status {
-        if record.status != status {
-            record.status = status;
-            changed = true;
-        }
+    if let Some(status) = patch.status
+        && record.status != status
+    {
+        record.status = status;
+        changed = true;
     }
     if changed {
         record.updated_at = now;
