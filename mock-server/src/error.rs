@@ -223,7 +223,7 @@ mod tests {
     #[test]
     fn every_error_is_in_the_documents_error_code_enum_with_its_status() {
         let doc: serde_json::Value =
-            serde_norway::from_str(crate::reference::OPENAPI_YAML).unwrap();
+            serde_norway::from_str(crate::handlers::reference::OPENAPI_YAML).unwrap();
         let schema = &doc["components"]["schemas"]["ErrorCode"];
         let table = schema["description"].as_str().unwrap();
         let all = [
