@@ -56,41 +56,122 @@ async fn a_burst_of_50_leaves_550_and_the_window_decays_continuously() {
 }
 
 #[tokio::test]
-async fn over_the_cap_is_429_with_retry_after_and_spends_nothing() {
+async fn over_the_cap_is_429_which_spends_a_credit_and_retry_after_counts_it() {
     let m = Mock::with(MockConfig::default().rate_limit(3, Duration::from_secs(10)));
     for _ in 0..3 {
         assert_eq!(m.get("/api/v1/codes", PRO).await.status, 200);
         m.clock.advance(Duration::from_secs(1));
     }
-    // t0 + 3 s: the oldest (t0) leaves at t0 + 10 s.
+    // t0 + 3 s: t0, t0 + 1, t0 + 2 and this 429 count; room for one more once two of them
+    // left, at t0 + 11 s.
     let r = m.get("/api/v1/codes", PRO).await;
     assert_eq!(r.status, 429);
     assert_eq!(
         r.json,
         json!({"error": {"code": "rate_limited", "message": "Too many requests."}})
     );
-    assert_eq!(r.header_u64("retry-after"), 7);
+    assert_eq!(r.header_u64("retry-after"), 8);
     assert_eq!(r.header_u64("x-ratelimit-remaining"), 0);
     assert_eq!(r.header_u64("x-ratelimit-limit"), 3);
     assert_eq!(
         r.header_u64("x-ratelimit-reset"),
-        START.unix_timestamp() as u64 + 10
+        START.unix_timestamp() as u64 + 11
     );
-    // Any route, any method.
-    assert_eq!(m.post("/api/v1/codes", PRO, MENU).await.status, 429);
 
-    // 0.4 s before the slot frees: Retry-After is rounded up, never 0.
-    m.clock.advance(Duration::from_millis(6_600));
-    let r = m.get("/api/v1/codes", PRO).await;
-    assert_eq!(r.status, 429);
-    assert_eq!(r.header_u64("retry-after"), 1);
-
-    // The rejected requests spent nothing: at t0 + 10 s exactly one slot is free.
-    m.clock.advance(Duration::from_millis(400));
+    // A client that sends nothing more until Retry-After has passed gets a 2xx.
+    m.clock.advance(Duration::from_secs(8));
     let r = m.get("/api/v1/codes", PRO).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header_u64("x-ratelimit-remaining"), 0);
-    assert_eq!(m.get("/api/v1/codes", PRO).await.status, 429);
+
+    // Any route, any method; each 429 spends a credit, so hammering pushes the wait out.
+    let r = m.post("/api/v1/codes", PRO, MENU).await;
+    assert_eq!(r.status, 429);
+    let first_wait = r.header_u64("retry-after");
+    for _ in 0..5 {
+        assert_eq!(m.get("/api/v1/codes", PRO).await.status, 429);
+    }
+    let r = m.get("/api/v1/codes", PRO).await;
+    assert_eq!(r.status, 429);
+    assert!(r.header_u64("retry-after") > first_wait);
+
+    // 0.4 s before the window has room, Retry-After is rounded up, never 0.
+    let wait = r.header_u64("retry-after");
+    m.clock
+        .advance(Duration::from_secs(wait) - Duration::from_millis(400));
+    let r = m.get("/api/v1/codes", PRO).await;
+    assert_eq!(r.status, 429);
+    assert!(r.header_u64("retry-after") >= 1);
+}
+
+#[tokio::test]
+async fn every_api_answer_to_a_valid_token_shows_the_budget_and_spends_a_credit() {
+    let m = Mock::with(MockConfig::default().rate_limit(100, Duration::from_secs(60)));
+    let mut expected = 100;
+    for (method, path, status) in [
+        (Method::GET, "/api/v1/codes", 200),
+        (Method::GET, "/api/v1/nothing", 404),
+        (Method::GET, "/api/v1", 404),
+        (Method::DELETE, "/api/v1/codes", 405),
+        (Method::PUT, "/api/v1/codes/abc", 405),
+        (Method::GET, "/api/v1/codes/nope", 404),
+    ] {
+        let r = m.req(method.clone(), path).token(PRO).send().await;
+        expected -= 1;
+        assert_eq!(r.status, status, "{method} {path}");
+        assert_eq!(r.header_u64("x-ratelimit-limit"), 100, "{method} {path}");
+        assert_eq!(
+            r.header_u64("x-ratelimit-remaining"),
+            expected,
+            "{method} {path} spends one credit"
+        );
+        assert!(r.header("x-ratelimit-reset").is_some());
+    }
+    // Without a valid token: the documented order, and no budget.
+    for token in [None, Some("hkr_unknown")] {
+        for (method, path, status) in [
+            (Method::GET, "/api/v1/nothing", 404),
+            (Method::DELETE, "/api/v1/codes", 405),
+            (Method::GET, "/api/v1/codes", 401),
+            (Method::GET, "/api/v1/codes/nope", 401),
+        ] {
+            let mut req = m.req(method.clone(), path);
+            if let Some(t) = token {
+                req = req.token(t);
+            }
+            let r = req.send().await;
+            assert_eq!(r.status, status, "{method} {path} {token:?}");
+            assert!(r.header("x-ratelimit-limit").is_none(), "{method} {path}");
+            assert!(r.header("x-ratelimit-remaining").is_none());
+        }
+    }
+    // Outside /api/v1 nothing is spent.
+    assert_eq!(
+        m.req(Method::GET, "/healthz")
+            .token(PRO)
+            .send()
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        m.req(Method::GET, "/r/nope").token(PRO).send().await.status,
+        404
+    );
+    assert_eq!(
+        m.req(Method::GET, "/_mock/clock")
+            .token(PRO)
+            .send()
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        m.get("/api/v1/codes", PRO)
+            .await
+            .header_u64("x-ratelimit-remaining"),
+        expected - 1
+    );
 }
 
 fn create(m: &Mock, token: &str, key: &str, body: &str) -> common::Req {
