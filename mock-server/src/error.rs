@@ -118,7 +118,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_idempotency_key",
-            "Idempotency-Key must be 1-255 bytes of UTF-8 text without control characters or leading or trailing spaces.",
+            "Idempotency-Key must be 1-255 bytes of visible ASCII, bytes 0x80-0xFF, and spaces or tabs inside (not at either end).",
         )
     }
 

@@ -292,26 +292,32 @@ async fn the_ttl_is_configurable() {
 }
 
 #[tokio::test]
-async fn decided_responses_are_stored_and_unreadable_requests_are_not() {
+async fn only_a_created_code_binds_the_key() {
     let m = Mock::new();
-    // 422 is stored: the same invalid body replays it.
+    // A 422 is not stored: the corrected retry with the same key creates the code.
     let bad = r#"{"target_url": "nope"}"#;
     assert_eq!(create(&m, PRO, "k422", bad).send().await.status, 422);
     let r = create(&m, PRO, "k422", bad).send().await;
+    assert_eq!((r.status, r.header("idempotent-replay")), (422, None));
+    let r = create(&m, PRO, "k422", MENU).send().await;
+    assert_eq!((r.status, r.header("idempotent-replay")), (201, None));
+    let again = create(&m, PRO, "k422", MENU).send().await;
     assert_eq!(
-        (r.status, r.header("idempotent-replay")),
-        (422, Some("true"))
+        (again.status, again.header("idempotent-replay")),
+        (201, Some("true"))
     );
+    assert_eq!(again.json, r.json);
 
-    // 409 shortcode_taken is stored.
+    // A 409 shortcode_taken is not stored either: retried with a free shortcode, it succeeds.
     let chosen = r#"{"target_url": "https://example.com", "shortcode": "taken"}"#;
     create(&m, FREE, "other", chosen).send().await;
-    assert_eq!(create(&m, PRO, "k409", chosen).send().await.status, 409);
     let r = create(&m, PRO, "k409", chosen).send().await;
-    assert_eq!(
-        (r.status, r.error_code(), r.header("idempotent-replay")),
-        (409, "shortcode_taken", Some("true"))
-    );
+    assert_eq!((r.status, r.error_code()), (409, "shortcode_taken"));
+    assert!(r.header("idempotent-replay").is_none());
+    let fixed = r#"{"target_url": "https://example.com", "shortcode": "free-one"}"#;
+    let r = create(&m, PRO, "k409", fixed).send().await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json["data"]["shortcode"], "free-one");
 
     // 400 and 415 are not stored: the key is still free afterwards.
     assert_eq!(create(&m, PRO, "k400", "{oops").send().await.status, 400);
@@ -327,16 +333,28 @@ async fn decided_responses_are_stored_and_unreadable_requests_are_not() {
     let r = create(&m, PRO, "k400", MENU).send().await;
     assert_eq!(r.status, 201);
     assert!(r.header("idempotent-replay").is_none());
+    assert_eq!(
+        m.state.idempotency_key_count(),
+        4,
+        "k422, other, k409, k400"
+    );
 }
 
 #[tokio::test]
 async fn text_keys_with_spaces_tabs_and_accents_are_accepted_and_replayed() {
     let m = Mock::new();
-    for key in ["menu import line 17", "commande-été-7", "tab\tinside"] {
+    for key in [
+        &b"menu import line 17"[..],
+        "commande-été-7".as_bytes(),
+        b"tab\tinside",
+        // Latin-1, as Python's http.client sends it: not UTF-8, still a key.
+        b"commande-\xe9t\xe9-7",
+        &[0x80, 0xff, b'!', b'~'],
+    ] {
         let first = m
             .req(Method::POST, "/api/v1/codes")
             .token(PRO)
-            .header_bytes("idempotency-key", key.as_bytes())
+            .header_bytes("idempotency-key", key)
             .json(MENU)
             .send()
             .await;
@@ -345,7 +363,7 @@ async fn text_keys_with_spaces_tabs_and_accents_are_accepted_and_replayed() {
         let again = m
             .req(Method::POST, "/api/v1/codes")
             .token(PRO)
-            .header_bytes("idempotency-key", key.as_bytes())
+            .header_bytes("idempotency-key", key)
             .json(MENU)
             .send()
             .await;
@@ -353,7 +371,8 @@ async fn text_keys_with_spaces_tabs_and_accents_are_accepted_and_replayed() {
         assert_eq!(again.header("idempotent-replay"), Some("true"), "{key:?}");
         assert_eq!(again.json, first.json, "{key:?}");
     }
-    assert_eq!(m.state.code_count(), 3);
+    // Compared byte for byte: the UTF-8 and the Latin-1 spellings are two keys.
+    assert_eq!(m.state.code_count(), 5);
 }
 
 #[tokio::test]
@@ -366,11 +385,11 @@ async fn invalid_keys_are_400() {
         " leading".as_bytes(),
         b"trailing ",
         b"\tleading-tab",
-        // A C1 control character (U+0085) in valid UTF-8; C0 controls such as ESC never get
-        // past HTTP parsing (the unit test in routes.rs covers "\u{1b}x").
-        "x\u{85}y".as_bytes(),
-        // Not UTF-8.
-        b"caf\xe9",
+        b"trailing-tab\t",
+        // 256 bytes, counted as bytes: 128 two-byte characters.
+        "é".repeat(128).as_bytes(),
+        // C0 controls such as ESC never get past HTTP parsing (the unit test in
+        // handlers/codes.rs covers them).
     ] {
         let r = m
             .req(Method::POST, "/api/v1/codes")

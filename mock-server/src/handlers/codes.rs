@@ -90,25 +90,29 @@ pub(crate) async fn list_codes(
     Ok(json_value(StatusCode::OK, &view))
 }
 
-/// `Idempotency-Key`: 1-255 bytes of UTF-8 text, read byte for byte.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+/// `Idempotency-Key`, its bytes as sent.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<Vec<u8>>, ApiError> {
     let Some(v) = headers.get(&IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
-    match std::str::from_utf8(v.as_bytes()) {
-        Ok(key) if valid_idempotency_key(key) => Ok(Some(key.to_owned())),
-        _ => Err(ApiError::invalid_idempotency_key()),
+    let key = v.as_bytes();
+    if valid_idempotency_key(key) {
+        Ok(Some(key.to_vec()))
+    } else {
+        Err(ApiError::invalid_idempotency_key())
     }
 }
 
-/// The contract's key rule: 1-255 bytes, no control character but tab, no leading or trailing
-/// space or tab (HTTP strips those in transit, so such a key could not arrive as sent).
-fn valid_idempotency_key(key: &str) -> bool {
+/// The contract's key rule: 1-255 bytes that HTTP allows in a field value: visible ASCII and
+/// bytes 0x80-0xFF, with spaces and tabs inside only (HTTP strips them at the edges, so such a
+/// key could not arrive as sent). Any text encoding works; keys are compared byte for byte.
+fn valid_idempotency_key(key: &[u8]) -> bool {
+    let visible = |b: &u8| matches!(b, 0x21..=0x7e | 0x80..=0xff);
     !key.is_empty()
         && key.len() <= 255
-        && !key.chars().any(|c| c.is_control() && c != '\t')
-        && !key.starts_with([' ', '\t'])
-        && !key.ends_with([' ', '\t'])
+        && key.first().is_some_and(visible)
+        && key.last().is_some_and(visible)
+        && key.iter().all(|b| visible(b) || *b == b' ' || *b == b'\t')
 }
 
 /// Creates a code for `caller` from a parsed body: 201, 409 `shortcode_taken` or 422.
@@ -185,10 +189,9 @@ pub(crate) async fn create_code(
         Lookup::Conflict => Err(ApiError::idempotency_conflict()),
         Lookup::Fresh => {
             let r = create_in(&mut data, &state, caller, &body);
-            if matches!(
-                r.status,
-                StatusCode::CREATED | StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY
-            ) {
+            // Only a created code binds the key (Stripe's rule): a 422 or a 409
+            // `shortcode_taken` is not stored, so a corrected retry with the key succeeds.
+            if r.status == StatusCode::CREATED {
                 data.idempotency
                     .store(caller.token, &key, body, r.clone(), now);
             }
@@ -270,26 +273,29 @@ mod tests {
     #[test]
     fn idempotency_key_rule() {
         for ok in [
-            "menu import line 17",
-            "commande-été-7",
-            "tab\tinside",
-            "x",
-            &"é".repeat(127),
+            &b"menu import line 17"[..],
+            "commande-été-7".as_bytes(),
+            b"caf\xe9",
+            b"tab\tinside",
+            b"x",
+            "x\u{85}y".as_bytes(),
+            &[0xff; 255],
+            "é".repeat(127).as_bytes(),
         ] {
             assert!(valid_idempotency_key(ok), "{ok:?}");
         }
         for bad in [
-            "",
-            &"a".repeat(256),
-            &"é".repeat(128),
-            " lead",
-            "trail ",
-            "\tlead",
-            "trail\t",
-            "\u{1b}x",
-            "x\u{7f}",
-            "x\u{85}y",
-            "line\nbreak",
+            &b""[..],
+            &[b'a'; 256],
+            "é".repeat(128).as_bytes(),
+            b" lead",
+            b"trail ",
+            b"\tlead",
+            b"trail\t",
+            b"\x1bx",
+            b"x\x7f",
+            b"line\nbreak",
+            b"nul\0",
         ] {
             assert!(!valid_idempotency_key(bad), "{bad:?}");
         }
