@@ -118,7 +118,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_idempotency_key",
-            "Idempotency-Key must be 1-255 bytes of UTF-8 text without control characters or leading or trailing spaces.",
+            "Idempotency-Key must be 1-255 bytes of visible ASCII, bytes 0x80-0xFF, and spaces or tabs inside (not at either end).",
         )
     }
 
@@ -223,7 +223,7 @@ mod tests {
     #[test]
     fn every_error_is_in_the_documents_error_code_enum_with_its_status() {
         let doc: serde_json::Value =
-            serde_norway::from_str(crate::reference::OPENAPI_YAML).unwrap();
+            serde_norway::from_str(crate::handlers::reference::OPENAPI_YAML).unwrap();
         let schema = &doc["components"]["schemas"]["ErrorCode"];
         let table = schema["description"].as_str().unwrap();
         let all = [

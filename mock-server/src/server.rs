@@ -3,9 +3,9 @@
 //!
 //! The accept loop is our own (hyper's HTTP/1.1 connection per accepted socket, one task per
 //! connection) rather than `axum::serve`, because fault injection must be able to drop a
-//! connection after a request was handled: each request of a connection carries a
-//! `ConnControl`, and when a handler's request is chosen for a drop the connection task closes
-//! the socket (FIN) or resets it (`SO_LINGER` 0, RST) instead of writing the response.
+//! connection after a request was handled: when an answer comes back marked for a drop (see
+//! `layers::faults`), the connection task closes the socket (FIN) or resets it (`SO_LINGER` 0,
+//! RST) instead of writing it.
 
 use std::convert::Infallible;
 use std::io;
@@ -23,9 +23,9 @@ use tower::Service;
 
 use crate::clock::MockClock;
 use crate::config::MockConfig;
-use crate::faults::{ConnControl, DropKind};
+use crate::layers::faults::DropConnection;
 use crate::routes::app;
-use crate::state::AppState;
+use crate::state::{AppState, DropKind};
 
 /// A mock server running on a TCP port, for tests, examples and the binary.
 ///
@@ -73,7 +73,7 @@ impl MockServer {
         let router = app(state.clone());
         let (stop, stopped) = watch::channel(false);
         let drops = state.faults().is_some_and(|f| f.drops_connections());
-        let task = tokio::spawn(accept_loop(listener, router, stopped, drops));
+        let task = tokio::spawn(accept_loop(listener, router, state.clone(), stopped, drops));
         Ok(MockServer {
             base_url,
             local_addr,
@@ -120,6 +120,7 @@ impl MockServer {
 async fn accept_loop(
     listener: TcpListener,
     router: Router,
+    state: AppState,
     mut stop: watch::Receiver<bool>,
     drops: bool,
 ) -> io::Result<()> {
@@ -129,7 +130,13 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _peer)) => {
-                    conns.spawn(serve_connection(tcp, router.clone(), conn_stop.clone(), drops));
+                    conns.spawn(serve_connection(
+                        tcp,
+                        router.clone(),
+                        state.clone(),
+                        conn_stop.clone(),
+                        drops,
+                    ));
                 }
                 // Per-connection failures (reset before accept) and resource exhaustion
                 // (EMFILE) are not fatal: back off briefly and go on.
@@ -149,22 +156,34 @@ async fn accept_loop(
 async fn serve_connection(
     tcp: TcpStream,
     router: Router,
+    state: AppState,
     mut stop: watch::Receiver<bool>,
     drops: bool,
 ) {
     // Best effort: a socket that refuses TCP_NODELAY still works.
     let _ = tcp.set_nodelay(true);
     let (drop_tx, mut drop_rx) = mpsc::channel::<DropKind>(1);
-    let control = drops.then(|| ConnControl(drop_tx));
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-        let mut req = req.map(Body::new);
-        if let Some(control) = &control {
-            req.extensions_mut().insert(control.clone());
-        }
         let mut router = router.clone();
+        let drop_tx = drop_tx.clone();
+        let state = state.clone();
         // Boxed so the connection is `Unpin` and can be taken apart to drop its socket.
         Box::pin(async move {
-            Ok::<_, Infallible>(router.call(req).await.unwrap_or_else(|e| match e {}))
+            let res = router
+                .call(req.map(Body::new))
+                .await
+                .unwrap_or_else(|e| match e {});
+            if let Some(DropConnection(kind)) = res.extensions().get::<DropConnection>().copied()
+                && drops
+                && drop_tx.try_send(kind).is_ok()
+            {
+                if let Some(f) = state.faults() {
+                    f.record_drop(kind);
+                }
+                // The connection task drops this request with its connection.
+                return std::future::pending().await;
+            }
+            Ok::<_, Infallible>(res)
         })
     });
     // No timer, as with `axum::serve`: idle keep-alive connections stay open (hyper's header

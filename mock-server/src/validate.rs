@@ -6,8 +6,7 @@ use serde_json::{Map, Value};
 use time::Date;
 
 use crate::error::FieldErrors;
-use crate::scans::{Country, Device};
-use crate::store::CodeStatus;
+use crate::model::{CodeStatus, Country, Device};
 
 /// Longest `target_url`, in characters.
 pub(crate) const TARGET_URL_MAX: usize = 2048;

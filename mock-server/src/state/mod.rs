@@ -1,18 +1,27 @@
 //! The server's shared state: the validated configuration, the token table, one sliding log per
 //! token, and behind one mutex the codes, the idempotency store and the shortcode generator.
 //! Handlers take the mutex briefly and never hold it across an `.await`; holding it for a whole
-//! create is what serializes two requests with the same idempotency key.
+//! create is what serializes two requests with the same idempotency key. Nothing here knows
+//! about requests: the layers and handlers read and change the state through these types.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crate::clock::MockClock;
-use crate::config::{ConfigError, MockConfig, Plan};
-use crate::faults::{FaultCounts, Faults};
-use crate::idempotency::IdempotencyStore;
-use crate::ratelimit::{RateDecision, SlidingLog};
-use crate::store::Store;
+use crate::config::{ConfigError, MockConfig};
+use crate::model::Plan;
+
+mod faults;
+mod idempotency;
+mod ratelimit;
+mod store;
+
+pub use faults::FaultCounts;
+pub(crate) use faults::{DropKind, Fault, Faults};
+pub(crate) use idempotency::{IdempotencyStore, Lookup, StoredResponse};
+pub(crate) use ratelimit::{RateDecision, SlidingLog};
+pub(crate) use store::Store;
 
 const SHORTCODE_ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// Length of generated shortcodes.

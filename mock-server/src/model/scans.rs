@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use time::{Date, OffsetDateTime};
 
-use crate::config::Plan;
+use super::Plan;
 
 /// The device classes of the contract, in the order of their wire names' sort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +123,7 @@ impl ScanStats {
     pub(crate) fn report(&self, shortcode: &str, plan: Plan, today: Date) -> Value {
         let ts = |t: Option<i64>| -> Value {
             t.and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
-                .map_or(Value::Null, |t| Value::String(crate::store::rfc3339(t)))
+                .map_or(Value::Null, |t| Value::String(super::rfc3339(t)))
         };
         let mut report = json!({
             "plan": plan.as_str(),

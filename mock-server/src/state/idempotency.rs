@@ -1,4 +1,4 @@
-//! The idempotency store: per (token, key), the parsed request body and the response it got,
+//! The idempotency store: per (token, key bytes), the parsed request body and the response it got,
 //! kept for the configured retention. Entries are reclaimed when they expire (an
 //! insertion-ordered queue is swept on every store), so memory does not grow without bound.
 //! Callers hold the state lock across lookup, processing and store, which serializes requests
@@ -38,9 +38,9 @@ pub(crate) enum Lookup {
 /// Stored responses by (token index, key), with their expiry queue.
 #[derive(Debug, Default)]
 pub(crate) struct IdempotencyStore {
-    entries: HashMap<(u32, Box<str>), Entry>,
+    entries: HashMap<(u32, Box<[u8]>), Entry>,
     /// (stored_at, token, key) in the order stored.
-    queue: VecDeque<(i128, u32, Box<str>)>,
+    queue: VecDeque<(i128, u32, Box<[u8]>)>,
 }
 
 impl IdempotencyStore {
@@ -48,7 +48,7 @@ impl IdempotencyStore {
     pub(crate) fn lookup(
         &mut self,
         token: u32,
-        key: &str,
+        key: &[u8],
         request: &Map<String, Value>,
         now: i128,
         ttl: i128,
@@ -70,12 +70,12 @@ impl IdempotencyStore {
     pub(crate) fn store(
         &mut self,
         token: u32,
-        key: &str,
+        key: &[u8],
         request: Map<String, Value>,
         response: StoredResponse,
         now: i128,
     ) {
-        let key: Box<str> = Box::from(key);
+        let key: Box<[u8]> = Box::from(key);
         self.queue.push_back((now, token, key.clone()));
         self.entries.insert(
             (token, key),
@@ -137,26 +137,26 @@ mod tests {
     fn replays_conflicts_and_expires() {
         let mut s = IdempotencyStore::default();
         let body = obj(json!({"target_url": "https://example.com", "label": "a"}));
-        assert!(matches!(s.lookup(0, "k", &body, 0, 100), Lookup::Fresh));
-        s.store(0, "k", body.clone(), created(), 0);
+        assert!(matches!(s.lookup(0, b"k", &body, 0, 100), Lookup::Fresh));
+        s.store(0, b"k", body.clone(), created(), 0);
         let reordered: Map<String, Value> =
             serde_json::from_str(r#"{ "label":"a", "target_url":"https://example.com" }"#).unwrap();
         assert!(matches!(
-            s.lookup(0, "k", &reordered, 99, 100),
+            s.lookup(0, b"k", &reordered, 99, 100),
             Lookup::Replay(_)
         ));
         assert!(matches!(
             s.lookup(
                 0,
-                "k",
+                b"k",
                 &obj(json!({"target_url": "https://x.org"})),
                 99,
                 100
             ),
             Lookup::Conflict
         ));
-        assert!(matches!(s.lookup(1, "k", &body, 99, 100), Lookup::Fresh));
-        assert!(matches!(s.lookup(0, "k", &body, 100, 100), Lookup::Fresh));
+        assert!(matches!(s.lookup(1, b"k", &body, 99, 100), Lookup::Fresh));
+        assert!(matches!(s.lookup(0, b"k", &body, 100, 100), Lookup::Fresh));
         assert_eq!(s.len(), 0, "expired entries are reclaimed");
     }
 
@@ -164,10 +164,10 @@ mod tests {
     fn reclaiming_an_old_slot_keeps_a_newer_entry_for_the_same_key() {
         let mut s = IdempotencyStore::default();
         let body = obj(json!({"a": 1}));
-        s.store(0, "k", body.clone(), created(), 0);
+        s.store(0, b"k", body.clone(), created(), 0);
         s.reclaim(100, 100);
-        s.store(0, "k", body.clone(), created(), 100);
-        s.queue.push_front((0, 0, "k".into()));
+        s.store(0, b"k", body.clone(), created(), 100);
+        s.queue.push_front((0, 0, Box::from(&b"k"[..])));
         s.reclaim(150, 100);
         assert_eq!(s.len(), 1);
     }

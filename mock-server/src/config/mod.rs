@@ -1,14 +1,18 @@
 //! Configuration of a mock server: tokens and their accounts and plans, the rate limit, the
 //! idempotency retention, the shortcode seed, the clock and the listen address. [`MockConfig`] is
-//! built with chained methods and validated once, when the server state is created.
+//! built with chained methods and validated once, when the server state is created. Plain data:
+//! nothing here knows about requests; the fault settings are in `faults`.
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::str::FromStr;
 use std::time::Duration;
 
 use crate::clock::MockClock;
-use crate::faults::FaultConfig;
+use crate::model::Plan;
+
+mod faults;
+
+pub use faults::{DEFAULT_BURST_LEN, FaultConfig, MAX_LATENCY, UNKNOWN_CODE, UNKNOWN_CODE_STATUS};
 
 /// Dev token of the `free` plan (account `acct_free`), present when no token is configured.
 pub const DEV_TOKEN_FREE: &str = "hkr_test_free";
@@ -16,61 +20,6 @@ pub const DEV_TOKEN_FREE: &str = "hkr_test_free";
 pub const DEV_TOKEN_PRO: &str = "hkr_test_pro";
 /// Dev token of the `business` plan (account `acct_business`), present when no token is configured.
 pub const DEV_TOKEN_BUSINESS: &str = "hkr_test_business";
-
-/// An account's plan: it decides the shape of the scans report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Plan {
-    /// Lifetime totals only.
-    Free,
-    /// Lifetime totals plus a 30-day window with daily, country and device breakdowns.
-    Pro,
-    /// Like `Pro` over a 365-day window.
-    Business,
-}
-
-impl Plan {
-    /// The plan's wire name: `free`, `pro` or `business`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Plan::Free => "free",
-            Plan::Pro => "pro",
-            Plan::Business => "business",
-        }
-    }
-
-    /// Days in the scans window, `None` for lifetime totals only.
-    pub fn window_days(self) -> Option<u32> {
-        match self {
-            Plan::Free => None,
-            Plan::Pro => Some(30),
-            Plan::Business => Some(365),
-        }
-    }
-}
-
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error of parsing a [`Plan`] from a string other than `free`, `pro` or `business`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown plan {0:?}: expected free, pro or business")]
-pub struct UnknownPlan(pub String);
-
-impl FromStr for Plan {
-    type Err = UnknownPlan;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "free" => Ok(Plan::Free),
-            "pro" => Ok(Plan::Pro),
-            "business" => Ok(Plan::Business),
-            _ => Err(UnknownPlan(s.to_owned())),
-        }
-    }
-}
 
 /// One bearer token, the account it belongs to and that account's plan.
 ///
