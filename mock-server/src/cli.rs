@@ -47,6 +47,13 @@ struct Args {
           env = "HELDQR_MOCK_TOKENS", hide_env_values = true, value_delimiter = ',')]
     tokens: Vec<RawToken>,
 
+    /// Guard every mock-only /_mock route: they answer 401 unless the request carries
+    /// `Authorization: Bearer <ADMIN_TOKEN>`. Without it they are open to anyone who can reach
+    /// the server (set it whenever the mock listens beyond loopback).
+    #[arg(long, value_name = "ADMIN_TOKEN", value_parser = raw_token,
+          env = "HELDQR_MOCK_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<RawToken>,
+
     /// Requests per sliding window per token, e.g. 600/60s.
     #[arg(long, value_name = "N/SECONDSs", default_value = "600/60s", value_parser = parse_rate_limit, env = "HELDQR_MOCK_RATE_LIMIT")]
     rate_limit: (u32, Duration),
@@ -310,6 +317,9 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
     if let Some(seed) = args.seed {
         config = config.seed(seed);
     }
+    if let Some(admin) = &args.admin_token {
+        config = config.admin_token(admin.0.clone());
+    }
     if let Some(url) = &args.public_url {
         config = config.public_url(url.clone());
     }
@@ -375,6 +385,14 @@ async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
         listen.limit,
         listen.window.as_secs_f64()
     );
+    if !bound.ip().is_loopback() && !config.has_admin_token() {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "heldqr-mock: warning: listening on {bound} with the /_mock routes open to anyone who \
+             can reach it (they reset state and move the clock); set --admin-token \
+             (HELDQR_MOCK_ADMIN_TOKEN) to guard them"
+        );
+    }
     if let Some(seed) = server.state().fault_seed() {
         let f = config.fault_config();
         let _ = writeln!(

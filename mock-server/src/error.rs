@@ -59,6 +59,16 @@ impl ApiError {
         .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     }
 
+    /// A mock-only route without the admin token (`--admin-token`).
+    pub(crate) fn admin_unauthorized() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "The mock-only /_mock routes need the admin token (Authorization: Bearer <admin token>).",
+        )
+        .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
     pub(crate) fn code_not_found(shortcode: &str) -> Self {
         // The shortcode comes from the path; keep the message readable and bounded.
         let shown: String = shortcode.chars().take(64).collect();

@@ -8,7 +8,7 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::handlers::{self, admin, codes, reference, scans};
 use crate::layers::request_id::{self, ServerRequestIds, X_REQUEST_ID};
-use crate::layers::{auth, faults, log};
+use crate::layers::{admin_guard, auth, faults, log};
 use crate::state::AppState;
 
 /// Builds the whole mock server as one router over `state`.
@@ -46,6 +46,8 @@ pub fn app(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
         // One log line per request, after the answer.
         .layer(from_fn_with_state(state.clone(), log::layer))
+        // The admin token on the mock-only /_mock routes, when one is configured.
+        .layer(from_fn_with_state(state.clone(), admin_guard::guard))
         // Injected faults, before authentication (they spend no credit).
         .layer(from_fn_with_state(state.clone(), faults::layer))
         // Bearer token and rate-limit credit and headers on every /api/v1 answer.

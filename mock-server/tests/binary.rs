@@ -80,6 +80,7 @@ async fn every_setting_can_come_from_the_environment() {
             "env-s3cr3t-a=business:acct_env,env-s3cr3t-b=free",
         )
         .env("HELDQR_MOCK_RATE_LIMIT", "7/60s")
+        .env("HELDQR_MOCK_ADMIN_TOKEN", "adm-env-s3cr3t")
         .env("HELDQR_MOCK_QUIET", "1");
     let (mut child, base) = start(cmd).await;
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
@@ -93,6 +94,10 @@ async fn every_setting_can_come_from_the_environment() {
     }
     let (status, _) = http(&base, "/api/v1/codes", "hkr_test_pro").await;
     assert_eq!(status, 401, "no dev tokens once tokens are configured");
+    let (status, _) = http(&base, "/_mock/clock", "env-s3cr3t-a").await;
+    assert_eq!(status, 401, "the admin routes are guarded");
+    let (status, text) = http(&base, "/_mock/clock", "adm-env-s3cr3t").await;
+    assert_eq!(status, 200, "{text}");
     sigterm(&child);
     let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
@@ -115,6 +120,7 @@ async fn help_names_the_variables_and_never_shows_a_token_from_the_environment()
     let out = mock()
         .env("HELDQR_MOCK_TOKENS", "help-s3cr3t=pro")
         .env("HELDQR_MOCK_RATE_LIMIT", "9/60s")
+        .env("HELDQR_MOCK_ADMIN_TOKEN", "help-adm-s3cr3t")
         .arg("--help")
         .output()
         .await
@@ -126,10 +132,11 @@ async fn help_names_the_variables_and_never_shows_a_token_from_the_environment()
         "HELDQR_MOCK_TOKENS",
         "HELDQR_MOCK_RATE_LIMIT",
         "HELDQR_MOCK_FAULT_SEED",
+        "HELDQR_MOCK_ADMIN_TOKEN",
     ] {
         assert!(help.contains(var), "{var} in --help:\n{help}");
     }
-    assert!(!help.contains("help-s3cr3t"), "{help}");
+    assert!(!help.contains("s3cr3t"), "{help}");
     assert!(help.contains("commas"), "the separator is stated:\n{help}");
 }
 

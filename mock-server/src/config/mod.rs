@@ -109,6 +109,17 @@ pub struct MockConfig {
     pub(crate) public_url: Option<String>,
     pub(crate) log_requests: bool,
     pub(crate) faults: FaultConfig,
+    pub(crate) admin_token: Option<AdminToken>,
+}
+
+/// The token that guards the mock-only `/_mock/...` routes; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct AdminToken(pub(crate) String);
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
 }
 
 impl Default for MockConfig {
@@ -125,11 +136,33 @@ impl Default for MockConfig {
             public_url: None,
             log_requests: false,
             faults: FaultConfig::default(),
+            admin_token: None,
         }
     }
 }
 
 impl MockConfig {
+    /// Guards every mock-only `/_mock/...` route: they then answer 401 unless the request
+    /// carries `Authorization: Bearer <admin token>` (an API token is not an admin token).
+    /// Without it (the default) those routes are open to anyone who can reach the server.
+    ///
+    /// ```
+    /// use heldqr_mock::MockConfig;
+    ///
+    /// let config = MockConfig::default().admin_token("adm_ci_9f2c");
+    /// assert!(config.has_admin_token());
+    /// assert!(!format!("{config:?}").contains("adm_ci_9f2c"));
+    /// ```
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(AdminToken(token.into()));
+        self
+    }
+
+    /// True when the `/_mock/...` routes need the admin token.
+    pub fn has_admin_token(&self) -> bool {
+        self.admin_token.is_some()
+    }
+
     /// Adds a token on `account` with `plan`. Once any token is added the dev tokens are gone.
     pub fn token(
         mut self,
@@ -224,6 +257,18 @@ impl MockConfig {
         }
         self.faults.validate().map_err(ConfigError)?;
         let tokens = self.tokens();
+        if let Some(AdminToken(admin)) = &self.admin_token {
+            if admin.is_empty() || admin.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
+                return Err(ConfigError(
+                    "the admin token must be non-empty visible ASCII".into(),
+                ));
+            }
+            if tokens.iter().any(|t| t.token == *admin) {
+                return Err(ConfigError(
+                    "the admin token must differ from every API token".into(),
+                ));
+            }
+        }
         let mut plans: std::collections::HashMap<&str, Plan> = std::collections::HashMap::new();
         for (i, t) in tokens.iter().enumerate() {
             if t.token.is_empty() || t.token.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
