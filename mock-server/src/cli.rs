@@ -330,24 +330,50 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
     Ok(config)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT and SIGTERM, registered when this is created (before the server starts, so a signal
+/// that comes right after the address line is never the default action that kills the process).
+struct StopSignals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn register() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// Waits for the next SIGINT or SIGTERM.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = recv(&mut self.term) => {}
+                () = recv(&mut self.int) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -355,6 +381,7 @@ async fn shutdown_signal() {
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
 async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
+    let mut signals = StopSignals::register();
     let listen = config.rate_limit_config();
     let server = match MockServer::start(config.clone()).await {
         Ok(s) => s,
@@ -403,14 +430,14 @@ async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
     }
     let _ = out.flush();
     drop(out);
-    shutdown_signal().await;
+    signals.next().await;
     let _ = writeln!(std::io::stderr().lock(), "heldqr-mock: shutting down");
     // Requests in flight get a moment to finish; then the rest are cut, so `docker stop` and
     // CI teardown never wait on a slow client (or a long injected latency). A second signal
     // stops at once.
     tokio::select! {
         _ = tokio::time::timeout(SHUTDOWN_GRACE, server.shutdown()) => {}
-        () = shutdown_signal() => {}
+        () = signals.next() => {}
     }
     ExitCode::SUCCESS
 }
