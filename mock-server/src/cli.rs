@@ -75,6 +75,12 @@ struct Args {
     #[arg(long, value_name = "RFC3339", value_parser = parse_instant, env = "HELDQR_MOCK_CLOCK_START")]
     clock_start: Option<OffsetDateTime>,
 
+    /// Seconds a new target takes to reach the scan URL: /r/{shortcode} redirects to the
+    /// target the code had that long ago on the server clock (the API shows the new one at
+    /// once). 0 (the default): at once.
+    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds, env = "HELDQR_MOCK_PROPAGATION_DELAY")]
+    propagation_delay: Duration,
+
     /// Do not log one line per request on stderr (in the environment: 1/0, true/false).
     #[arg(long, short, env = "HELDQR_MOCK_QUIET", value_parser = clap::builder::BoolishValueParser::new())]
     quiet: bool,
@@ -309,6 +315,7 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
         .rate_limit(args.rate_limit.0, args.rate_limit.1)
         .idempotency_ttl(args.idempotency_ttl)
         .log_requests(!args.quiet)
+        .propagation_delay(args.propagation_delay)
         .faults(faults_from(args));
     for (i, raw) in args.tokens.iter().enumerate() {
         let spec = parse_token(&raw.0, i + 1)?;

@@ -109,6 +109,7 @@ pub struct MockConfig {
     pub(crate) public_url: Option<String>,
     pub(crate) log_requests: bool,
     pub(crate) faults: FaultConfig,
+    pub(crate) propagation_delay: Duration,
     pub(crate) admin_token: Option<AdminToken>,
 }
 
@@ -124,7 +125,8 @@ impl fmt::Debug for AdminToken {
 
 impl Default for MockConfig {
     /// Listen on `127.0.0.1:0`, the dev tokens, 600 requests per 60 s, idempotency keys kept
-    /// 24 hours, random shortcodes, the system clock, no request log, no faults.
+    /// 24 hours, random shortcodes, the system clock, no request log, no faults, no propagation
+    /// delay.
     fn default() -> Self {
         MockConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -137,6 +139,7 @@ impl Default for MockConfig {
             log_requests: false,
             faults: FaultConfig::default(),
             admin_token: None,
+            propagation_delay: Duration::ZERO,
         }
     }
 }
@@ -224,6 +227,23 @@ impl MockConfig {
     /// [`FaultConfig`].
     pub fn faults(mut self, faults: FaultConfig) -> Self {
         self.faults = faults;
+        self
+    }
+
+    /// Makes a new target reach the scan URL `delay` late, as the real API's edge does ("new
+    /// scans land on the new target within 60 seconds"): `/r/{shortcode}` redirects to the
+    /// target the code had `delay` ago on the server clock, while the API shows the new one at
+    /// once. Default zero (a change is seen at once).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use heldqr_mock::MockConfig;
+    ///
+    /// let config = MockConfig::default().propagation_delay(Duration::from_secs(60));
+    /// # let _ = config;
+    /// ```
+    pub fn propagation_delay(mut self, delay: Duration) -> Self {
+        self.propagation_delay = delay;
         self
     }
 

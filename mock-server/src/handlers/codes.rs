@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::{DataView, json_bytes, json_value, shortcode};
 use crate::body::read_json_object;
 use crate::error::ApiError;
-use crate::model::{CodeRecord, CodeStatus, CodeView};
+use crate::model::{CodeRecord, CodeStatus, CodeView, EarlierTargets};
 use crate::state::{AppState, Caller, Data, Lookup, StoredResponse};
 use crate::validate;
 
@@ -141,6 +141,7 @@ fn create_in(
         created_at: now,
         updated_at: now,
         scans: Default::default(),
+        earlier_targets: EarlierTargets::default(),
     });
     match serde_json::to_vec(&DataView {
         data: record.view(state.public_base()),
@@ -234,7 +235,8 @@ pub(crate) async fn update_code(
 ) -> Result<Response, ApiError> {
     let sc = shortcode(path)?;
     let map = read_json_object(&headers, body).await?;
-    let now = state.clock().now().unix_timestamp();
+    let now_nanos = state.clock().now_nanos();
+    let now = i64::try_from(now_nanos.div_euclid(1_000_000_000)).unwrap_or(i64::MAX);
     let mut data = state.lock();
     let record = data
         .store
@@ -245,7 +247,7 @@ pub(crate) async fn update_code(
     if let Some(url) = patch.target_url
         && *record.target_url != *url
     {
-        record.target_url = url.into();
+        record.set_target(url.into(), now_nanos, state.propagation_delay_nanos());
         changed = true;
     }
     if let Some(label) = patch.label

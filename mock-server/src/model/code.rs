@@ -1,5 +1,6 @@
 //! A stored code, its status and its wire shape (`Code` in the contract).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -36,6 +37,49 @@ pub(crate) struct CodeRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub scans: ScanStats,
+    /// The targets the scan URL may still redirect to under a propagation delay.
+    pub earlier_targets: EarlierTargets,
+}
+
+/// Most earlier targets one code remembers for the propagation delay; more changes inside the
+/// delay forget the oldest.
+pub(crate) const MAX_EARLIER_TARGETS: usize = 32;
+
+/// A code's earlier targets, each with the instant (Unix nanoseconds on the server clock) it
+/// was replaced, oldest first; only the ones a scan can still be sent to are kept.
+#[derive(Debug, Default)]
+pub(crate) struct EarlierTargets(VecDeque<(i128, Box<str>)>);
+
+impl CodeRecord {
+    /// Changes the target at `now`, remembering the old one when scans lag by `delay` (ns).
+    pub(crate) fn set_target(&mut self, target: Box<str>, now: i128, delay: i128) {
+        let old = std::mem::replace(&mut self.target_url, target);
+        if delay > 0 {
+            let kept = &mut self.earlier_targets.0;
+            kept.push_back((now, old));
+            while kept.len() > MAX_EARLIER_TARGETS {
+                kept.pop_front();
+            }
+        }
+    }
+
+    /// The target a scan at `now` goes to when changes reach the scan URL `delay` (ns) late:
+    /// the one the code had at `now - delay`. Forgets targets no scan can reach any more.
+    pub(crate) fn scan_target(&mut self, now: i128, delay: i128) -> &str {
+        let seen_at = now.saturating_sub(delay);
+        let kept = &mut self.earlier_targets.0;
+        // Replaced at or before `seen_at`: never shown again (the clock only moves forward).
+        while kept
+            .front()
+            .is_some_and(|(replaced, _)| *replaced <= seen_at)
+        {
+            kept.pop_front();
+        }
+        match kept.front() {
+            Some((_, target)) => target,
+            None => &self.target_url,
+        }
+    }
 }
 
 /// The wire shape of a code (`Code` in the contract).

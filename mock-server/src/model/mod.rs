@@ -6,6 +6,6 @@ mod code;
 mod plan;
 mod scans;
 
-pub(crate) use code::{CodeRecord, CodeStatus, CodeView, rfc3339};
+pub(crate) use code::{CodeRecord, CodeStatus, CodeView, EarlierTargets, rfc3339};
 pub use plan::{Plan, UnknownPlan};
 pub(crate) use scans::{Country, Device, ScanStats, country_from_header};

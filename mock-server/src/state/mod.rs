@@ -220,6 +220,11 @@ impl AppState {
             .map_or("?", String::as_str)
     }
 
+    /// The propagation delay in nanoseconds (see `MockConfig::propagation_delay`).
+    pub(crate) fn propagation_delay_nanos(&self) -> i128 {
+        i128::try_from(self.shared.config.propagation_delay.as_nanos()).unwrap_or(i128::MAX / 4)
+    }
+
     /// Spends one credit of `token` now, or says how long to wait.
     pub(crate) fn spend_credit(&self, token: u32) -> RateDecision {
         let now = self.clock().now_nanos();
