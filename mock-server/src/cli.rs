@@ -54,6 +54,11 @@ struct Args {
           env = "HELDQR_MOCK_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<RawToken>,
 
+    /// The most codes one account may hold; a create beyond it gets 403 code_limit_reached
+    /// (a limit of the mock's own, not the API's), so memory stays bounded.
+    #[arg(long, value_name = "N", default_value_t = heldqr_mock::DEFAULT_MAX_CODES_PER_ACCOUNT, env = "HELDQR_MOCK_MAX_CODES")]
+    max_codes: usize,
+
     /// Requests per sliding window per token, e.g. 600/60s.
     #[arg(long, value_name = "N/SECONDSs", default_value = "600/60s", value_parser = parse_rate_limit, env = "HELDQR_MOCK_RATE_LIMIT")]
     rate_limit: (u32, Duration),
@@ -324,6 +329,7 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
     if let Some(seed) = args.seed {
         config = config.seed(seed);
     }
+    config = config.max_codes_per_account(args.max_codes);
     if let Some(admin) = &args.admin_token {
         config = config.admin_token(admin.0.clone());
     }

@@ -69,6 +69,18 @@ impl ApiError {
         .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     }
 
+    /// Mock only: the account holds as many codes as `--max-codes` allows.
+    pub(crate) fn code_limit_reached(cap: usize) -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "code_limit_reached",
+            format!(
+                "This account holds {cap} codes, the most this mock server keeps per account \
+                 (--max-codes); this limit is the mock's own, not the API's."
+            ),
+        )
+    }
+
     pub(crate) fn code_not_found(shortcode: &str) -> Self {
         // The shortcode comes from the path; keep the message readable and bounded.
         let shown: String = shortcode.chars().take(64).collect();

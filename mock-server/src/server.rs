@@ -48,6 +48,20 @@ pub struct MockServer {
     state: AppState,
     stop: Option<watch::Sender<bool>>,
     task: Option<JoinHandle<io::Result<()>>>,
+    sweeper: JoinHandle<()>,
+}
+
+/// How often expired idempotency entries are swept when no request passes by.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// Reclaims expired state every [`SWEEP_EVERY`] until aborted.
+async fn sweep(state: AppState) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        state.reclaim_expired();
+    }
 }
 
 /// The URL a client on this machine uses to reach `addr`: an unspecified address (`0.0.0.0`,
@@ -74,12 +88,14 @@ impl MockServer {
         let (stop, stopped) = watch::channel(false);
         let drops = state.faults().is_some_and(|f| f.drops_connections());
         let task = tokio::spawn(accept_loop(listener, router, state.clone(), stopped, drops));
+        let sweeper = tokio::spawn(sweep(state.clone()));
         Ok(MockServer {
             base_url,
             local_addr,
             state,
             stop: Some(stop),
             task: Some(task),
+            sweeper,
         })
     }
 
@@ -105,6 +121,7 @@ impl MockServer {
 
     /// Stops accepting connections, lets requests in flight finish, and waits for the server.
     pub async fn shutdown(mut self) {
+        self.sweeper.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(true);
         }
@@ -213,6 +230,7 @@ async fn serve_connection(
 
 impl Drop for MockServer {
     fn drop(&mut self) {
+        self.sweeper.abort();
         if let Some(task) = self.task.take() {
             task.abort();
         }

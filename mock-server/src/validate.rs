@@ -16,13 +16,16 @@ pub(crate) const TARGET_URL_MAX: usize = 2048;
 /// Longest `label`, in characters.
 pub(crate) const LABEL_MAX: usize = 200;
 /// Most days one bulk scan batch may cover.
-pub(crate) const SCAN_BATCH_MAX_DAYS: i64 = 3660;
+pub(crate) const SCAN_BATCH_MAX_DAYS: i64 = 400;
 
 const MSG_UNKNOWN: &str = "is not a known field";
 const MSG_REQUIRED: &str = "is required";
 const MSG_URL: &str = "must be an absolute http or https URL";
 const MSG_SHORTCODE: &str =
     "must be 3-64 lowercase letters, digits or hyphens, not starting or ending with a hyphen";
+
+/// Most unknown fields one 422 names.
+pub(crate) const MAX_UNKNOWN_FIELDS_NAMED: usize = 10;
 
 #[derive(Default)]
 struct Errors(FieldErrors);
@@ -35,11 +38,18 @@ impl Errors {
             .push(message.into());
     }
 
+    /// Names at most [`MAX_UNKNOWN_FIELDS_NAMED`] unknown fields (the last one named also says
+    /// how many more there were), so a 422's size does not grow with the request's.
     fn unknown_fields(&mut self, map: &Map<String, Value>, known: &[&str]) {
-        for k in map.keys() {
-            if !known.contains(&k.as_str()) {
-                self.add(k, MSG_UNKNOWN);
-            }
+        let mut unknown = map.keys().filter(|k| !known.contains(&k.as_str()));
+        let mut last = None;
+        for k in unknown.by_ref().take(MAX_UNKNOWN_FIELDS_NAMED) {
+            self.add(k, MSG_UNKNOWN);
+            last = Some(k);
+        }
+        let more = unknown.count();
+        if let (Some(k), true) = (last, more > 0) {
+            self.add(k, format!("and {more} more unknown fields, not listed"));
         }
     }
 
@@ -167,13 +177,10 @@ pub(crate) struct CodePatch {
 /// Validates a `CodeUpdate` body; `shortcode` is permanent.
 pub(crate) fn update(map: &Map<String, Value>) -> Result<CodePatch, FieldErrors> {
     let mut e = Errors::default();
-    for k in map.keys() {
-        match k.as_str() {
-            "target_url" | "label" | "status" => {}
-            "shortcode" => e.add("shortcode", "is permanent and cannot be changed"),
-            other => e.add(other, MSG_UNKNOWN),
-        }
+    if map.contains_key("shortcode") {
+        e.add("shortcode", "is permanent and cannot be changed");
     }
+    e.unknown_fields(map, &["target_url", "label", "status", "shortcode"]);
     let mut patch = CodePatch::default();
     if let Some(v) = map.get("target_url") {
         patch.target_url = target_url(&mut e, v);

@@ -111,7 +111,11 @@ pub struct MockConfig {
     pub(crate) faults: FaultConfig,
     pub(crate) propagation_delay: Duration,
     pub(crate) admin_token: Option<AdminToken>,
+    pub(crate) max_codes_per_account: usize,
 }
+
+/// The default of [`MockConfig::max_codes_per_account`]: far more than any test suite creates.
+pub const DEFAULT_MAX_CODES_PER_ACCOUNT: usize = 10_000;
 
 /// The token that guards the mock-only `/_mock/...` routes; `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -140,6 +144,7 @@ impl Default for MockConfig {
             faults: FaultConfig::default(),
             admin_token: None,
             propagation_delay: Duration::ZERO,
+            max_codes_per_account: DEFAULT_MAX_CODES_PER_ACCOUNT,
         }
     }
 }
@@ -158,6 +163,14 @@ impl MockConfig {
     /// ```
     pub fn admin_token(mut self, token: impl Into<String>) -> Self {
         self.admin_token = Some(AdminToken(token.into()));
+        self
+    }
+
+    /// The most codes one account may hold (default [`DEFAULT_MAX_CODES_PER_ACCOUNT`]); a create
+    /// beyond it gets the mock-only 403 `code_limit_reached`. Keeps the server's memory bounded
+    /// by configuration rather than by what clients send.
+    pub fn max_codes_per_account(mut self, cap: usize) -> Self {
+        self.max_codes_per_account = cap;
         self
     }
 
@@ -276,6 +289,11 @@ impl MockConfig {
             ));
         }
         self.faults.validate().map_err(ConfigError)?;
+        if self.max_codes_per_account == 0 {
+            return Err(ConfigError(
+                "the most codes per account must be at least 1".into(),
+            ));
+        }
         let tokens = self.tokens();
         if let Some(AdminToken(admin)) = &self.admin_token {
             if admin.is_empty() || admin.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {

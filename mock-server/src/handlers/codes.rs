@@ -13,7 +13,7 @@ use super::{DataView, json_bytes, json_value, shortcode};
 use crate::body::read_json_object;
 use crate::error::ApiError;
 use crate::model::{CodeRecord, CodeStatus, CodeView, EarlierTargets};
-use crate::state::{AppState, Caller, Data, Lookup, StoredResponse};
+use crate::state::{AppState, Caller, Data, Fingerprint, Lookup, StoredResponse};
 use crate::validate;
 
 static IDEMPOTENT_REPLAY: HeaderName = HeaderName::from_static("idempotent-replay");
@@ -115,7 +115,8 @@ fn valid_idempotency_key(key: &[u8]) -> bool {
         && key.iter().all(|b| visible(b) || *b == b' ' || *b == b'\t')
 }
 
-/// Creates a code for `caller` from a parsed body: 201, 409 `shortcode_taken` or 422.
+/// Creates a code for `caller` from a parsed body: 201, 409 `shortcode_taken`, 422, or the
+/// mock-only 403 `code_limit_reached` when the account holds `--max-codes` codes.
 fn create_in(
     data: &mut Data,
     state: &AppState,
@@ -126,6 +127,10 @@ fn create_in(
         Ok(n) => n,
         Err(fe) => return stored_error(ApiError::validation(fe)),
     };
+    let cap = state.config().max_codes_per_account;
+    if data.store.count(caller.account) >= cap {
+        return stored_error(ApiError::code_limit_reached(cap));
+    }
     let shortcode = match new.shortcode {
         Some(s) if data.store.contains(&s) => return stored_error(ApiError::shortcode_taken(&s)),
         Some(s) => s,
@@ -180,7 +185,11 @@ pub(crate) async fn create_code(
         return Ok(json_bytes(r.status, r.body));
     };
     let now = state.clock().now_nanos();
-    match data.idempotency.lookup(caller.token, &key, &body, now, ttl) {
+    let fingerprint = Fingerprint::of(&body);
+    match data
+        .idempotency
+        .lookup(caller.token, &key, fingerprint, now, ttl)
+    {
         Lookup::Replay(r) => {
             let mut res = json_bytes(r.status, r.body);
             res.headers_mut()
@@ -194,7 +203,7 @@ pub(crate) async fn create_code(
             // `shortcode_taken` is not stored, so a corrected retry with the key succeeds.
             if r.status == StatusCode::CREATED {
                 data.idempotency
-                    .store(caller.token, &key, body, r.clone(), now);
+                    .store(caller.token, &key, fingerprint, r.clone(), now);
             }
             Ok(json_bytes(r.status, r.body))
         }

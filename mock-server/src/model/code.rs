@@ -50,6 +50,14 @@ pub(crate) const MAX_EARLIER_TARGETS: usize = 32;
 #[derive(Debug, Default)]
 pub(crate) struct EarlierTargets(VecDeque<(i128, Box<str>)>);
 
+impl EarlierTargets {
+    /// The heap bytes held: the queue's slots and the targets' text.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.0.capacity() * std::mem::size_of::<(i128, Box<str>)>()
+            + self.0.iter().map(|(_, t)| t.len()).sum::<usize>()
+    }
+}
+
 impl CodeRecord {
     /// Changes the target at `now`, remembering the old one when scans lag by `delay` (ns).
     pub(crate) fn set_target(&mut self, target: Box<str>, now: i128, delay: i128) {

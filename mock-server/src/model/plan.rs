@@ -24,12 +24,15 @@ impl Plan {
         }
     }
 
+    /// The longest scans window of any plan, in days.
+    pub(crate) const LONGEST_WINDOW_DAYS: u32 = 365;
+
     /// Days in the scans window, `None` for lifetime totals only.
     pub fn window_days(self) -> Option<u32> {
         match self {
             Plan::Free => None,
             Plan::Pro => Some(30),
-            Plan::Business => Some(365),
+            Plan::Business => Some(Plan::LONGEST_WINDOW_DAYS),
         }
     }
 }

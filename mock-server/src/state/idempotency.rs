@@ -1,14 +1,49 @@
-//! The idempotency store: per (token, key bytes), the parsed request body and the response it got,
-//! kept for the configured retention. Entries are reclaimed when they expire (an
-//! insertion-ordered queue is swept on every store), so memory does not grow without bound.
-//! Callers hold the state lock across lookup, processing and store, which serializes requests
-//! with the same key.
+//! The idempotency store: per (token, key bytes), a fixed-size fingerprint of the request body
+//! and the response it got, kept for the configured retention. Expired entries are reclaimed by
+//! an insertion-ordered queue, swept on every lookup and on a schedule (see
+//! [`AppState::reclaim_expired`](crate::AppState::reclaim_expired)), so what a key costs is
+//! bounded by the key, the response and the retention, never by the request body. Callers hold
+//! the state lock across lookup, processing and store, which serializes requests with the same
+//! key.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{DefaultHasher, Hasher};
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use bytes::Bytes;
 use serde_json::{Map, Value};
+
+/// 128 bits that stand for a request body: two independent 64-bit hashes of its canonical JSON
+/// (object keys sorted, as `serde_json::Map` keeps them, so key order and whitespace do not
+/// matter). Two different bodies under one key collide with probability about 2^-128.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fingerprint([u64; 2]);
+
+impl Fingerprint {
+    pub(crate) fn of(body: &Map<String, Value>) -> Fingerprint {
+        /// Feeds the serialized JSON to two hashers without building the text.
+        struct Sink([DefaultHasher; 2]);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                for h in &mut self.0 {
+                    h.write(buf);
+                }
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut second = DefaultHasher::new();
+        second.write_u64(0x6865_6c64_7172_2d31); // a fixed, different starting state
+        let mut sink = Sink([DefaultHasher::new(), second]);
+        // Writing to a hasher cannot fail, and a JSON map always serializes.
+        let _ = serde_json::to_writer(&mut sink, body);
+        let [a, b] = sink.0;
+        Fingerprint([a.finish(), b.finish()])
+    }
+}
 
 /// A response stored for a key.
 #[derive(Debug, Clone)]
@@ -19,10 +54,13 @@ pub(crate) struct StoredResponse {
 
 #[derive(Debug)]
 struct Entry {
-    request: Map<String, Value>,
+    request: Fingerprint,
     response: StoredResponse,
     stored_at: i128,
 }
+
+/// A key's bytes, shared by the map and the expiry queue.
+type Key = Arc<[u8]>;
 
 /// What a key says about a request.
 #[derive(Debug)]
@@ -38,9 +76,9 @@ pub(crate) enum Lookup {
 /// Stored responses by (token index, key), with their expiry queue.
 #[derive(Debug, Default)]
 pub(crate) struct IdempotencyStore {
-    entries: HashMap<(u32, Box<[u8]>), Entry>,
+    entries: HashMap<(u32, Key), Entry>,
     /// (stored_at, token, key) in the order stored.
-    queue: VecDeque<(i128, u32, Box<[u8]>)>,
+    queue: VecDeque<(i128, u32, Key)>,
 }
 
 impl IdempotencyStore {
@@ -49,14 +87,14 @@ impl IdempotencyStore {
         &mut self,
         token: u32,
         key: &[u8],
-        request: &Map<String, Value>,
+        request: Fingerprint,
         now: i128,
         ttl: i128,
     ) -> Lookup {
         self.reclaim(now, ttl);
-        match self.entries.get(&(token, Box::from(key))) {
+        match self.entries.get(&(token, Key::from(key))) {
             Some(e) if e.stored_at.saturating_add(ttl) > now => {
-                if e.request == *request {
+                if e.request == request {
                     Lookup::Replay(e.response.clone())
                 } else {
                     Lookup::Conflict
@@ -71,11 +109,11 @@ impl IdempotencyStore {
         &mut self,
         token: u32,
         key: &[u8],
-        request: Map<String, Value>,
+        request: Fingerprint,
         response: StoredResponse,
         now: i128,
     ) {
-        let key: Box<[u8]> = Box::from(key);
+        let key = Key::from(key);
         self.queue.push_back((now, token, key.clone()));
         self.entries.insert(
             (token, key),
@@ -108,6 +146,19 @@ impl IdempotencyStore {
         self.entries.len()
     }
 
+    /// The heap bytes the entries hold (keys, responses, the map's and queue's slots): what the
+    /// worst-case figures in the document are checked against.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<((u32, Key), Entry)>() + 1;
+        let queue_slot = std::mem::size_of::<(i128, u32, Key)>();
+        let held: usize = self
+            .entries
+            .iter()
+            .map(|((_, k), e)| k.len() + 2 * std::mem::size_of::<usize>() + e.response.body.len())
+            .sum();
+        held + self.entries.capacity() * slot + self.queue.capacity() * queue_slot
+    }
+
     /// Forgets everything.
     pub(crate) fn clear(&mut self) {
         *self = IdempotencyStore::default();
@@ -136,38 +187,46 @@ mod tests {
     #[test]
     fn replays_conflicts_and_expires() {
         let mut s = IdempotencyStore::default();
-        let body = obj(json!({"target_url": "https://example.com", "label": "a"}));
-        assert!(matches!(s.lookup(0, b"k", &body, 0, 100), Lookup::Fresh));
-        s.store(0, b"k", body.clone(), created(), 0);
+        let body = Fingerprint::of(&obj(
+            json!({"target_url": "https://example.com", "label": "a"}),
+        ));
+        assert!(matches!(s.lookup(0, b"k", body, 0, 100), Lookup::Fresh));
+        s.store(0, b"k", body, created(), 0);
         let reordered: Map<String, Value> =
             serde_json::from_str(r#"{ "label":"a", "target_url":"https://example.com" }"#).unwrap();
         assert!(matches!(
-            s.lookup(0, b"k", &reordered, 99, 100),
+            s.lookup(0, b"k", Fingerprint::of(&reordered), 99, 100),
             Lookup::Replay(_)
         ));
+        let other = Fingerprint::of(&obj(json!({"target_url": "https://x.org"})));
         assert!(matches!(
-            s.lookup(
-                0,
-                b"k",
-                &obj(json!({"target_url": "https://x.org"})),
-                99,
-                100
-            ),
+            s.lookup(0, b"k", other, 99, 100),
             Lookup::Conflict
         ));
-        assert!(matches!(s.lookup(1, b"k", &body, 99, 100), Lookup::Fresh));
-        assert!(matches!(s.lookup(0, b"k", &body, 100, 100), Lookup::Fresh));
+        assert!(matches!(s.lookup(1, b"k", body, 99, 100), Lookup::Fresh));
+        assert!(matches!(s.lookup(0, b"k", body, 100, 100), Lookup::Fresh));
         assert_eq!(s.len(), 0, "expired entries are reclaimed");
+    }
+
+    #[test]
+    fn fingerprints_ignore_key_order_and_tell_values_apart() {
+        let a: Map<String, Value> = serde_json::from_str(r#"{"x":1,"y":"b"}"#).unwrap();
+        let b: Map<String, Value> = serde_json::from_str(r#"{ "y" : "b", "x" : 1 }"#).unwrap();
+        let c: Map<String, Value> = serde_json::from_str(r#"{"x":1,"y":"c"}"#).unwrap();
+        let d: Map<String, Value> = serde_json::from_str(r#"{"x":1.0,"y":"b"}"#).unwrap();
+        assert_eq!(Fingerprint::of(&a), Fingerprint::of(&b));
+        assert_ne!(Fingerprint::of(&a), Fingerprint::of(&c));
+        assert_ne!(Fingerprint::of(&a), Fingerprint::of(&d));
     }
 
     #[test]
     fn reclaiming_an_old_slot_keeps_a_newer_entry_for_the_same_key() {
         let mut s = IdempotencyStore::default();
-        let body = obj(json!({"a": 1}));
-        s.store(0, b"k", body.clone(), created(), 0);
+        let body = Fingerprint::of(&obj(json!({"a": 1})));
+        s.store(0, b"k", body, created(), 0);
         s.reclaim(100, 100);
-        s.store(0, b"k", body.clone(), created(), 100);
-        s.queue.push_front((0, 0, Box::from(&b"k"[..])));
+        s.store(0, b"k", body, created(), 100);
+        s.queue.push_front((0, 0, Key::from(&b"k"[..])));
         s.reclaim(150, 100);
         assert_eq!(s.len(), 1);
     }

@@ -19,7 +19,7 @@ mod store;
 
 pub use faults::FaultCounts;
 pub(crate) use faults::{DropKind, Fault, Faults};
-pub(crate) use idempotency::{IdempotencyStore, Lookup, StoredResponse};
+pub(crate) use idempotency::{Fingerprint, IdempotencyStore, Lookup, StoredResponse};
 pub(crate) use ratelimit::{RateDecision, SlidingLog};
 pub(crate) use store::Store;
 
@@ -149,9 +149,31 @@ impl AppState {
         self.lock().store.len()
     }
 
-    /// How many idempotency keys are held (expired ones are reclaimed as requests arrive).
+    /// How many idempotency keys are held (expired ones are reclaimed as requests arrive and
+    /// on a schedule).
     pub fn idempotency_key_count(&self) -> usize {
         self.lock().idempotency.len()
+    }
+
+    /// The idempotency retention in server-clock nanoseconds.
+    pub(crate) fn idempotency_ttl_nanos(&self) -> i128 {
+        i128::try_from(self.shared.config.idempotency_ttl.as_nanos()).unwrap_or(i128::MAX / 4)
+    }
+
+    /// Drops every idempotency entry that expired by the server clock. A running
+    /// [`MockServer`](crate::MockServer) calls it every few seconds and after
+    /// `POST /_mock/clock/advance`, so expired keys go away even when no request passes by.
+    pub fn reclaim_expired(&self) {
+        let now = self.clock().now_nanos();
+        let ttl = self.idempotency_ttl_nanos();
+        self.lock().idempotency.reclaim(now, ttl);
+    }
+
+    /// An estimate of the heap bytes held by stored codes and idempotency entries, from their
+    /// sizes: what the document's worst-case memory figures are checked against.
+    pub fn stored_bytes(&self) -> usize {
+        let data = self.lock();
+        data.store.heap_bytes() + data.idempotency.heap_bytes()
     }
 
     /// What the fault injection did so far (all zero when no fault is configured).

@@ -54,6 +54,31 @@ impl Store {
             .filter(|c| c.account == account)
     }
 
+    /// An estimate of the heap bytes the codes hold: each record and its map slot, its strings,
+    /// its place in its account's list, its scans and earlier targets.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<(Arc<str>, CodeRecord)>() + 1;
+        let per_code: usize = self
+            .codes
+            .values()
+            .map(|c| {
+                // The shortcode's Arc (two counters and the text), shared with the list.
+                2 * std::mem::size_of::<usize>()
+                    + c.shortcode.len()
+                    + c.target_url.len()
+                    + c.label.as_ref().map_or(0, |l| l.len())
+                    + c.scans.heap_bytes()
+                    + c.earlier_targets.heap_bytes()
+            })
+            .sum();
+        let lists: usize = self
+            .by_account
+            .iter()
+            .map(|l| l.capacity() * std::mem::size_of::<Arc<str>>())
+            .sum();
+        per_code + self.codes.capacity() * slot + lists
+    }
+
     /// How many codes `account` holds.
     pub(crate) fn count(&self, account: u32) -> usize {
         self.by_account.get(account as usize).map_or(0, Vec::len)
