@@ -2,8 +2,6 @@
 //! bytes a JSON object (400 `invalid_json`). Bodies are parsed here into `serde_json` values so
 //! that validation (see `validate`) can name each field in a 422.
 
-use std::error::Error as _;
-
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use serde_json::{Map, Value};
