@@ -19,9 +19,11 @@ Examples:
   heldqr codes scans menu-v3
   heldqr codes list --all --json | jq -r '.[].scan_url'
 
-Token:  --token, else HELDQR_TOKEN, else the token `heldqr auth login` stored for the host.
-Host:   --base-url, else HELDQR_BASE_URL, else the host of the last login,
-        else https://api.heldqr.com.
+Token:  --token, else HELDQR_TOKEN, else the token `heldqr auth login` stored for that very
+        host (a stored token is never sent to another host; localhost = 127.0.0.1).
+Host:   --base-url, else HELDQR_BASE_URL, else the default host (set by `auth login` and
+        `auth switch`), else https://api.heldqr.com. `auth login` itself never uses the
+        default host: without --base-url it logs in to https://api.heldqr.com.
 Output: tables on a terminal, tab-separated lines when piped, one JSON document with --json.
         Errors always go to stderr; with --json stdout stays empty on failure, switch on the
         exit code. NO_COLOR turns colour off; HELDQR_CONFIG_DIR moves the config file.
@@ -63,7 +65,8 @@ pub struct GlobalArgs {
         global = true,
         value_name = "URL",
         help = "API host, e.g. http://127.0.0.1:8080 for a local heldqr-mock [default: \
-                HELDQR_BASE_URL, then the host of the last login, then https://api.heldqr.com]"
+                HELDQR_BASE_URL, then the default host of `auth login`/`auth switch`, then \
+                https://api.heldqr.com]"
     )]
     pub base_url: Option<String>,
 

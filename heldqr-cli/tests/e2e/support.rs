@@ -72,10 +72,10 @@ impl Mock {
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(reply) = self.try_http("GET", "/healthz", &[], None) {
-                if reply.status == 200 {
-                    return;
-                }
+            if let Ok(reply) = self.try_http("GET", "/healthz", &[], None)
+                && reply.status == 200
+            {
+                return;
             }
             assert!(Instant::now() < deadline, "heldqr-mock never became ready");
             std::thread::sleep(Duration::from_millis(10));
@@ -219,10 +219,17 @@ impl Heldqr {
         Heldqr::new(mock).env("HELDQR_TOKEN", token)
     }
 
-    /// No host, no token.
+    /// No host, no token. The config directory is private (0700), as the CLI makes its own.
     pub fn bare() -> Heldqr {
+        let config_dir = tempfile::tempdir().unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(config_dir.path(), std::fs::Permissions::from_mode(0o700))
+                .unwrap();
+        }
         Heldqr {
-            config_dir: tempfile::tempdir().unwrap(),
+            config_dir,
             envs: Vec::new(),
         }
     }
@@ -388,4 +395,89 @@ pub fn decode_terminal_qr(text: &str, inverted: bool) -> String {
             if dark { 0 } else { 255 }
         },
     )
+}
+
+/// A small HTTP server on 127.0.0.1:0 that records the `Authorization` header of every request
+/// and answers each with an empty page of codes (so a login check against it succeeds). It
+/// proves where a token was, and was not, sent. Stops when dropped.
+pub struct Capture {
+    pub base_url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Capture {
+    pub fn start() -> Capture {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seen2, stop2) = (seen.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                let mut stream = match listener.accept() {
+                    Ok((stream, _)) => stream,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        // Polling accept: the only way to notice `stop` without a request.
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    }
+                    Err(_) => break,
+                };
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut auth = String::new();
+                let mut length = 0usize;
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    let trimmed = line.trim_end();
+                    if trimmed.is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = trimmed.split_once(':') {
+                        if name.eq_ignore_ascii_case("authorization") {
+                            auth = value.trim().to_string();
+                        }
+                        if name.eq_ignore_ascii_case("content-length") {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                seen2.lock().unwrap().push(auth);
+                let reply = r#"{"data":[],"pagination":{"page":1,"page_size":1,"total":0,"total_pages":0}}"#;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        });
+        Capture {
+            base_url,
+            seen,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// The Authorization headers received so far, in order.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
 }
