@@ -17,14 +17,15 @@ Examples:
   heldqr codes qr menu-v3 --out menu.png
   heldqr codes update menu-v3 --target-url https://example.com/menu-2026
   heldqr codes scans menu-v3
-  heldqr codes list --all --json | jq -r '.[].scan_url'
+  heldqr codes list --all --jq '.[].scan_url'
 
 Token:  --token, else HELDQR_TOKEN, else the token `heldqr auth login` stored for that very
         host (a stored token is never sent to another host; localhost = 127.0.0.1).
 Host:   --base-url, else HELDQR_BASE_URL, else the default host (set by `auth login` and
         `auth switch`), else https://api.heldqr.com. `auth login` itself never uses the
         default host: without --base-url it logs in to https://api.heldqr.com.
-Output: tables on a terminal, tab-separated lines when piped, one JSON document with --json.
+Output: tables on a terminal, tab-separated lines when piped, one JSON document with --json;
+        --jq EXPR filters that document with a jq implementation (no jq needed).
         Errors always go to stderr; with --json stdout stays empty on failure, switch on the
         exit code. NO_COLOR turns colour off; HELDQR_CONFIG_DIR moves the config file.
 ";
@@ -73,6 +74,11 @@ pub struct GlobalArgs {
     /// Print the API's data as one JSON document on stdout (and nothing else there).
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Filter the JSON output with a jq expression (implies --json); string results print
+    /// raw, one a line, other values as compact JSON. A bad expression exits 2.
+    #[arg(long, global = true, value_name = "EXPR")]
+    pub jq: Option<String>,
 
     /// Give up on a request after this many seconds (each retry gets the same) [default: 30]
     #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_timeout)]

@@ -10,6 +10,8 @@ mod codes;
 mod exit_codes;
 mod faults;
 mod import;
+mod jq;
+mod lists;
 mod output;
 mod qr;
 mod scans;

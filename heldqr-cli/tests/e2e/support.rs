@@ -397,19 +397,43 @@ pub fn decode_terminal_qr(text: &str, inverted: bool) -> String {
     )
 }
 
-/// A small HTTP server on 127.0.0.1:0 that records the `Authorization` header of every request
-/// and answers each with an empty page of codes (so a login check against it succeeds). It
-/// proves where a token was, and was not, sent. Stops when dropped.
+/// One request a [`Capture`] server received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// `GET /api/v1/codes?page=2`, the request line without the version.
+    pub request: String,
+    /// The `Authorization` header, empty when there was none.
+    pub authorization: String,
+}
+
+type Responder = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
+
+/// A small HTTP server on 127.0.0.1:0 that records every request (its line and its
+/// `Authorization` header) and answers through a function of it: by default an empty page of
+/// codes (so a login check against it succeeds). It proves where a token was, and was not,
+/// sent, and scripts failures the mock cannot produce on demand. Stops when dropped.
 pub struct Capture {
     pub base_url: String,
-    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Capture {
     pub fn start() -> Capture {
+        Capture::answering(|_| {
+            (
+                200,
+                r#"{"data":[],"pagination":{"page":1,"page_size":1,"total":0,"total_pages":0}}"#
+                    .to_string(),
+            )
+        })
+    }
+
+    /// A server answering each request with `respond(request)`: (status, JSON body).
+    pub fn answering(respond: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static) -> Capture {
         use std::sync::atomic::Ordering;
+        let respond: Box<Responder> = Box::new(respond);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
@@ -430,7 +454,10 @@ impl Capture {
                 let _ = stream.set_nonblocking(false);
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut auth = String::new();
+                let mut request = Seen {
+                    request: String::new(),
+                    authorization: String::new(),
+                };
                 let mut length = 0usize;
                 let mut line = String::new();
                 while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
@@ -438,9 +465,14 @@ impl Capture {
                     if trimmed.is_empty() {
                         break;
                     }
-                    if let Some((name, value)) = trimmed.split_once(':') {
+                    if request.request.is_empty() {
+                        request.request = trimmed
+                            .rsplit_once(' ')
+                            .map_or(trimmed, |(head, _version)| head)
+                            .to_string();
+                    } else if let Some((name, value)) = trimmed.split_once(':') {
                         if name.eq_ignore_ascii_case("authorization") {
-                            auth = value.trim().to_string();
+                            request.authorization = value.trim().to_string();
                         }
                         if name.eq_ignore_ascii_case("content-length") {
                             length = value.trim().parse().unwrap_or(0);
@@ -450,11 +482,11 @@ impl Capture {
                 }
                 let mut body = vec![0u8; length];
                 let _ = reader.read_exact(&mut body);
-                seen2.lock().unwrap().push(auth);
-                let reply = r#"{"data":[],"pagination":{"page":1,"page_size":1,"total":0,"total_pages":0}}"#;
+                let (status, reply) = respond(&request);
+                seen2.lock().unwrap().push(request);
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
                     reply.len()
                 );
             }
@@ -469,6 +501,14 @@ impl Capture {
 
     /// The Authorization headers received so far, in order.
     pub fn authorizations(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .map(|r| r.authorization)
+            .collect()
+    }
+
+    /// The requests received so far, in order.
+    pub fn requests(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
