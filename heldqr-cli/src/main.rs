@@ -11,6 +11,7 @@ mod config;
 mod error;
 mod import_file;
 mod jq;
+mod ledger;
 mod output;
 mod qr;
 mod secret;

@@ -63,6 +63,8 @@ pub struct Settings {
     pub config: ConfigFile,
     /// Something the user should know (a config file readable by others).
     pub warnings: Vec<String>,
+    /// `HELDQR_STATE_DIR`, where the import ledger lives instead of the platform's directory.
+    pub state_dir_override: Option<String>,
 }
 
 impl Settings {
@@ -147,6 +149,7 @@ impl Settings {
             store,
             config,
             warnings,
+            state_dir_override: non_empty(crate::ledger::ENV_STATE_DIR),
         })
     }
 

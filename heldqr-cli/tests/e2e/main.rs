@@ -7,6 +7,7 @@ mod support;
 mod api;
 mod auth;
 mod codes;
+mod exactly_once;
 mod exit_codes;
 mod faults;
 mod import;

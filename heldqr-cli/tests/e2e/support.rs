@@ -205,6 +205,7 @@ impl Reply {
 /// Runs `heldqr` with a private config dir and only the environment a test sets.
 pub struct Heldqr {
     config_dir: tempfile::TempDir,
+    state_dir: tempfile::TempDir,
     envs: Vec<(String, String)>,
 }
 
@@ -230,6 +231,7 @@ impl Heldqr {
         }
         Heldqr {
             config_dir,
+            state_dir: tempfile::tempdir().unwrap(),
             envs: Vec::new(),
         }
     }
@@ -241,6 +243,11 @@ impl Heldqr {
 
     pub fn config_dir(&self) -> &Path {
         self.config_dir.path()
+    }
+
+    /// Where this runner's import ledgers live (HELDQR_STATE_DIR).
+    pub fn state_dir(&self) -> &Path {
+        self.state_dir.path()
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
@@ -257,6 +264,7 @@ impl Heldqr {
             cmd.env_remove(var);
         }
         cmd.env("HELDQR_CONFIG_DIR", self.config_dir.path());
+        cmd.env("HELDQR_STATE_DIR", self.state_dir.path());
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }
