@@ -80,6 +80,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "EXPR")]
     pub jq: Option<String>,
 
+    /// Show every attempt on stderr as it happens (-vv: headers and bodies too, token masked).
+    /// HELDQR_DEBUG=1 (or 2) does the same.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
     /// Give up on a request after this many seconds (each retry gets the same) [default: 30]
     #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,

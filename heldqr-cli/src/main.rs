@@ -16,6 +16,7 @@ mod output;
 mod qr;
 mod secret;
 mod settings;
+mod verbose;
 
 use std::process::ExitCode;
 

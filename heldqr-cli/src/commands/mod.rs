@@ -11,6 +11,7 @@ use crate::cli::{Cli, Command};
 use crate::error::{CliError, HintCommand, HintContext};
 use crate::output::Ui;
 use crate::settings::{Purpose, Settings};
+use crate::verbose::Verbosity;
 
 /// What a command runs with: how to print, and the resolved settings.
 #[derive(Debug)]
@@ -53,6 +54,15 @@ pub fn run(
         _ => Purpose::COMMAND,
     };
     let settings = Settings::resolve_for(&globals, env, purpose)?;
+    let verbosity = Verbosity::resolve(globals.verbose, env(crate::verbose::ENV_DEBUG).as_deref());
+    crate::verbose::init(verbosity, settings.token.as_ref().map(|(token, _)| token));
+    tracing::debug!(
+        host = %settings.base_url,
+        host_from = %settings.base_url_source,
+        token = %settings.token.as_ref().map(|(t, _)| t.masked()).unwrap_or_else(|| "none".into()),
+        token_from = %settings.token.as_ref().map(|(_, s)| s.to_string()).unwrap_or_default(),
+        "settings"
+    );
     hints.local_host = crate::settings::is_local_host(&settings.base_url);
     hints.default_host = crate::config::host_key(&settings.base_url)
         == crate::config::host_key(heldqr_sdk::DEFAULT_BASE_URL);

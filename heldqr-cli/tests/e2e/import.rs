@@ -88,7 +88,9 @@ fn import_then_rerun_skips_everything_without_a_request() {
     assert_eq!(json[0]["code"]["label"], "Restaurant menu");
     assert!(json[1]["code"]["label"].is_null());
     assert!(
-        first.stderr.contains("4 created, 0 replayed, 0 skipped (already imported), 0 failed"),
+        first
+            .stderr
+            .contains("4 created, 0 replayed, 0 skipped (already imported), 0 failed"),
         "{}",
         first.stderr
     );

@@ -16,3 +16,4 @@ mod lists;
 mod output;
 mod qr;
 mod scans;
+mod verbose;
