@@ -161,7 +161,17 @@ struct Fields {
 
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.push(field, format!("{value:?}"));
+        let text = format!("{value:?}");
+        // `%value` fields arrive here as Display text: quote them like strings when needed.
+        let text = if field.name() != "message"
+            && !text.starts_with('"')
+            && text.contains(char::is_whitespace)
+        {
+            format!("{text:?}")
+        } else {
+            text
+        };
+        self.push(field, text);
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
@@ -249,6 +259,7 @@ mod tests {
                 idempotency_key = "k-1",
                 wait_ms = 400u64,
                 reason = "backoff",
+                source = %"config file /x y",
                 note = "echoed hkr_live_supersecret_a3f9 by mistake",
                 "retrying"
             );
@@ -256,7 +267,7 @@ mod tests {
         assert_eq!(text.lines().count(), 1, "{text}");
         let line = text.trim_end();
         assert!(line.starts_with("* +"), "{line}");
-        assert!(line.contains("s retrying  attempt=2  http.status_code=503  idempotency_key=k-1  wait_ms=400  reason=backoff"), "{line}");
+        assert!(line.contains("s retrying  attempt=2  http.status_code=503  idempotency_key=k-1  wait_ms=400  reason=backoff  source=\"config file /x y\""), "{line}");
         assert!(
             line.contains("[request{http.method=\"POST\" url.path=\"/api/v1/codes\"}]"),
             "{line}"
