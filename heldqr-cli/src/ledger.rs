@@ -1,7 +1,7 @@
 //! The import ledger: what `codes import` created, per host and account, kept on this machine
 //! so an import stays exactly-once beyond the server's 24-hour idempotency window.
 //!
-//! One JSON-lines file per host and token (one token belongs to one account), under
+//! One JSON-lines file per host and token, under
 //! `imports/` in the platform's state directory (`$XDG_STATE_HOME/heldqr` or
 //! `~/.local/state/heldqr` on Linux), or its data directory where it has no state directory
 //! (`~/Library/Application Support/com.Heldqr.heldqr` on macOS, `%APPDATA%\Heldqr\heldqr\data`
@@ -11,6 +11,11 @@
 //! file name. A line is appended and synced as soon as the API answers, so a run stopped by
 //! Ctrl-C, a crash or a lost machine has every finished row on disk; a torn last line is
 //! ignored on the next read.
+//!
+//! Why the token stands for the account: one token belongs to one account, and the API has no
+//! call that names the account. An account holding several tokens has one ledger per token, and
+//! a rotated token starts an empty ledger (its rows are then only covered by the server's
+//! 24-hour key window, which is per token too): import a file with the token that imported it.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
