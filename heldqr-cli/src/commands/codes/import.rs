@@ -684,8 +684,8 @@ fn print_plan(ctx: &Ctx, rows: &[ImportRow], ledger: Option<&Ledger>) -> Result<
 struct Progress<'a> {
     ctx: &'a Ctx,
     bar: Option<ProgressBar>,
-    /// created, replayed, failed so far (for the bar's message).
-    counts: std::cell::Cell<(usize, usize, usize)>,
+    /// created, replayed, skipped, failed so far (for the bar's message).
+    counts: std::cell::Cell<(usize, usize, usize, usize)>,
     /// The reset time of a rate-limit wait already announced (one line per wait when piped).
     announced_wait: std::cell::Cell<Option<u64>>,
 }
@@ -707,7 +707,7 @@ impl<'a> Progress<'a> {
         Progress {
             ctx,
             bar,
-            counts: std::cell::Cell::new((0, 0, 0)),
+            counts: std::cell::Cell::new((0, 0, 0, 0)),
             announced_wait: std::cell::Cell::new(None),
         }
     }
@@ -786,21 +786,22 @@ impl<'a> Progress<'a> {
             }
             _ => format!("row {}: {}", result.row, result.result.as_str()),
         };
-        let (mut created, mut replayed, mut failed) = self.counts.get();
+        let (mut created, mut replayed, mut skipped, mut failed) = self.counts.get();
         match result.result {
             Outcome::Created => created += 1,
             Outcome::Replayed => replayed += 1,
             Outcome::Failed => failed += 1,
-            Outcome::Skipped | Outcome::NotAttempted | Outcome::Unknown => {}
+            Outcome::Skipped => skipped += 1,
+            Outcome::NotAttempted | Outcome::Unknown => {}
         }
-        self.counts.set((created, replayed, failed));
+        self.counts.set((created, replayed, skipped, failed));
         match &self.bar {
             Some(bar) => {
                 if result.result == Outcome::Failed {
                     bar.suspend(|| self.ctx.ui.info(&line));
                 }
                 bar.set_message(format!(
-                    "· {created} created · {replayed} replayed · {failed} failed"
+                    "· {created} created · {replayed} replayed · {skipped} skipped · {failed} failed"
                 ));
                 bar.inc(1);
             }
