@@ -453,6 +453,7 @@ fn result(
 fn open_ledger(ctx: &Ctx, token: &crate::secret::Token) -> Result<Ledger, CliError> {
     let state_dir = ledger::state_dir(ctx.settings.state_dir_override.as_deref())?;
     let ledger = Ledger::open(ledger::path_for(&state_dir, &ctx.settings.base_url, token))?;
+    tracing::debug!(ledger = %ledger.path().display(), "import ledger");
     if ledger.unreadable_lines > 0 {
         ctx.ui.warn(&format!(
             "{} unreadable line(s) in the import ledger {} were ignored (a write cut short)",
