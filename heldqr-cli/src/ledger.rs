@@ -108,6 +108,13 @@ impl Ledger {
         let mut entries = HashMap::new();
         let mut unreadable_lines = 0;
         match std::fs::File::open(&path) {
+            Ok(file) if !file.metadata().is_ok_and(|m| m.is_file()) => {
+                // A device or a directory would read forever or fail line by line.
+                return Err(CliError::Config(format!(
+                    "the import ledger {} is not a regular file",
+                    path.display()
+                )));
+            }
             Ok(file) => {
                 for line in BufReader::new(file).split(b'\n') {
                     let line = line.map_err(|err| {
@@ -277,6 +284,21 @@ mod tests {
             shown.starts_with("/state/imports/http_127.0.0.1_8080/"),
             "{shown}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_ledger_that_is_not_a_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("l.jsonl")).unwrap();
+        assert!(matches!(
+            Ledger::open(dir.path().join("l.jsonl")),
+            Err(CliError::Config(_))
+        ));
+        assert!(matches!(
+            Ledger::open(dir.path().to_path_buf()),
+            Err(CliError::Config(_))
+        ));
     }
 
     #[cfg(unix)]

@@ -234,3 +234,20 @@ fn a_dry_run_says_which_rows_would_be_skipped() {
         .collect();
     assert_eq!(skipped, [true, true, false]);
 }
+
+/// The ledger cannot be read (its directory is a file): the import refuses to start, so it
+/// never creates rows it could not remember.
+#[test]
+fn an_unusable_ledger_sends_nothing() {
+    let mock = Mock::start();
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_dir = dir.path().join("state-is-a-file");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let broken =
+        Heldqr::with_token(&mock, PRO).env("HELDQR_STATE_DIR", not_a_dir.to_str().unwrap());
+    let file = write_csv(dir.path(), "codes.csv", &rows("unusable", 1..=3));
+    let run = import(&broken, &file, &[]).fails(1, "io");
+    assert!(run.stderr.contains("import ledger"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert_eq!(codes_and_duplicates(&broken, &mock.base_url), (0, 0));
+}
