@@ -279,8 +279,19 @@ fn read_input(input: &str) -> Result<Value, CliError> {
 }
 
 fn parse_json(bytes: &[u8], origin: &str) -> Result<Value, CliError> {
-    serde_json::from_slice(bytes)
-        .map_err(|err| CliError::Usage(format!("{origin} is not valid JSON: {err}")))
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|err| CliError::Usage(format!("{origin} is not valid JSON: {err}")))?;
+    // The SDK sends a JSON value, not bytes: say so under -v when the two differ.
+    let sent = serde_json::to_vec(&value).unwrap_or_default();
+    if sent != bytes {
+        tracing::debug!(
+            from = origin,
+            bytes_in = bytes.len(),
+            bytes_sent = sent.len(),
+            "request body re-encoded (compact, object keys sorted)"
+        );
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
