@@ -133,7 +133,7 @@ async fn login(args: LoginArgs, ctx: &Ctx) -> Result<(), CliError> {
         });
     }
     ctx.ui.info(&format!(
-        "Logged in to {} with {}{}; saved in {}",
+        "Logged in to {} with {}{}; saved in {}; it is the default host now",
         settings.base_url,
         token.masked(),
         if args.no_verify { " (not checked)" } else { "" },
