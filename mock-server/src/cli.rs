@@ -61,6 +61,10 @@ struct Args {
     #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds, env = "HELDQR_MOCK_PROPAGATION_DELAY")]
     propagation_delay: Duration,
 
+    /// Requests the journal keeps (GET /_mock/requests); 0 turns it off.
+    #[arg(long, value_name = "N", default_value_t = heldqr_mock::DEFAULT_JOURNAL_SIZE, env = "HELDQR_MOCK_JOURNAL_SIZE")]
+    journal_size: usize,
+
     /// Do not log one line per request on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -234,6 +238,7 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
         .idempotency_ttl(args.idempotency_ttl)
         .log_requests(!args.quiet)
         .propagation_delay(args.propagation_delay)
+        .journal_size(args.journal_size)
         .faults(faults_from(args));
     for (i, raw) in args.tokens.iter().enumerate() {
         let spec = parse_token(&raw.0, i + 1)?;

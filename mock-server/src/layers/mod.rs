@@ -1,10 +1,12 @@
 //! The cross-cutting concerns of the request path, one module and one layer each, in the order
 //! a request meets them (see [`app`](crate::app)): `request_id` (a fresh `X-Request-Id` on every
-//! answer), `log` (one line per request), `faults` (injected faults, decided before
-//! authentication), `auth` (bearer token, rate-limit credit and headers).
+//! answer), `log` (one line per request), `journal` (the request journal of `/api/v1` and
+//! `/r/`), `faults` (injected faults, decided before authentication), `auth` (bearer token,
+//! rate-limit credit and headers).
 
 pub(crate) mod auth;
 pub(crate) mod faults;
+pub(crate) mod journal;
 pub(crate) mod log;
 pub(crate) mod request_id;
 
