@@ -435,6 +435,23 @@ mod tests {
     }
 
     #[test]
+    fn propagation_delay_and_journal_size() {
+        let args = Args::parse_from([
+            "heldqr-mock",
+            "--propagation-delay",
+            "60",
+            "--journal-size",
+            "0",
+        ]);
+        assert_eq!(args.propagation_delay, Duration::from_secs(60));
+        assert_eq!(args.journal_size, 0);
+        let defaults = Args::parse_from(["heldqr-mock"]);
+        assert_eq!(defaults.propagation_delay, Duration::ZERO);
+        assert_eq!(defaults.journal_size, heldqr_mock::DEFAULT_JOURNAL_SIZE);
+        assert!(config_from(&args).is_ok());
+    }
+
+    #[test]
     fn rate_limit_and_seconds_forms() {
         assert_eq!(
             parse_rate_limit("600/60s").unwrap(),
