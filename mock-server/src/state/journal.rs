@@ -183,15 +183,25 @@ pub(crate) struct Journal {
 }
 
 fn message_bytes(m: &JournalMessage) -> usize {
-    let headers: usize = m.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
-    let body = match &m.body {
-        Value::Null => 0,
-        Value::String(s) => s.len(),
-        // A whole JSON body is at most JOURNAL_BODY_LIMIT bytes as sent; its value costs a
-        // small multiple of that.
-        _ => 4 * JOURNAL_BODY_LIMIT,
-    };
-    headers + body
+    let headers: usize = m.headers.iter().map(|(k, v)| 48 + k.len() + v.len()).sum();
+    headers + value_bytes(&m.body)
+}
+
+/// A generous estimate of the memory a JSON value holds: every node costs its enum slot and
+/// map or vector overhead, plus its strings.
+fn value_bytes(v: &Value) -> usize {
+    const NODE: usize = 64;
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => NODE,
+        Value::String(s) => NODE + s.len(),
+        Value::Array(a) => NODE + a.iter().map(value_bytes).sum::<usize>(),
+        Value::Object(o) => {
+            NODE + o
+                .iter()
+                .map(|(k, v)| NODE + k.len() + value_bytes(v))
+                .sum::<usize>()
+        }
+    }
 }
 
 /// The bytes an entry is charged against the journal's budget.
@@ -351,6 +361,12 @@ mod tests {
         j.clear();
         let id = j.take_id();
         assert_eq!(id, 11, "ids are never reused");
+    }
+
+    #[test]
+    fn a_json_body_is_charged_for_every_value_it_holds() {
+        let small: Value = serde_json::from_str(&format!("[{}0]", "0,".repeat(2000))).unwrap();
+        assert!(value_bytes(&small) > 2001 * 32, "{}", value_bytes(&small));
     }
 
     #[test]
