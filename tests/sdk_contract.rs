@@ -386,10 +386,20 @@ async fn typed_errors_from_the_mock() {
     let taken = take().send().await.unwrap_err();
     assert_eq!(taken.code(), Some(&ErrorCode::ShortcodeTaken));
     assert!(!taken.api().unwrap().idempotent_replay);
-    // The mock stores a 409 shortcode_taken under its key: the same request again is a replay.
-    let replayed = take().send().await.unwrap_err();
-    assert_eq!(replayed.code(), Some(&ErrorCode::ShortcodeTaken));
-    assert!(replayed.api().unwrap().idempotent_replay, "{replayed:?}");
+    // Only a created code binds a key: the 409 was not stored, so the same request again is
+    // decided afresh, and a corrected retry with the same key creates the code.
+    let again = take().send().await.unwrap_err();
+    assert_eq!(again.code(), Some(&ErrorCode::ShortcodeTaken));
+    assert!(!again.api().unwrap().idempotent_replay, "{again:?}");
+    let fixed = client
+        .codes()
+        .create("https://example.com")
+        .shortcode("menu-v4")
+        .idempotency_key("take-menu-v3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fixed.shortcode, "menu-v4");
 
     let bad_page = client
         .codes()

@@ -102,6 +102,10 @@ struct Args {
     #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds, env = "HELDQR_MOCK_PROPAGATION_DELAY")]
     propagation_delay: Duration,
 
+    /// Requests the journal keeps (GET /_mock/requests); 0 turns it off.
+    #[arg(long, value_name = "N", default_value_t = heldqr_mock::DEFAULT_JOURNAL_SIZE, env = "HELDQR_MOCK_JOURNAL_SIZE")]
+    journal_size: usize,
+
     /// Do not log one line per request on stderr (in the environment: 1/0, true/false).
     #[arg(long, short, env = "HELDQR_MOCK_QUIET", value_parser = clap::builder::BoolishValueParser::new())]
     quiet: bool,
@@ -379,6 +383,7 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
         .idempotency_ttl(args.idempotency_ttl)
         .log_requests(!args.quiet)
         .propagation_delay(args.propagation_delay)
+        .journal_size(args.journal_size)
         .faults(faults_from(args));
     for (i, raw) in args.tokens.iter().enumerate() {
         let spec = parse_token(&raw.0, i + 1)?;
@@ -649,6 +654,23 @@ mod tests {
         assert!(parse_listen("example.com:80").is_err());
         assert!(parse_listen("localhost:99999").is_err());
         assert!(parse_listen("localhost").is_err());
+    }
+
+    #[test]
+    fn propagation_delay_and_journal_size() {
+        let args = Args::parse_from([
+            "heldqr-mock",
+            "--propagation-delay",
+            "60",
+            "--journal-size",
+            "0",
+        ]);
+        assert_eq!(args.propagation_delay, Duration::from_secs(60));
+        assert_eq!(args.journal_size, 0);
+        let defaults = Args::parse_from(["heldqr-mock"]);
+        assert_eq!(defaults.propagation_delay, Duration::ZERO);
+        assert_eq!(defaults.journal_size, heldqr_mock::DEFAULT_JOURNAL_SIZE);
+        assert!(config_from(&args).is_ok());
     }
 
     #[test]

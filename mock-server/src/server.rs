@@ -129,6 +129,26 @@ impl MockServer {
         &self.state
     }
 
+    /// The request journal's entries `filter` selects, oldest first, as typed values (the same
+    /// ones `GET /_mock/requests` shows): e.g. every attempt of one create and the key each
+    /// carried.
+    ///
+    /// ```
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use heldqr_mock::{MockConfig, MockServer, RequestFilter};
+    ///
+    /// let server = MockServer::start(MockConfig::default()).await?;
+    /// // ... a client creates codes through server.base_url() ...
+    /// let attempts = server.requests(&RequestFilter::new().idempotency_key("order-17"));
+    /// let created = attempts.iter().filter(|e| e.status == 201 && !e.idempotent_replay).count();
+    /// assert!(created <= 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn requests(&self, filter: &crate::RequestFilter) -> Vec<crate::JournalEntry> {
+        self.state.requests(filter)
+    }
+
     /// Stops accepting connections, lets requests in flight finish, and waits for the server.
     pub async fn shutdown(mut self) {
         self.sweeper.abort();

@@ -115,6 +115,8 @@ pub struct MockConfig {
     pub(crate) max_connections: usize,
     pub(crate) header_timeout: Duration,
     pub(crate) body_timeout: Duration,
+    pub(crate) journal_size: usize,
+    pub(crate) journal_max_bytes: usize,
 }
 
 /// The default of [`MockConfig::max_codes_per_account`]: far more than any test suite creates.
@@ -137,10 +139,15 @@ impl fmt::Debug for AdminToken {
     }
 }
 
+/// Default number of requests the journal keeps.
+pub const DEFAULT_JOURNAL_SIZE: usize = 10_000;
+/// Default byte budget of the journal.
+pub const DEFAULT_JOURNAL_BYTES: usize = 64 * 1024 * 1024;
+
 impl Default for MockConfig {
     /// Listen on `127.0.0.1:0`, the dev tokens, 600 requests per 60 s, idempotency keys kept
     /// 24 hours, random shortcodes, the system clock, no request log, no faults, no propagation
-    /// delay.
+    /// delay, a journal of the last 10 000 requests within 64 MiB.
     fn default() -> Self {
         MockConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -158,6 +165,8 @@ impl Default for MockConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            journal_size: DEFAULT_JOURNAL_SIZE,
+            journal_max_bytes: DEFAULT_JOURNAL_BYTES,
         }
     }
 }
@@ -295,6 +304,21 @@ impl MockConfig {
     /// ```
     pub fn propagation_delay(mut self, delay: Duration) -> Self {
         self.propagation_delay = delay;
+        self
+    }
+
+    /// Keeps the last `entries` `/api/v1` and `/r/` requests in the request journal
+    /// (`GET /_mock/requests`, [`MockServer::requests`](crate::MockServer::requests)); 0 turns
+    /// it off. Default 10 000.
+    pub fn journal_size(mut self, entries: usize) -> Self {
+        self.journal_size = entries;
+        self
+    }
+
+    /// The journal's byte budget (default 64 MiB): the oldest entries leave once the entries'
+    /// bodies, headers and fields use more.
+    pub fn journal_max_bytes(mut self, bytes: usize) -> Self {
+        self.journal_max_bytes = bytes;
         self
     }
 
