@@ -122,7 +122,12 @@ async fn every_endpoint_on_every_plan() {
             .await
             .unwrap();
         let visit = no_redirects()
-            .get(&updated.scan_url)
+            .get(
+                updated
+                    .scan_url
+                    .as_deref()
+                    .expect("the mock returns scan_url"),
+            )
             .header("user-agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64)")
             .header("cf-ipcountry", "fr")
             .send()
@@ -422,7 +427,16 @@ async fn typed_errors_from_the_mock() {
         .await
         .unwrap();
     assert_eq!(paused.status, CodeStatus::Paused);
-    let visit = no_redirects().get(&paused.scan_url).send().await.unwrap();
+    let visit = no_redirects()
+        .get(
+            paused
+                .scan_url
+                .as_deref()
+                .expect("the mock returns scan_url"),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(visit.status().as_u16(), 410);
     mock.shutdown().await;
 }

@@ -335,6 +335,7 @@ async fn create(
 fn stops_the_import(err: &SdkError) -> bool {
     match err {
         SdkError::Api(api) => matches!(api.status, 401 | 429) || api.status >= 500,
+        SdkError::Http(http) => matches!(http.status, 401 | 429) || http.status >= 500,
         _ => true,
     }
 }
@@ -473,7 +474,7 @@ fn print_results(ctx: &Ctx, results: &[RowResult]) -> Result<(), CliError> {
         .iter()
         .map(|r| {
             let detail = match (&r.code, &r.error) {
-                (Some(code), _) => code.scan_url.clone(),
+                (Some(code), _) => code.scan_url.clone().unwrap_or_default(),
                 (None, Some(err)) if err.field_errors.is_empty() => {
                     format!("{} ({})", err.message, err.code)
                 }
@@ -714,7 +715,10 @@ mod tests {
     #[test]
     fn only_row_specific_errors_let_the_import_go_on() {
         assert!(stops_the_import(&SdkError::Timeout {
-            idempotency_key: None
+            idempotency_key: None,
+            request_id: None,
+            attempts: 1,
+            deadline_exceeded: false,
         }));
         assert!(stops_the_import(&SdkError::Config("x".into())));
     }
