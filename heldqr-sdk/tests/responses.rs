@@ -317,24 +317,37 @@ async fn pacing_waits_for_the_reset_instead_of_spending_a_request() {
         )
         .mount(&server)
         .await;
-    let paced = heldqr_sdk::Client::builder()
-        .token(TOKEN)
-        .base_url(server.uri())
-        .no_timeout()
-        .http_client(http())
-        .pace_rate_limit(true)
-        .build()
-        .unwrap();
-    paced.codes().get("menu-v3").send().await.unwrap();
+    let paced = |token: &str| {
+        heldqr_sdk::Client::builder()
+            .token(token)
+            .base_url(server.uri())
+            .no_timeout()
+            .http_client(http())
+            .pace_rate_limit(true)
+            .build()
+            .unwrap()
+    };
+    let first = paced(TOKEN);
+    first.codes().get("menu-v3").send().await.unwrap();
     let start = Instant::now();
-    // A clone shares the budget.
-    paced.clone().codes().get("menu-v3").send().await.unwrap();
+    // A client built separately for the same base URL and token shares the budget.
+    let second = paced(TOKEN);
+    second.codes().get("menu-v3").send().await.unwrap();
     let waited = start.elapsed();
     assert!(
         waited >= Duration::from_secs(2) && waited <= Duration::from_secs(3),
         "{waited:?}"
     );
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    // Another token has its own budget: its first request goes at once.
+    let start = Instant::now();
+    paced("hkr_live_another_token")
+        .codes()
+        .get("menu-v3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.elapsed(), Duration::ZERO);
 
     // Without pacing the same exchange does not wait.
     let unpaced = client(&server.uri());
