@@ -281,10 +281,10 @@ fn describe_sdk(
                     "this is the answer the API stored for this idempotency key; a changed request needs a new key".into(),
                 );
             }
-            if api.status >= 500 {
-                if let Some(id) = &api.request_id {
-                    details.push(format!("  request id: {id} (quote it to support)"));
-                }
+            if api.status >= 500
+                && let Some(id) = &api.request_id
+            {
+                details.push(format!("  request id: {id} (quote it to support)"));
             }
             api_message(api)
         }
@@ -306,12 +306,12 @@ fn describe_sdk(
         Error::Config(message) => message.clone(),
         other => other.to_string(),
     };
-    if may_have_reached_the_server(err) {
-        if let Some(key) = err.idempotency_key() {
-            hints.push(format!(
+    if may_have_reached_the_server(err)
+        && let Some(key) = err.idempotency_key()
+    {
+        hints.push(format!(
                 "the create may have gone through; run the same command with --idempotency-key {key} to retry it without a duplicate"
             ));
-        }
     }
     message
 }
@@ -335,18 +335,18 @@ fn may_have_reached_the_server(err: &heldqr_sdk::Error) -> bool {
 fn is_connect_error(err: &heldqr_sdk::Error) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(error) = cause {
-        if let Some(reqwest) = error.downcast_ref::<heldqr_sdk::reqwest::Error>() {
-            if reqwest.is_connect() {
-                return true;
-            }
+        if let Some(reqwest) = error.downcast_ref::<heldqr_sdk::reqwest::Error>()
+            && reqwest.is_connect()
+        {
+            return true;
         }
-        if let Some(io) = error.downcast_ref::<std::io::Error>() {
-            if matches!(
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && matches!(
                 io.kind(),
                 std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable
-            ) {
-                return true;
-            }
+            )
+        {
+            return true;
         }
         cause = error.source();
     }

@@ -3,15 +3,22 @@
 //!
 //! Fault flags (`--fault-*`) map one to one onto [`FaultConfig`]'s builder methods.
 //!
-//! Exit codes: 0 after a clean shutdown, 1 when the server cannot start (address in use...),
-//! 2 for a bad command line.
+//! Every flag can also come from the environment (`HELDQR_MOCK_<FLAG>`, named in `--help`), so a
+//! container or CI service is configured without a command line; token values taken from the
+//! environment are never shown.
+//!
+//! `heldqr-mock probe` is the container's health check: it asks the server at `--listen` for
+//! `GET /healthz` and exits 0 when it answers 200 (no shell, no curl needed in the image).
+//!
+//! Exit codes: 0 after a clean shutdown (or a healthy probe), 1 when the server cannot start
+//! (address in use...) or the probe finds no healthy server, 2 for a bad command line.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use heldqr_mock::{
     DEFAULT_BURST_LEN, FaultConfig, MAX_LATENCY, MockClock, MockConfig, MockServer, Plan, TokenSpec,
 };
@@ -25,77 +32,112 @@ use time::format_description::well_known::Rfc3339;
 #[derive(Debug, Parser)]
 #[command(name = "heldqr-mock", version, about)]
 struct Args {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Address to listen on: an IP address and port (`localhost` means 127.0.0.1; no other
+    /// names are looked up); port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", env = "HELDQR_MOCK_LISTEN", global = true, default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     listen: SocketAddr,
 
     /// A bearer token, its plan (free, pro, business) and optionally its account
     /// (default acct_PLAN). Repeat for several tokens; tokens on one account share its codes.
-    #[arg(long = "token", value_name = "TOKEN=PLAN[:ACCOUNT]", value_parser = raw_token)]
+    /// In the environment, separate several with commas.
+    #[arg(long = "token", value_name = "TOKEN=PLAN[:ACCOUNT]", value_parser = raw_token,
+          env = "HELDQR_MOCK_TOKENS", hide_env_values = true, value_delimiter = ',')]
     tokens: Vec<RawToken>,
 
+    /// Guard every mock-only /_mock route: they answer 401 unless the request carries
+    /// `Authorization: Bearer <ADMIN_TOKEN>`. Without it they are open to anyone who can reach
+    /// the server (set it whenever the mock listens beyond loopback).
+    #[arg(long, value_name = "ADMIN_TOKEN", value_parser = raw_token,
+          env = "HELDQR_MOCK_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<RawToken>,
+
+    /// The most codes one account may hold; a create beyond it gets 403 code_limit_reached
+    /// (a limit of the mock's own, not the API's), so memory stays bounded.
+    #[arg(long, value_name = "N", default_value_t = heldqr_mock::DEFAULT_MAX_CODES_PER_ACCOUNT, env = "HELDQR_MOCK_MAX_CODES")]
+    max_codes: usize,
+
     /// Requests per sliding window per token, e.g. 600/60s.
-    #[arg(long, value_name = "N/SECONDSs", default_value = "600/60s", value_parser = parse_rate_limit)]
+    #[arg(long, value_name = "N/SECONDSs", default_value = "600/60s", value_parser = parse_rate_limit, env = "HELDQR_MOCK_RATE_LIMIT")]
     rate_limit: (u32, Duration),
 
     /// How long an Idempotency-Key and its response are kept, e.g. 86400s.
-    #[arg(long, value_name = "SECONDSs", default_value = "86400s", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDSs", default_value = "86400s", value_parser = parse_seconds, env = "HELDQR_MOCK_IDEMPOTENCY_TTL")]
     idempotency_ttl: Duration,
 
     /// Makes generated shortcodes repeatable (also after POST /_mock/reset).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "HELDQR_MOCK_SEED")]
     seed: Option<u64>,
 
     /// Base URL written into scan_url (default: the server's own http://HOST:PORT).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "HELDQR_MOCK_PUBLIC_URL")]
     public_url: Option<String>,
 
     /// Start a manual clock at this RFC 3339 instant; it then moves only with
     /// POST /_mock/clock/advance (default: the system clock).
-    #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
+    #[arg(long, value_name = "RFC3339", value_parser = parse_instant, env = "HELDQR_MOCK_CLOCK_START")]
     clock_start: Option<OffsetDateTime>,
 
-    /// Do not log one line per request on stderr.
-    #[arg(long, short)]
+    /// Seconds a new target takes to reach the scan URL: /r/{shortcode} redirects to the
+    /// target the code had that long ago on the server clock (the API shows the new one at
+    /// once). 0 (the default): at once.
+    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds, env = "HELDQR_MOCK_PROPAGATION_DELAY")]
+    propagation_delay: Duration,
+
+    /// Do not log one line per request on stderr (in the environment: 1/0, true/false).
+    #[arg(long, short, env = "HELDQR_MOCK_QUIET", value_parser = clap::builder::BoolishValueParser::new())]
     quiet: bool,
 
     /// Seed of the fault generator: the same seed and the same sequence of requests per token
     /// give the same faults (default: random, printed at start).
-    #[arg(long, value_name = "N", help_heading = FAULTS)]
+    #[arg(long, value_name = "N", help_heading = FAULTS, env = "HELDQR_MOCK_FAULT_SEED")]
     fault_seed: Option<u64>,
 
     /// Probability (0-1) that an /api/v1 request is handled (a create committed) and the
     /// connection is then closed (FIN) without a response.
-    #[arg(long, value_name = "P", help_heading = FAULTS, value_parser = parse_probability)]
+    #[arg(long, value_name = "P", help_heading = FAULTS, value_parser = parse_probability, env = "HELDQR_MOCK_FAULT_DROP")]
     fault_drop: Option<f64>,
 
     /// Probability that a request is handled (a create committed) and the connection is then
     /// reset (RST, SO_LINGER 0) without a response.
-    #[arg(long, value_name = "P", help_heading = FAULTS, value_parser = parse_probability)]
+    #[arg(long, value_name = "P", help_heading = FAULTS, value_parser = parse_probability, env = "HELDQR_MOCK_FAULT_RESET")]
     fault_reset: Option<f64>,
 
     /// Probability of a 500 internal_error before anything is committed.
-    #[arg(long = "fault-500", value_name = "P", help_heading = FAULTS, value_parser = parse_probability)]
+    #[arg(long = "fault-500", value_name = "P", help_heading = FAULTS, value_parser = parse_probability, env = "HELDQR_MOCK_FAULT_500")]
     fault_500: Option<f64>,
 
     /// Probability of a 503 service_unavailable before anything is committed.
-    #[arg(long = "fault-503", value_name = "P", help_heading = FAULTS, value_parser = parse_probability)]
+    #[arg(long = "fault-503", value_name = "P", help_heading = FAULTS, value_parser = parse_probability, env = "HELDQR_MOCK_FAULT_503")]
     fault_503: Option<f64>,
 
     /// Probability of a 409 with the error code request_in_progress, which is not in the
     /// document (clients must retry unknown codes on the same key), before anything is
     /// committed.
-    #[arg(long, value_name = "P", help_heading = FAULTS, value_parser = parse_probability)]
+    #[arg(long, value_name = "P", help_heading = FAULTS, value_parser = parse_probability, env = "HELDQR_MOCK_FAULT_UNKNOWN_CODE")]
     fault_unknown_code: Option<f64>,
 
     /// Probability that a 429 burst starts: this and the next K-1 requests of the same token
     /// get 429 rate_limited whatever the budget, with Retry-After: 1 (K default 3).
-    #[arg(long = "fault-429-burst", value_name = "P[:K]", help_heading = FAULTS, value_parser = parse_burst)]
+    #[arg(long = "fault-429-burst", value_name = "P[:K]", help_heading = FAULTS, value_parser = parse_burst, env = "HELDQR_MOCK_FAULT_429_BURST")]
     fault_burst: Option<(f64, u32)>,
 
     /// Probability that a request waits MS milliseconds first (adds to any other fault).
-    #[arg(long, value_name = "P:MS", help_heading = FAULTS, value_parser = parse_latency)]
+    #[arg(long, value_name = "P:MS", help_heading = FAULTS, value_parser = parse_latency, env = "HELDQR_MOCK_FAULT_LATENCY")]
     fault_latency: Option<(f64, Duration)>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Health check: exits 0 when the heldqr-mock at --listen (or HELDQR_MOCK_LISTEN) answers
+    /// GET /healthz with 200 within the timeout, 1 otherwise. For container HEALTHCHECKs.
+    Probe {
+        /// Give up after this many seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 2)]
+        timeout: u64,
+    },
 }
 
 const FAULTS: &str = "Fault injection (mock-only test aids, /api/v1 only, off by default; \
@@ -157,6 +199,57 @@ fn faults_from(args: &Args) -> FaultConfig {
         f = f.seed(seed);
     }
     f
+}
+
+/// `IP:PORT`, `[IPv6]:PORT` or `localhost:PORT` (127.0.0.1). No name is resolved: the static
+/// release binary has no resolver of the C library to ask.
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let port = s.strip_prefix("localhost:").ok_or_else(|| {
+        format!("expected IP:PORT like 127.0.0.1:8080 or localhost:8080, got {s:?}")
+    })?;
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| format!("expected a port from 0 to 65535 after localhost:, got {s:?}"))?;
+    Ok(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)))
+}
+
+/// `heldqr-mock probe`: one `GET /healthz` over a plain TCP connection to `listen` (an
+/// unspecified address means this machine), true when the answer's status is 200.
+fn probe(listen: SocketAddr, timeout: Duration) -> Result<(), String> {
+    use std::io::Read;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpStream};
+    if listen.port() == 0 {
+        return Err("--listen has port 0: give the port the server listens on".into());
+    }
+    let ip = match listen.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let addr = SocketAddr::new(ip, listen.port());
+    let mut tcp = TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let io_err = |e: std::io::Error| format!("{addr}: {e}");
+    tcp.set_read_timeout(Some(timeout)).map_err(io_err)?;
+    tcp.set_write_timeout(Some(timeout)).map_err(io_err)?;
+    write!(
+        tcp,
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(io_err)?;
+    // The status line is all we need; read at most a small head of the answer.
+    let mut head = Vec::with_capacity(64);
+    tcp.take(64).read_to_end(&mut head).map_err(io_err)?;
+    let status_line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let status_line = String::from_utf8_lossy(status_line);
+    match status_line.split_whitespace().nth(1) {
+        Some("200") => Ok(()),
+        Some(code) => Err(format!("{addr} answered /healthz with {code}")),
+        None => Err(format!("{addr} sent no HTTP answer")),
+    }
 }
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {
@@ -227,6 +320,7 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
         .rate_limit(args.rate_limit.0, args.rate_limit.1)
         .idempotency_ttl(args.idempotency_ttl)
         .log_requests(!args.quiet)
+        .propagation_delay(args.propagation_delay)
         .faults(faults_from(args));
     for (i, raw) in args.tokens.iter().enumerate() {
         let spec = parse_token(&raw.0, i + 1)?;
@@ -234,6 +328,10 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
     }
     if let Some(seed) = args.seed {
         config = config.seed(seed);
+    }
+    config = config.max_codes_per_account(args.max_codes);
+    if let Some(admin) = &args.admin_token {
+        config = config.admin_token(admin.0.clone());
     }
     if let Some(url) = &args.public_url {
         config = config.public_url(url.clone());
@@ -245,28 +343,58 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
     Ok(config)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT and SIGTERM, registered when this is created (before the server starts, so a signal
+/// that comes right after the address line is never the default action that kills the process).
+struct StopSignals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn register() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// Waits for the next SIGINT or SIGTERM.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = recv(&mut self.term) => {}
+                () = recv(&mut self.int) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
+/// How long requests in flight may take to finish after SIGTERM/SIGINT.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
 async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
+    let mut signals = StopSignals::register();
     let listen = config.rate_limit_config();
     let server = match MockServer::start(config.clone()).await {
         Ok(s) => s,
@@ -297,6 +425,14 @@ async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
         listen.limit,
         listen.window.as_secs_f64()
     );
+    if !bound.ip().is_loopback() && !config.has_admin_token() {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "heldqr-mock: warning: listening on {bound} with the /_mock routes open to anyone who \
+             can reach it (they reset state and move the clock); set --admin-token \
+             (HELDQR_MOCK_ADMIN_TOKEN) to guard them"
+        );
+    }
     if let Some(seed) = server.state().fault_seed() {
         let f = config.fault_config();
         let _ = writeln!(
@@ -307,15 +443,30 @@ async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
     }
     let _ = out.flush();
     drop(out);
-    shutdown_signal().await;
+    signals.next().await;
     let _ = writeln!(std::io::stderr().lock(), "heldqr-mock: shutting down");
-    server.shutdown().await;
+    // Requests in flight get a moment to finish; then the rest are cut, so `docker stop` and
+    // CI teardown never wait on a slow client (or a long injected latency). A second signal
+    // stops at once.
+    tokio::select! {
+        _ = tokio::time::timeout(SHUTDOWN_GRACE, server.shutdown()) => {}
+        () = signals.next() => {}
+    }
     ExitCode::SUCCESS
 }
 
 /// Runs the binary.
 pub fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Probe { timeout }) = args.command {
+        return match probe(args.listen, Duration::from_secs(timeout.max(1))) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                let _ = writeln!(std::io::stderr().lock(), "heldqr-mock probe: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let config = match config_from(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -420,6 +571,22 @@ mod tests {
         assert!(config_from(&too_much).unwrap_err().contains("add up"));
         let none = Args::parse_from(["heldqr-mock"]);
         assert!(!config_from(&none).unwrap().fault_config().is_enabled());
+    }
+
+    #[test]
+    fn listen_forms_resolve_no_names() {
+        assert_eq!(
+            parse_listen("localhost:8080").unwrap(),
+            "127.0.0.1:8080".parse().unwrap()
+        );
+        assert_eq!(
+            parse_listen("0.0.0.0:0").unwrap(),
+            "0.0.0.0:0".parse().unwrap()
+        );
+        assert_eq!(parse_listen("[::1]:9").unwrap(), "[::1]:9".parse().unwrap());
+        assert!(parse_listen("example.com:80").is_err());
+        assert!(parse_listen("localhost:99999").is_err());
+        assert!(parse_listen("localhost").is_err());
     }
 
     #[test]

@@ -59,6 +59,28 @@ impl ApiError {
         .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     }
 
+    /// A mock-only route without the admin token (`--admin-token`).
+    pub(crate) fn admin_unauthorized() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "The mock-only /_mock routes need the admin token (Authorization: Bearer <admin token>).",
+        )
+        .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
+    /// Mock only: the account holds as many codes as `--max-codes` allows.
+    pub(crate) fn code_limit_reached(cap: usize) -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "code_limit_reached",
+            format!(
+                "This account holds {cap} codes, the most this mock server keeps per account \
+                 (--max-codes); this limit is the mock's own, not the API's."
+            ),
+        )
+    }
+
     pub(crate) fn code_not_found(shortcode: &str) -> Self {
         // The shortcode comes from the path; keep the message readable and bounded.
         let shown: String = shortcode.chars().take(64).collect();
@@ -118,7 +140,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_idempotency_key",
-            "Idempotency-Key must be 1-255 bytes of UTF-8 text without control characters or leading or trailing spaces.",
+            "Idempotency-Key must be 1-255 bytes of visible ASCII, bytes 0x80-0xFF, and spaces or tabs inside (not at either end).",
         )
     }
 
@@ -223,7 +245,7 @@ mod tests {
     #[test]
     fn every_error_is_in_the_documents_error_code_enum_with_its_status() {
         let doc: serde_json::Value =
-            serde_norway::from_str(crate::reference::OPENAPI_YAML).unwrap();
+            serde_norway::from_str(crate::handlers::reference::OPENAPI_YAML).unwrap();
         let schema = &doc["components"]["schemas"]["ErrorCode"];
         let table = schema["description"].as_str().unwrap();
         let all = [

@@ -27,27 +27,23 @@ mod body;
 mod clock;
 mod config;
 mod error;
-mod faults;
-mod idempotency;
-mod ratelimit;
-mod reference;
+mod handlers;
+mod layers;
+mod model;
 mod routes;
-mod scans;
 mod server;
 mod state;
-mod store;
 mod validate;
 
 pub use body::BODY_LIMIT;
 pub use clock::MockClock;
 pub use config::{
-    ConfigError, DEV_TOKEN_BUSINESS, DEV_TOKEN_FREE, DEV_TOKEN_PRO, MockConfig, Plan,
-    RateLimitConfig, TokenSpec, UnknownPlan,
+    ConfigError, DEFAULT_BURST_LEN, DEFAULT_MAX_CODES_PER_ACCOUNT, DEV_TOKEN_BUSINESS,
+    DEV_TOKEN_FREE, DEV_TOKEN_PRO, FaultConfig, MAX_LATENCY, MockConfig, RateLimitConfig,
+    TokenSpec, UNKNOWN_CODE, UNKNOWN_CODE_STATUS,
 };
-pub use faults::{
-    DEFAULT_BURST_LEN, FaultConfig, FaultCounts, MAX_LATENCY, UNKNOWN_CODE, UNKNOWN_CODE_STATUS,
-};
-pub use reference::OPENAPI_YAML;
+pub use handlers::reference::OPENAPI_YAML;
+pub use model::{Plan, UnknownPlan};
 pub use routes::app;
 pub use server::MockServer;
-pub use state::AppState;
+pub use state::{AppState, FaultCounts};

@@ -1,21 +1,29 @@
 //! [`MockServer`]: the router served on a real TCP port by a background task, with its base URL,
 //! its clock, and graceful shutdown.
 //!
-//! The accept loop is our own (hyper's HTTP/1.1 connection per accepted socket, one task per
-//! connection) rather than `axum::serve`, because fault injection must be able to drop a
-//! connection after a request was handled: each request of a connection carries a
-//! `ConnControl`, and when a handler's request is chosen for a drop the connection task closes
-//! the socket (FIN) or resets it (`SO_LINGER` 0, RST) instead of writing the response.
+//! The accept loop is our own (hyper-util's `auto` connection per accepted socket: HTTP/1.1, or
+//! HTTP/2 over cleartext with prior knowledge, on the same port; one task per connection) rather
+//! than `axum::serve`, because fault injection must be able to drop an answer after the request
+//! was handled: when an answer comes back marked for a drop (see `layers::faults`), an HTTP/1.1
+//! connection task closes the socket (FIN) or resets it (`SO_LINGER` 0, RST) instead of writing
+//! it, and on HTTP/2 that request's stream alone is reset (`RST_STREAM`), the connection and its
+//! other streams go on.
 
-use std::convert::Infallible;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::http::Version;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -23,9 +31,9 @@ use tower::Service;
 
 use crate::clock::MockClock;
 use crate::config::MockConfig;
-use crate::faults::{ConnControl, DropKind};
+use crate::layers::faults::DropConnection;
 use crate::routes::app;
-use crate::state::AppState;
+use crate::state::{AppState, DropKind};
 
 /// A mock server running on a TCP port, for tests, examples and the binary.
 ///
@@ -48,6 +56,20 @@ pub struct MockServer {
     state: AppState,
     stop: Option<watch::Sender<bool>>,
     task: Option<JoinHandle<io::Result<()>>>,
+    sweeper: JoinHandle<()>,
+}
+
+/// How often expired idempotency entries are swept when no request passes by.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// Reclaims expired state every [`SWEEP_EVERY`] until aborted.
+async fn sweep(state: AppState) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        state.reclaim_expired();
+    }
 }
 
 /// The URL a client on this machine uses to reach `addr`: an unspecified address (`0.0.0.0`,
@@ -73,13 +95,15 @@ impl MockServer {
         let router = app(state.clone());
         let (stop, stopped) = watch::channel(false);
         let drops = state.faults().is_some_and(|f| f.drops_connections());
-        let task = tokio::spawn(accept_loop(listener, router, stopped, drops));
+        let task = tokio::spawn(accept_loop(listener, router, state.clone(), stopped, drops));
+        let sweeper = tokio::spawn(sweep(state.clone()));
         Ok(MockServer {
             base_url,
             local_addr,
             state,
             stop: Some(stop),
             task: Some(task),
+            sweeper,
         })
     }
 
@@ -105,6 +129,7 @@ impl MockServer {
 
     /// Stops accepting connections, lets requests in flight finish, and waits for the server.
     pub async fn shutdown(mut self) {
+        self.sweeper.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(true);
         }
@@ -120,6 +145,7 @@ impl MockServer {
 async fn accept_loop(
     listener: TcpListener,
     router: Router,
+    state: AppState,
     mut stop: watch::Receiver<bool>,
     drops: bool,
 ) -> io::Result<()> {
@@ -129,7 +155,13 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _peer)) => {
-                    conns.spawn(serve_connection(tcp, router.clone(), conn_stop.clone(), drops));
+                    conns.spawn(serve_connection(
+                        tcp,
+                        router.clone(),
+                        state.clone(),
+                        conn_stop.clone(),
+                        drops,
+                    ));
                 }
                 // Per-connection failures (reset before accept) and resource exhaustion
                 // (EMFILE) are not fatal: back off briefly and go on.
@@ -144,56 +176,149 @@ async fn accept_loop(
     Ok(())
 }
 
-/// Serves one connection (HTTP/1.1, keep-alive) until the client closes it, the server stops
-/// (gracefully: the request in flight finishes), or a fault asks for it to be dropped.
+/// Serves one connection, HTTP/1.1 (keep-alive) or HTTP/2 with prior knowledge (the first
+/// bytes decide), until the client closes it, the server stops (gracefully: requests in flight
+/// finish), or a fault asks for it to be dropped.
 async fn serve_connection(
     tcp: TcpStream,
     router: Router,
+    state: AppState,
     mut stop: watch::Receiver<bool>,
     drops: bool,
 ) {
     // Best effort: a socket that refuses TCP_NODELAY still works.
     let _ = tcp.set_nodelay(true);
+    let reset_on_drop = Arc::new(AtomicBool::new(false));
+    let io = TokioIo::new(DroppableTcp {
+        tcp,
+        reset_on_drop: reset_on_drop.clone(),
+    });
     let (drop_tx, mut drop_rx) = mpsc::channel::<DropKind>(1);
-    let control = drops.then(|| ConnControl(drop_tx));
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-        let mut req = req.map(Body::new);
-        if let Some(control) = &control {
-            req.extensions_mut().insert(control.clone());
-        }
         let mut router = router.clone();
-        // Boxed so the connection is `Unpin` and can be taken apart to drop its socket.
-        Box::pin(async move {
-            Ok::<_, Infallible>(router.call(req).await.unwrap_or_else(|e| match e {}))
-        })
+        let drop_tx = drop_tx.clone();
+        let state = state.clone();
+        async move {
+            let h2 = req.version() == Version::HTTP_2;
+            let res = router
+                .call(req.map(Body::new))
+                .await
+                .unwrap_or_else(|e| match e {});
+            let Some(DropConnection(kind)) = res.extensions().get::<DropConnection>().copied()
+            else {
+                return Ok(res);
+            };
+            if h2 {
+                // HTTP/2: this stream only is reset (RST_STREAM); the others go on.
+                if let Some(f) = state.faults() {
+                    f.record_drop(kind);
+                }
+                return Err(DroppedByFault);
+            }
+            if drops && drop_tx.try_send(kind).is_ok() {
+                if let Some(f) = state.faults() {
+                    f.record_drop(kind);
+                }
+                // The connection task drops this request with its connection.
+                return std::future::pending().await;
+            }
+            Ok(res)
+        }
     });
     // No timer, as with `axum::serve`: idle keep-alive connections stay open (hyper's header
     // read timeout would also close connections idle between requests).
-    let mut conn =
-        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service);
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
     let mut draining = false;
     loop {
         tokio::select! {
-            _ = &mut conn => return,
+            _ = conn.as_mut() => return,
             Some(kind) = drop_rx.recv() => {
-                // The request in flight is dropped with the connection: nothing is written.
-                let tcp = conn.into_parts().io.into_inner();
+                // HTTP/1.1: the request in flight is dropped with the connection, nothing is
+                // written; a reset sets SO_LINGER 0 so closing the socket sends RST.
                 if kind == DropKind::Reset {
-                    let _ = tcp.set_zero_linger();
+                    reset_on_drop.store(true, Ordering::SeqCst);
                 }
-                drop(tcp);
                 return;
             }
             _ = async { let _ = stop.wait_for(|stopping| *stopping).await; }, if !draining => {
                 draining = true;
-                std::pin::Pin::new(&mut conn).graceful_shutdown();
+                conn.as_mut().graceful_shutdown();
             }
         }
     }
 }
 
+/// The error that makes hyper reset an HTTP/2 stream instead of answering it.
+#[derive(Debug)]
+struct DroppedByFault;
+
+impl std::fmt::Display for DroppedByFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the answer was dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for DroppedByFault {}
+
+/// The connection's socket; when asked, it is closed with a reset (RST) instead of a FIN.
+struct DroppableTcp {
+    tcp: TcpStream,
+    reset_on_drop: Arc<AtomicBool>,
+}
+
+impl Drop for DroppableTcp {
+    fn drop(&mut self) {
+        if self.reset_on_drop.load(Ordering::SeqCst) {
+            let _ = self.tcp.set_zero_linger();
+        }
+    }
+}
+
+impl AsyncRead for DroppableTcp {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for DroppableTcp {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
+    }
+}
+
 impl Drop for MockServer {
     fn drop(&mut self) {
+        self.sweeper.abort();
         if let Some(task) = self.task.take() {
             task.abort();
         }

@@ -2,25 +2,30 @@
 //! every problem under its input field name for the 422 `field_errors`. The rules mirror the
 //! document's patterns exactly, so a body valid per `openapi.yaml` is always accepted.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use serde_json::{Map, Value};
 use time::Date;
 
 use crate::error::FieldErrors;
-use crate::scans::{Country, Device};
-use crate::store::CodeStatus;
+use crate::model::{CodeStatus, Country, Device};
 
 /// Longest `target_url`, in characters.
 pub(crate) const TARGET_URL_MAX: usize = 2048;
 /// Longest `label`, in characters.
 pub(crate) const LABEL_MAX: usize = 200;
 /// Most days one bulk scan batch may cover.
-pub(crate) const SCAN_BATCH_MAX_DAYS: i64 = 3660;
+pub(crate) const SCAN_BATCH_MAX_DAYS: i64 = 400;
 
 const MSG_UNKNOWN: &str = "is not a known field";
 const MSG_REQUIRED: &str = "is required";
 const MSG_URL: &str = "must be an absolute http or https URL";
 const MSG_SHORTCODE: &str =
     "must be 3-64 lowercase letters, digits or hyphens, not starting or ending with a hyphen";
+
+/// Most unknown fields one 422 names.
+pub(crate) const MAX_UNKNOWN_FIELDS_NAMED: usize = 10;
 
 #[derive(Default)]
 struct Errors(FieldErrors);
@@ -33,11 +38,18 @@ impl Errors {
             .push(message.into());
     }
 
+    /// Names at most [`MAX_UNKNOWN_FIELDS_NAMED`] unknown fields (the last one named also says
+    /// how many more there were), so a 422's size does not grow with the request's.
     fn unknown_fields(&mut self, map: &Map<String, Value>, known: &[&str]) {
-        for k in map.keys() {
-            if !known.contains(&k.as_str()) {
-                self.add(k, MSG_UNKNOWN);
-            }
+        let mut unknown = map.keys().filter(|k| !known.contains(&k.as_str()));
+        let mut last = None;
+        for k in unknown.by_ref().take(MAX_UNKNOWN_FIELDS_NAMED) {
+            self.add(k, MSG_UNKNOWN);
+            last = Some(k);
+        }
+        let more = unknown.count();
+        if let (Some(k), true) = (last, more > 0) {
+            self.add(k, format!("and {more} more unknown fields, not listed"));
         }
     }
 
@@ -50,76 +62,22 @@ impl Errors {
     }
 }
 
-/// A path, query or fragment character RFC 3986 allows (unreserved, sub-delims, `:`, `@`, `/`),
-/// plus `?` outside the path.
-fn is_uri_char(b: u8, question_mark: bool) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) || (question_mark && b == b'?')
-}
+/// The `TargetUrl` pattern of the contract, character for character (a unit test compares it
+/// with the document): an absolute `http` or `https` URL (scheme in any case) per RFC 3986 with
+/// RFC 3987's internationalised characters (the Basic Multilingual Plane's `ucschar`): a host
+/// name of letters, digits, dots, hyphens and non-ASCII letters (IDN), an IPv4 address, or an
+/// IPv6 literal in brackets; an optional port; path, query and fragment of the characters RFC
+/// 3987 allows there or `%HH`. No user info.
+pub(crate) const TARGET_URL_PATTERN: &str = r##"^[Hh][Tt][Tt][Pp][Ss]?://(?:\[(?:(?:[0-9A-Fa-f]{1,4}:){6}(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))|::(?:[0-9A-Fa-f]{1,4}:){5}(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))|(?:[0-9A-Fa-f]{1,4})?::(?:[0-9A-Fa-f]{1,4}:){4}(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))|(?:(?:[0-9A-Fa-f]{1,4}:){0,1}[0-9A-Fa-f]{1,4})?::(?:[0-9A-Fa-f]{1,4}:){3}(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))|(?:(?:[0-9A-Fa-f]{1,4}:){0,2}[0-9A-Fa-f]{1,4})?::(?:[0-9A-Fa-f]{1,4}:){2}(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))|(?:(?:[0-9A-Fa-f]{1,4}:){0,3}[0-9A-Fa-f]{1,4})?::[0-9A-Fa-f]{1,4}:(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))|(?:(?:[0-9A-Fa-f]{1,4}:){0,4}[0-9A-Fa-f]{1,4})?::(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))|(?:(?:[0-9A-Fa-f]{1,4}:){0,5}[0-9A-Fa-f]{1,4})?::[0-9A-Fa-f]{1,4}|(?:(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4})?::)\]|[A-Za-z0-9\u00A0-\uD7FF\uF900-\uFDCF\uFDF0-\uFFEF](?:[A-Za-z0-9.\u00A0-\uD7FF\uF900-\uFDCF\uFDF0-\uFFEF-]*[A-Za-z0-9\u00A0-\uD7FF\uF900-\uFDCF\uFDF0-\uFFEF])?)(?::[0-9]{1,5})?(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@\u00A0-\uD7FF\uF900-\uFDCF\uFDF0-\uFFEF-/]|%[0-9A-Fa-f]{2})*)?(?:[?](?:[A-Za-z0-9._~!$&'()*+,;=:@\u00A0-\uD7FF\uF900-\uFDCF\uFDF0-\uFFEF-/?\uE000-\uF8FF]|%[0-9A-Fa-f]{2})*)?(?:#(?:[A-Za-z0-9._~!$&'()*+,;=:@\u00A0-\uD7FF\uF900-\uFDCF\uFDF0-\uFFEF-/?]|%[0-9A-Fa-f]{2})*)?$"##;
 
-/// Consumes URI characters (and `%` + two hex digits) from the start of `s`; returns the rest,
-/// or `None` at a `%` without two hex digits.
-fn take_uri_chars(mut s: &[u8], question_mark: bool) -> Option<&[u8]> {
-    loop {
-        match s {
-            [b'%', h1, h2, rest @ ..] if h1.is_ascii_hexdigit() && h2.is_ascii_hexdigit() => {
-                s = rest
-            }
-            [b'%', ..] => return None,
-            [b, rest @ ..] if is_uri_char(*b, question_mark) => s = rest,
-            _ => return Some(s),
-        }
-    }
-}
+static TARGET_URL: LazyLock<Regex> = LazyLock::new(|| {
+    // A constant, compiled in the unit tests too.
+    Regex::new(TARGET_URL_PATTERN).expect("the TargetUrl pattern compiles")
+});
 
-/// The `TargetUrl` pattern of the contract:
-/// `^https?://HOST(:PORT)?(/PATH)?([?]QUERY)?(#FRAGMENT)?$` with HOST
-/// `[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?`, PORT 1-5 digits, and the RFC 3986 characters
-/// (or `%HH`) in path, query and fragment.
+/// True when `s` matches the contract's `TargetUrl` pattern.
 pub(crate) fn is_http_url(s: &str) -> bool {
-    let Some(rest) = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-    else {
-        return false;
-    };
-    let rest = rest.as_bytes();
-    let host_end = rest
-        .iter()
-        .position(|b| b":/?#".contains(b))
-        .unwrap_or(rest.len());
-    let host = &rest[..host_end];
-    let host_ok = match (host.first(), host.last()) {
-        (Some(f), Some(l)) => {
-            f.is_ascii_alphanumeric()
-                && l.is_ascii_alphanumeric()
-                && host
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-')
-        }
-        _ => false,
-    };
-    if !host_ok {
-        return false;
-    }
-    let mut tail = &rest[host_end..];
-    if let Some(after) = tail.strip_prefix(b":") {
-        let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
-        if !(1..=5).contains(&digits) {
-            return false;
-        }
-        tail = &after[digits..];
-    }
-    for (lead, question_mark) in [(b'/', false), (b'?', true), (b'#', true)] {
-        if tail.first() == Some(&lead) {
-            // The path's own `/` is one of its characters.
-            let from = if lead == b'/' { tail } else { &tail[1..] };
-            match take_uri_chars(from, question_mark) {
-                Some(rest) => tail = rest,
-                None => return false,
-            }
-        }
-    }
-    tail.is_empty()
+    TARGET_URL.is_match(s)
 }
 
 /// `^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$`, the `Shortcode` pattern of the contract.
@@ -219,13 +177,10 @@ pub(crate) struct CodePatch {
 /// Validates a `CodeUpdate` body; `shortcode` is permanent.
 pub(crate) fn update(map: &Map<String, Value>) -> Result<CodePatch, FieldErrors> {
     let mut e = Errors::default();
-    for k in map.keys() {
-        match k.as_str() {
-            "target_url" | "label" | "status" => {}
-            "shortcode" => e.add("shortcode", "is permanent and cannot be changed"),
-            other => e.add(other, MSG_UNKNOWN),
-        }
+    if map.contains_key("shortcode") {
+        e.add("shortcode", "is permanent and cannot be changed");
     }
+    e.unknown_fields(map, &["target_url", "label", "status", "shortcode"]);
     let mut patch = CodePatch::default();
     if let Some(v) = map.get("target_url") {
         patch.target_url = target_url(&mut e, v);
@@ -387,6 +342,14 @@ mod tests {
             "https://example.com?q",
             "http://h?0O8A6~3/ms?CM#f?/",
             "https://example.com/a%20b/c;d=e",
+            "HTTPS://Example.COM/",
+            "Http://example.com",
+            "http://[::1]:8080/x",
+            "http://[2001:db8::7]/",
+            "http://[::ffff:192.0.2.1]/",
+            "https://bücher.example/straße?q=ü#frag",
+            "https://例え.テスト/パス",
+            "https://a/é",
         ] {
             assert!(is_http_url(ok), "{ok}");
         }
@@ -400,17 +363,32 @@ mod tests {
             "https://a/b c",
             "https://a/\n",
             "https://exa_mple.com",
-            "HTTPS://example.com",
-            "https://a/é",
             "mailto:x@y.z",
             "http://h?0O8A6~3/msCM]",
             "https://a/%2",
             "https://a/%zz",
             "https://a/#x#y",
             "https://a/{x}",
+            "http://[::1",
+            "http://[1:2:3:4:5:6:7:8:9]/",
+            "http://[:::1]/",
+            "http://user@host/",
+            "https://a/\u{1F600}",
+            "http://[fe80::1%25eth0]/",
+            "javascript:alert(1)",
         ] {
             assert!(!is_http_url(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_document_states_the_same_target_url_rule() {
+        let doc: serde_json::Value =
+            serde_norway::from_str(crate::handlers::reference::OPENAPI_YAML).unwrap();
+        assert_eq!(
+            doc["components"]["schemas"]["TargetUrl"]["pattern"],
+            TARGET_URL_PATTERN
+        );
     }
 
     #[test]

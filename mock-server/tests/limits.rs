@@ -56,41 +56,122 @@ async fn a_burst_of_50_leaves_550_and_the_window_decays_continuously() {
 }
 
 #[tokio::test]
-async fn over_the_cap_is_429_with_retry_after_and_spends_nothing() {
+async fn over_the_cap_is_429_which_spends_a_credit_and_retry_after_counts_it() {
     let m = Mock::with(MockConfig::default().rate_limit(3, Duration::from_secs(10)));
     for _ in 0..3 {
         assert_eq!(m.get("/api/v1/codes", PRO).await.status, 200);
         m.clock.advance(Duration::from_secs(1));
     }
-    // t0 + 3 s: the oldest (t0) leaves at t0 + 10 s.
+    // t0 + 3 s: t0, t0 + 1, t0 + 2 and this 429 count; room for one more once two of them
+    // left, at t0 + 11 s.
     let r = m.get("/api/v1/codes", PRO).await;
     assert_eq!(r.status, 429);
     assert_eq!(
         r.json,
         json!({"error": {"code": "rate_limited", "message": "Too many requests."}})
     );
-    assert_eq!(r.header_u64("retry-after"), 7);
+    assert_eq!(r.header_u64("retry-after"), 8);
     assert_eq!(r.header_u64("x-ratelimit-remaining"), 0);
     assert_eq!(r.header_u64("x-ratelimit-limit"), 3);
     assert_eq!(
         r.header_u64("x-ratelimit-reset"),
-        START.unix_timestamp() as u64 + 10
+        START.unix_timestamp() as u64 + 11
     );
-    // Any route, any method.
-    assert_eq!(m.post("/api/v1/codes", PRO, MENU).await.status, 429);
 
-    // 0.4 s before the slot frees: Retry-After is rounded up, never 0.
-    m.clock.advance(Duration::from_millis(6_600));
-    let r = m.get("/api/v1/codes", PRO).await;
-    assert_eq!(r.status, 429);
-    assert_eq!(r.header_u64("retry-after"), 1);
-
-    // The rejected requests spent nothing: at t0 + 10 s exactly one slot is free.
-    m.clock.advance(Duration::from_millis(400));
+    // A client that sends nothing more until Retry-After has passed gets a 2xx.
+    m.clock.advance(Duration::from_secs(8));
     let r = m.get("/api/v1/codes", PRO).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header_u64("x-ratelimit-remaining"), 0);
-    assert_eq!(m.get("/api/v1/codes", PRO).await.status, 429);
+
+    // Any route, any method; each 429 spends a credit, so hammering pushes the wait out.
+    let r = m.post("/api/v1/codes", PRO, MENU).await;
+    assert_eq!(r.status, 429);
+    let first_wait = r.header_u64("retry-after");
+    for _ in 0..5 {
+        assert_eq!(m.get("/api/v1/codes", PRO).await.status, 429);
+    }
+    let r = m.get("/api/v1/codes", PRO).await;
+    assert_eq!(r.status, 429);
+    assert!(r.header_u64("retry-after") > first_wait);
+
+    // 0.4 s before the window has room, Retry-After is rounded up, never 0.
+    let wait = r.header_u64("retry-after");
+    m.clock
+        .advance(Duration::from_secs(wait) - Duration::from_millis(400));
+    let r = m.get("/api/v1/codes", PRO).await;
+    assert_eq!(r.status, 429);
+    assert!(r.header_u64("retry-after") >= 1);
+}
+
+#[tokio::test]
+async fn every_api_answer_to_a_valid_token_shows_the_budget_and_spends_a_credit() {
+    let m = Mock::with(MockConfig::default().rate_limit(100, Duration::from_secs(60)));
+    let mut expected = 100;
+    for (method, path, status) in [
+        (Method::GET, "/api/v1/codes", 200),
+        (Method::GET, "/api/v1/nothing", 404),
+        (Method::GET, "/api/v1", 404),
+        (Method::DELETE, "/api/v1/codes", 405),
+        (Method::PUT, "/api/v1/codes/abc", 405),
+        (Method::GET, "/api/v1/codes/nope", 404),
+    ] {
+        let r = m.req(method.clone(), path).token(PRO).send().await;
+        expected -= 1;
+        assert_eq!(r.status, status, "{method} {path}");
+        assert_eq!(r.header_u64("x-ratelimit-limit"), 100, "{method} {path}");
+        assert_eq!(
+            r.header_u64("x-ratelimit-remaining"),
+            expected,
+            "{method} {path} spends one credit"
+        );
+        assert!(r.header("x-ratelimit-reset").is_some());
+    }
+    // Without a valid token: the documented order, and no budget.
+    for token in [None, Some("hkr_unknown")] {
+        for (method, path, status) in [
+            (Method::GET, "/api/v1/nothing", 404),
+            (Method::DELETE, "/api/v1/codes", 405),
+            (Method::GET, "/api/v1/codes", 401),
+            (Method::GET, "/api/v1/codes/nope", 401),
+        ] {
+            let mut req = m.req(method.clone(), path);
+            if let Some(t) = token {
+                req = req.token(t);
+            }
+            let r = req.send().await;
+            assert_eq!(r.status, status, "{method} {path} {token:?}");
+            assert!(r.header("x-ratelimit-limit").is_none(), "{method} {path}");
+            assert!(r.header("x-ratelimit-remaining").is_none());
+        }
+    }
+    // Outside /api/v1 nothing is spent.
+    assert_eq!(
+        m.req(Method::GET, "/healthz")
+            .token(PRO)
+            .send()
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        m.req(Method::GET, "/r/nope").token(PRO).send().await.status,
+        404
+    );
+    assert_eq!(
+        m.req(Method::GET, "/_mock/clock")
+            .token(PRO)
+            .send()
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        m.get("/api/v1/codes", PRO)
+            .await
+            .header_u64("x-ratelimit-remaining"),
+        expected - 1
+    );
 }
 
 fn create(m: &Mock, token: &str, key: &str, body: &str) -> common::Req {
@@ -211,26 +292,32 @@ async fn the_ttl_is_configurable() {
 }
 
 #[tokio::test]
-async fn decided_responses_are_stored_and_unreadable_requests_are_not() {
+async fn only_a_created_code_binds_the_key() {
     let m = Mock::new();
-    // 422 is stored: the same invalid body replays it.
+    // A 422 is not stored: the corrected retry with the same key creates the code.
     let bad = r#"{"target_url": "nope"}"#;
     assert_eq!(create(&m, PRO, "k422", bad).send().await.status, 422);
     let r = create(&m, PRO, "k422", bad).send().await;
+    assert_eq!((r.status, r.header("idempotent-replay")), (422, None));
+    let r = create(&m, PRO, "k422", MENU).send().await;
+    assert_eq!((r.status, r.header("idempotent-replay")), (201, None));
+    let again = create(&m, PRO, "k422", MENU).send().await;
     assert_eq!(
-        (r.status, r.header("idempotent-replay")),
-        (422, Some("true"))
+        (again.status, again.header("idempotent-replay")),
+        (201, Some("true"))
     );
+    assert_eq!(again.json, r.json);
 
-    // 409 shortcode_taken is stored.
+    // A 409 shortcode_taken is not stored either: retried with a free shortcode, it succeeds.
     let chosen = r#"{"target_url": "https://example.com", "shortcode": "taken"}"#;
     create(&m, FREE, "other", chosen).send().await;
-    assert_eq!(create(&m, PRO, "k409", chosen).send().await.status, 409);
     let r = create(&m, PRO, "k409", chosen).send().await;
-    assert_eq!(
-        (r.status, r.error_code(), r.header("idempotent-replay")),
-        (409, "shortcode_taken", Some("true"))
-    );
+    assert_eq!((r.status, r.error_code()), (409, "shortcode_taken"));
+    assert!(r.header("idempotent-replay").is_none());
+    let fixed = r#"{"target_url": "https://example.com", "shortcode": "free-one"}"#;
+    let r = create(&m, PRO, "k409", fixed).send().await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json["data"]["shortcode"], "free-one");
 
     // 400 and 415 are not stored: the key is still free afterwards.
     assert_eq!(create(&m, PRO, "k400", "{oops").send().await.status, 400);
@@ -246,16 +333,28 @@ async fn decided_responses_are_stored_and_unreadable_requests_are_not() {
     let r = create(&m, PRO, "k400", MENU).send().await;
     assert_eq!(r.status, 201);
     assert!(r.header("idempotent-replay").is_none());
+    assert_eq!(
+        m.state.idempotency_key_count(),
+        4,
+        "k422, other, k409, k400"
+    );
 }
 
 #[tokio::test]
 async fn text_keys_with_spaces_tabs_and_accents_are_accepted_and_replayed() {
     let m = Mock::new();
-    for key in ["menu import line 17", "commande-été-7", "tab\tinside"] {
+    for key in [
+        &b"menu import line 17"[..],
+        "commande-été-7".as_bytes(),
+        b"tab\tinside",
+        // Latin-1, as Python's http.client sends it: not UTF-8, still a key.
+        b"commande-\xe9t\xe9-7",
+        &[0x80, 0xff, b'!', b'~'],
+    ] {
         let first = m
             .req(Method::POST, "/api/v1/codes")
             .token(PRO)
-            .header_bytes("idempotency-key", key.as_bytes())
+            .header_bytes("idempotency-key", key)
             .json(MENU)
             .send()
             .await;
@@ -264,7 +363,7 @@ async fn text_keys_with_spaces_tabs_and_accents_are_accepted_and_replayed() {
         let again = m
             .req(Method::POST, "/api/v1/codes")
             .token(PRO)
-            .header_bytes("idempotency-key", key.as_bytes())
+            .header_bytes("idempotency-key", key)
             .json(MENU)
             .send()
             .await;
@@ -272,7 +371,8 @@ async fn text_keys_with_spaces_tabs_and_accents_are_accepted_and_replayed() {
         assert_eq!(again.header("idempotent-replay"), Some("true"), "{key:?}");
         assert_eq!(again.json, first.json, "{key:?}");
     }
-    assert_eq!(m.state.code_count(), 3);
+    // Compared byte for byte: the UTF-8 and the Latin-1 spellings are two keys.
+    assert_eq!(m.state.code_count(), 5);
 }
 
 #[tokio::test]
@@ -285,11 +385,11 @@ async fn invalid_keys_are_400() {
         " leading".as_bytes(),
         b"trailing ",
         b"\tleading-tab",
-        // A C1 control character (U+0085) in valid UTF-8; C0 controls such as ESC never get
-        // past HTTP parsing (the unit test in routes.rs covers "\u{1b}x").
-        "x\u{85}y".as_bytes(),
-        // Not UTF-8.
-        b"caf\xe9",
+        b"trailing-tab\t",
+        // 256 bytes, counted as bytes: 128 two-byte characters.
+        "é".repeat(128).as_bytes(),
+        // C0 controls such as ESC never get past HTTP parsing (the unit test in
+        // handlers/codes.rs covers them).
     ] {
         let r = m
             .req(Method::POST, "/api/v1/codes")

@@ -72,10 +72,10 @@ impl Mock {
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(reply) = self.try_http("GET", "/healthz", &[], None) {
-                if reply.status == 200 {
-                    return;
-                }
+            if let Ok(reply) = self.try_http("GET", "/healthz", &[], None)
+                && reply.status == 200
+            {
+                return;
             }
             assert!(Instant::now() < deadline, "heldqr-mock never became ready");
             std::thread::sleep(Duration::from_millis(10));

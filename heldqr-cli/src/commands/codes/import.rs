@@ -298,10 +298,10 @@ impl Interrupts {
     /// that arrives while this is not being polled is returned by the next call.
     async fn recv(&mut self) {
         #[cfg(any(unix, windows))]
-        if let Some(signal) = &mut self.signal {
-            if signal.recv().await.is_some() {
-                return;
-            }
+        if let Some(signal) = &mut self.signal
+            && signal.recv().await.is_some()
+        {
+            return;
         }
         std::future::pending::<()>().await
     }

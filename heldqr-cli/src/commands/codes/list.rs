@@ -68,18 +68,18 @@ pub async fn run(args: ListArgs, ctx: &Ctx) -> Result<(), CliError> {
         _ => "No codes yet. Create one: heldqr codes create --target-url URL".to_string(),
     };
     ctx.ui.rows(&LIST_HEADERS, &rows, &empty)?;
-    if ctx.ui.mode == OutputMode::Table {
-        if let Some(p) = pagination.filter(|p| p.total_pages > 1 && !codes.is_empty()) {
-            let next = if p.page < p.total_pages {
-                format!("; next: --page {}", p.page + 1)
-            } else {
-                String::new()
-            };
-            ctx.ui.info(&format!(
-                "Page {} of {} ({} codes){next}; all at once: --all",
-                p.page, p.total_pages, p.total
-            ));
-        }
+    if ctx.ui.mode == OutputMode::Table
+        && let Some(p) = pagination.filter(|p| p.total_pages > 1 && !codes.is_empty())
+    {
+        let next = if p.page < p.total_pages {
+            format!("; next: --page {}", p.page + 1)
+        } else {
+            String::new()
+        };
+        ctx.ui.info(&format!(
+            "Page {} of {} ({} codes){next}; all at once: --all",
+            p.page, p.total_pages, p.total
+        ));
     }
     Ok(())
 }

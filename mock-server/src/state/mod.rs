@@ -1,18 +1,27 @@
 //! The server's shared state: the validated configuration, the token table, one sliding log per
 //! token, and behind one mutex the codes, the idempotency store and the shortcode generator.
 //! Handlers take the mutex briefly and never hold it across an `.await`; holding it for a whole
-//! create is what serializes two requests with the same idempotency key.
+//! create is what serializes two requests with the same idempotency key. Nothing here knows
+//! about requests: the layers and handlers read and change the state through these types.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crate::clock::MockClock;
-use crate::config::{ConfigError, MockConfig, Plan};
-use crate::faults::{FaultCounts, Faults};
-use crate::idempotency::IdempotencyStore;
-use crate::ratelimit::{RateDecision, SlidingLog};
-use crate::store::Store;
+use crate::config::{ConfigError, MockConfig};
+use crate::model::Plan;
+
+mod faults;
+mod idempotency;
+mod ratelimit;
+mod store;
+
+pub use faults::FaultCounts;
+pub(crate) use faults::{DropKind, Fault, Faults};
+pub(crate) use idempotency::{Fingerprint, IdempotencyStore, Lookup, StoredResponse};
+pub(crate) use ratelimit::{RateDecision, SlidingLog};
+pub(crate) use store::Store;
 
 const SHORTCODE_ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// Length of generated shortcodes.
@@ -140,9 +149,31 @@ impl AppState {
         self.lock().store.len()
     }
 
-    /// How many idempotency keys are held (expired ones are reclaimed as requests arrive).
+    /// How many idempotency keys are held (expired ones are reclaimed as requests arrive and
+    /// on a schedule).
     pub fn idempotency_key_count(&self) -> usize {
         self.lock().idempotency.len()
+    }
+
+    /// The idempotency retention in server-clock nanoseconds.
+    pub(crate) fn idempotency_ttl_nanos(&self) -> i128 {
+        i128::try_from(self.shared.config.idempotency_ttl.as_nanos()).unwrap_or(i128::MAX / 4)
+    }
+
+    /// Drops every idempotency entry that expired by the server clock. A running
+    /// [`MockServer`](crate::MockServer) calls it every few seconds and after
+    /// `POST /_mock/clock/advance`, so expired keys go away even when no request passes by.
+    pub fn reclaim_expired(&self) {
+        let now = self.clock().now_nanos();
+        let ttl = self.idempotency_ttl_nanos();
+        self.lock().idempotency.reclaim(now, ttl);
+    }
+
+    /// An estimate of the heap bytes held by stored codes and idempotency entries, from their
+    /// sizes: what the document's worst-case memory figures are checked against.
+    pub fn stored_bytes(&self) -> usize {
+        let data = self.lock();
+        data.store.heap_bytes() + data.idempotency.heap_bytes()
     }
 
     /// What the fault injection did so far (all zero when no fault is configured).
@@ -209,6 +240,11 @@ impl AppState {
             .accounts
             .get(account as usize)
             .map_or("?", String::as_str)
+    }
+
+    /// The propagation delay in nanoseconds (see `MockConfig::propagation_delay`).
+    pub(crate) fn propagation_delay_nanos(&self) -> i128 {
+        i128::try_from(self.shared.config.propagation_delay.as_nanos()).unwrap_or(i128::MAX / 4)
     }
 
     /// Spends one credit of `token` now, or says how long to wait.

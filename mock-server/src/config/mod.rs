@@ -1,14 +1,18 @@
 //! Configuration of a mock server: tokens and their accounts and plans, the rate limit, the
 //! idempotency retention, the shortcode seed, the clock and the listen address. [`MockConfig`] is
-//! built with chained methods and validated once, when the server state is created.
+//! built with chained methods and validated once, when the server state is created. Plain data:
+//! nothing here knows about requests; the fault settings are in `faults`.
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::str::FromStr;
 use std::time::Duration;
 
 use crate::clock::MockClock;
-use crate::faults::FaultConfig;
+use crate::model::Plan;
+
+mod faults;
+
+pub use faults::{DEFAULT_BURST_LEN, FaultConfig, MAX_LATENCY, UNKNOWN_CODE, UNKNOWN_CODE_STATUS};
 
 /// Dev token of the `free` plan (account `acct_free`), present when no token is configured.
 pub const DEV_TOKEN_FREE: &str = "hkr_test_free";
@@ -16,61 +20,6 @@ pub const DEV_TOKEN_FREE: &str = "hkr_test_free";
 pub const DEV_TOKEN_PRO: &str = "hkr_test_pro";
 /// Dev token of the `business` plan (account `acct_business`), present when no token is configured.
 pub const DEV_TOKEN_BUSINESS: &str = "hkr_test_business";
-
-/// An account's plan: it decides the shape of the scans report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Plan {
-    /// Lifetime totals only.
-    Free,
-    /// Lifetime totals plus a 30-day window with daily, country and device breakdowns.
-    Pro,
-    /// Like `Pro` over a 365-day window.
-    Business,
-}
-
-impl Plan {
-    /// The plan's wire name: `free`, `pro` or `business`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Plan::Free => "free",
-            Plan::Pro => "pro",
-            Plan::Business => "business",
-        }
-    }
-
-    /// Days in the scans window, `None` for lifetime totals only.
-    pub fn window_days(self) -> Option<u32> {
-        match self {
-            Plan::Free => None,
-            Plan::Pro => Some(30),
-            Plan::Business => Some(365),
-        }
-    }
-}
-
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error of parsing a [`Plan`] from a string other than `free`, `pro` or `business`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown plan {0:?}: expected free, pro or business")]
-pub struct UnknownPlan(pub String);
-
-impl FromStr for Plan {
-    type Err = UnknownPlan;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "free" => Ok(Plan::Free),
-            "pro" => Ok(Plan::Pro),
-            "business" => Ok(Plan::Business),
-            _ => Err(UnknownPlan(s.to_owned())),
-        }
-    }
-}
 
 /// One bearer token, the account it belongs to and that account's plan.
 ///
@@ -160,11 +109,28 @@ pub struct MockConfig {
     pub(crate) public_url: Option<String>,
     pub(crate) log_requests: bool,
     pub(crate) faults: FaultConfig,
+    pub(crate) propagation_delay: Duration,
+    pub(crate) admin_token: Option<AdminToken>,
+    pub(crate) max_codes_per_account: usize,
+}
+
+/// The default of [`MockConfig::max_codes_per_account`]: far more than any test suite creates.
+pub const DEFAULT_MAX_CODES_PER_ACCOUNT: usize = 10_000;
+
+/// The token that guards the mock-only `/_mock/...` routes; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct AdminToken(pub(crate) String);
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
 }
 
 impl Default for MockConfig {
     /// Listen on `127.0.0.1:0`, the dev tokens, 600 requests per 60 s, idempotency keys kept
-    /// 24 hours, random shortcodes, the system clock, no request log, no faults.
+    /// 24 hours, random shortcodes, the system clock, no request log, no faults, no propagation
+    /// delay.
     fn default() -> Self {
         MockConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -176,11 +142,43 @@ impl Default for MockConfig {
             public_url: None,
             log_requests: false,
             faults: FaultConfig::default(),
+            admin_token: None,
+            propagation_delay: Duration::ZERO,
+            max_codes_per_account: DEFAULT_MAX_CODES_PER_ACCOUNT,
         }
     }
 }
 
 impl MockConfig {
+    /// Guards every mock-only `/_mock/...` route: they then answer 401 unless the request
+    /// carries `Authorization: Bearer <admin token>` (an API token is not an admin token).
+    /// Without it (the default) those routes are open to anyone who can reach the server.
+    ///
+    /// ```
+    /// use heldqr_mock::MockConfig;
+    ///
+    /// let config = MockConfig::default().admin_token("adm_ci_9f2c");
+    /// assert!(config.has_admin_token());
+    /// assert!(!format!("{config:?}").contains("adm_ci_9f2c"));
+    /// ```
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(AdminToken(token.into()));
+        self
+    }
+
+    /// The most codes one account may hold (default [`DEFAULT_MAX_CODES_PER_ACCOUNT`]); a create
+    /// beyond it gets the mock-only 403 `code_limit_reached`. Keeps the server's memory bounded
+    /// by configuration rather than by what clients send.
+    pub fn max_codes_per_account(mut self, cap: usize) -> Self {
+        self.max_codes_per_account = cap;
+        self
+    }
+
+    /// True when the `/_mock/...` routes need the admin token.
+    pub fn has_admin_token(&self) -> bool {
+        self.admin_token.is_some()
+    }
+
     /// Adds a token on `account` with `plan`. Once any token is added the dev tokens are gone.
     pub fn token(
         mut self,
@@ -245,6 +243,23 @@ impl MockConfig {
         self
     }
 
+    /// Makes a new target reach the scan URL `delay` late, as the real API's edge does ("new
+    /// scans land on the new target within 60 seconds"): `/r/{shortcode}` redirects to the
+    /// target the code had `delay` ago on the server clock, while the API shows the new one at
+    /// once. Default zero (a change is seen at once).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use heldqr_mock::MockConfig;
+    ///
+    /// let config = MockConfig::default().propagation_delay(Duration::from_secs(60));
+    /// # let _ = config;
+    /// ```
+    pub fn propagation_delay(mut self, delay: Duration) -> Self {
+        self.propagation_delay = delay;
+        self
+    }
+
     /// The configured faults.
     pub fn fault_config(&self) -> &FaultConfig {
         &self.faults
@@ -274,7 +289,24 @@ impl MockConfig {
             ));
         }
         self.faults.validate().map_err(ConfigError)?;
+        if self.max_codes_per_account == 0 {
+            return Err(ConfigError(
+                "the most codes per account must be at least 1".into(),
+            ));
+        }
         let tokens = self.tokens();
+        if let Some(AdminToken(admin)) = &self.admin_token {
+            if admin.is_empty() || admin.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
+                return Err(ConfigError(
+                    "the admin token must be non-empty visible ASCII".into(),
+                ));
+            }
+            if tokens.iter().any(|t| t.token == *admin) {
+                return Err(ConfigError(
+                    "the admin token must differ from every API token".into(),
+                ));
+            }
+        }
         let mut plans: std::collections::HashMap<&str, Plan> = std::collections::HashMap::new();
         for (i, t) in tokens.iter().enumerate() {
             if t.token.is_empty() || t.token.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
@@ -292,13 +324,13 @@ impl MockConfig {
             if tokens[..i].iter().any(|o| o.token == t.token) {
                 return Err(ConfigError(format!("token #{} is configured twice", i + 1)));
             }
-            if let Some(p) = plans.insert(&t.account, t.plan) {
-                if p != t.plan {
-                    return Err(ConfigError(format!(
-                        "account {} is given two plans ({} and {})",
-                        t.account, p, t.plan
-                    )));
-                }
+            if let Some(p) = plans.insert(&t.account, t.plan)
+                && p != t.plan
+            {
+                return Err(ConfigError(format!(
+                    "account {} is given two plans ({} and {})",
+                    t.account, p, t.plan
+                )));
             }
         }
         Ok(())

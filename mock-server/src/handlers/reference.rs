@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 
 /// The OpenAPI document this server implements, as YAML.
-pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
+pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 
 /// The document converted to JSON once, on first use.
 fn openapi_json() -> Result<&'static [u8], &'static str> {

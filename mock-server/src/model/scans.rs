@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use time::{Date, OffsetDateTime};
 
-use crate::config::Plan;
+use super::Plan;
 
 /// The device classes of the contract, in the order of their wire names' sort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,8 +99,33 @@ pub(crate) struct ScanStats {
 }
 
 impl ScanStats {
+    /// The heap bytes held: one B-tree entry per day with scans, and its countries.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        // A B-tree node holds up to 11 entries; count a whole entry plus a share of the node.
+        let entry = std::mem::size_of::<(i32, Day)>() + 16;
+        self.days
+            .values()
+            .map(|d| entry + d.countries.capacity() * std::mem::size_of::<(Country, u64)>())
+            .sum()
+    }
+
     /// Adds `count` scans at `at` (Unix seconds) from `country` on `device`.
     pub(crate) fn add(&mut self, at: i64, count: u64, country: Country, device: Device) {
+        self.add_kept_from(at, count, country, device, i32::MIN);
+    }
+
+    /// Like [`add`](Self::add), but scans on a day before `keep_from` (a Julian day number)
+    /// count only in the lifetime figures (total, first and last scan): no plan's window can
+    /// show that day any more, so no per-day record is kept for it. Bulk injection uses this, so
+    /// the days one code holds are bounded however far back scans are added.
+    pub(crate) fn add_kept_from(
+        &mut self,
+        at: i64,
+        count: u64,
+        country: Country,
+        device: Device,
+        keep_from: i32,
+    ) {
         if count == 0 {
             return;
         }
@@ -110,7 +135,11 @@ impl ScanStats {
         self.total = self.total.saturating_add(count);
         self.first = Some(self.first.map_or(at, |f| f.min(at)));
         self.last = Some(self.last.map_or(at, |l| l.max(at)));
-        let day = self.days.entry(when.date().to_julian_day()).or_default();
+        let jd = when.date().to_julian_day();
+        if jd < keep_from {
+            return;
+        }
+        let day = self.days.entry(jd).or_default();
         day.scans = day.scans.saturating_add(count);
         day.devices[device as usize] = day.devices[device as usize].saturating_add(count);
         match day.countries.iter_mut().find(|(c, _)| *c == country) {
@@ -123,7 +152,7 @@ impl ScanStats {
     pub(crate) fn report(&self, shortcode: &str, plan: Plan, today: Date) -> Value {
         let ts = |t: Option<i64>| -> Value {
             t.and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
-                .map_or(Value::Null, |t| Value::String(crate::store::rfc3339(t)))
+                .map_or(Value::Null, |t| Value::String(super::rfc3339(t)))
         };
         let mut report = json!({
             "plan": plan.as_str(),

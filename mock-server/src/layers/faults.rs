@@ -1,0 +1,93 @@
+//! The fault layer, a mock-only test aid: with faults configured, every `/api/v1` request
+//! meets what the state's fault generator draws for it (see `state::faults`), before
+//! authentication (an injected answer spends no credit): a delay, then an injected answer (500
+//! `internal_error`, 503 `service_unavailable`, the unfamiliar code, a 429 of a burst) instead
+//! of handling, or handling followed by a dropped answer. `/healthz`, `/reference`, `/r/...` and
+//! `/_mock/...` never meet a fault. Without faults the layer passes the request on at once.
+//!
+//! A dropped answer is marked on the response ([`DropConnection`]); the connection task (see
+//! `server`) then closes or resets the HTTP/1.1 connection, or resets the HTTP/2 stream,
+//! instead of writing it. Served without a connection (`oneshot`), the answer is delivered.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::auth::bearer_token;
+use super::in_api;
+use crate::config::{UNKNOWN_CODE, UNKNOWN_CODE_STATUS};
+use crate::error::ApiError;
+use crate::state::{AppState, DropKind, Fault};
+
+/// On a response: the connection must drop it (the request was handled and committed).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DropConnection(pub DropKind);
+
+/// On a response: an injected answer (nothing was handled).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Injected;
+
+pub(crate) async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(faults) = state.faults().filter(|f| f.is_on()) else {
+        return next.run(req).await;
+    };
+    if !in_api(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let token = bearer_token(req.headers())
+        .and_then(|t| state.caller(t))
+        .map(|c| c.token);
+    let choice = faults.draw(token);
+    if let Some(delay) = choice.delay {
+        tokio::time::sleep(delay).await;
+    }
+    let mut res = match choice.fault {
+        None => return next.run(req).await,
+        Some(Fault::DropAfter(kind)) => {
+            let mut res = next.run(req).await;
+            res.extensions_mut().insert(DropConnection(kind));
+            return res;
+        }
+        Some(Fault::InternalError) => {
+            ApiError::internal("Injected fault: the server failed; nothing was committed.")
+                .into_response()
+        }
+        Some(Fault::ServiceUnavailable) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "Injected fault: temporarily unavailable; nothing was committed.",
+        )
+        .into_response(),
+        Some(Fault::UnknownCode) => {
+            let status = StatusCode::from_u16(UNKNOWN_CODE_STATUS).unwrap_or(StatusCode::CONFLICT);
+            ApiError::new(
+                status,
+                UNKNOWN_CODE,
+                "Injected fault: another request is still being processed; retry with the same Idempotency-Key.",
+            )
+            .into_response()
+        }
+        Some(Fault::RateLimited) => burst_429(&state),
+    };
+    res.extensions_mut().insert(Injected);
+    res
+}
+
+/// A 429 of a burst: `Retry-After: 1`, `Remaining: 0`, the configured limit, and a reset one
+/// second ahead (rounded up to whole seconds).
+fn burst_429(state: &AppState) -> Response {
+    let limit = state.config().rate_limit_config().limit;
+    let now = state.clock().now_nanos();
+    let reset = (now.div_euclid(1_000_000_000) + 2).max(0);
+    let mut res = ApiError::rate_limited(1).into_response();
+    let h = res.headers_mut();
+    h.insert("x-ratelimit-limit", HeaderValue::from(limit));
+    h.insert("x-ratelimit-remaining", HeaderValue::from(0u32));
+    h.insert(
+        "x-ratelimit-reset",
+        HeaderValue::from(i64::try_from(reset).unwrap_or(i64::MAX)),
+    );
+    h.insert(header::RETRY_AFTER, HeaderValue::from(1u32));
+    res
+}

@@ -1,0 +1,110 @@
+//! The admin guard: with `--admin-token`, every mock-only `/_mock` route answers 401 in the
+//! envelope unless the request carries the admin token; API routes are not affected.
+
+mod common;
+
+use axum::http::Method;
+use common::*;
+use heldqr_mock::MockConfig;
+
+const ADMIN: &str = "adm_s3cr3t_7d1e";
+
+fn guarded() -> Mock {
+    Mock::with(
+        MockConfig::default()
+            .rate_limit(1_000_000, std::time::Duration::from_secs(60))
+            .admin_token(ADMIN),
+    )
+}
+
+#[tokio::test]
+async fn every_admin_route_needs_the_admin_token() {
+    let m = guarded();
+    let sc = m
+        .create(BUSINESS, r#"{"target_url":"https://example.com/a"}"#)
+        .await;
+    let routes = [
+        (Method::POST, "/_mock/reset".to_owned(), "{}"),
+        (Method::GET, "/_mock/clock".to_owned(), ""),
+        (
+            Method::POST,
+            "/_mock/clock/advance".to_owned(),
+            r#"{"seconds":315360000}"#,
+        ),
+        (
+            Method::POST,
+            format!("/_mock/codes/{sc}/scans"),
+            r#"{"count":1}"#,
+        ),
+        (Method::GET, "/_mock/no-such-route".to_owned(), ""),
+    ];
+    for (method, path, body) in &routes {
+        for token in [None, Some(BUSINESS), Some("adm_s3cr3t_7d1")] {
+            let mut req = m.req(method.clone(), path);
+            if let Some(t) = token {
+                req = req.token(t);
+            }
+            if !body.is_empty() {
+                req = req.json(body);
+            }
+            let r = req.send().await;
+            assert_eq!(
+                r.status,
+                401,
+                "{method} {path} with {token:?}: {}",
+                r.text()
+            );
+            assert_eq!(r.error_code(), "unauthorized");
+            assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+            assert!(!r.text().contains(ADMIN));
+        }
+    }
+    // Nothing was reset or moved: the code is still there, the clock still at START.
+    assert_eq!(
+        m.get(&format!("/api/v1/codes/{sc}"), BUSINESS).await.status,
+        200
+    );
+    assert_eq!(m.clock.now(), START);
+
+    let r = m.req(Method::GET, "/_mock/clock").token(ADMIN).send().await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = m
+        .req(Method::POST, "/_mock/reset")
+        .token(ADMIN)
+        .json("{}")
+        .send()
+        .await;
+    assert!(r.status < 300, "{}", r.text());
+    assert_eq!(
+        m.get(&format!("/api/v1/codes/{sc}"), BUSINESS).await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn the_admin_token_is_not_an_api_token() {
+    let m = guarded();
+    let r = m.get("/api/v1/codes", ADMIN).await;
+    assert_eq!(r.status, 401);
+    // The API, the scan URL, the document and liveness need no admin token.
+    assert_eq!(m.get("/api/v1/codes", PRO).await.status, 200);
+    assert_eq!(m.req(Method::GET, "/healthz").send().await.status, 200);
+    assert_eq!(m.req(Method::GET, "/reference").send().await.status, 200);
+}
+
+#[tokio::test]
+async fn without_an_admin_token_the_routes_stay_open() {
+    let m = Mock::new();
+    let r = m.req(Method::GET, "/_mock/clock").send().await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn an_admin_token_equal_to_an_api_token_is_refused() {
+    let config = MockConfig::default()
+        .token("tok_same", heldqr_mock::Plan::Pro, "acct_a")
+        .admin_token("tok_same");
+    let e = config.validate().unwrap_err().to_string();
+    assert!(e.contains("differ"), "{e}");
+    assert!(!e.contains("tok_same"), "{e}");
+}
