@@ -8,9 +8,9 @@
 //! it. The window is inferred from the headers against the pacer's own send times: a
 //! response's `X-RateLimit-Reset` is when the oldest counted request leaves the window, and
 //! that request was sent no later than this one, so `reset - sent_at` is a lower bound of the
-//! window (exact when this request was the oldest counted, as the first request on an idle
-//! token is); the pacer keeps the largest such bound, plus a second for the whole-second
-//! header.
+//! window (exact, up to the header's upward rounding to whole seconds, when this request was
+//! the oldest counted, as the first request on an idle token is); the pacer keeps the largest
+//! such bound, and counts an own request as released a small margin after it.
 //!
 //! Before each attempt a task reserves one credit. With none left it waits, without spending
 //! a request, until a credit frees: at the server's `X-RateLimit-Reset` for the first one,
@@ -36,8 +36,13 @@ use crate::config::Token;
 use crate::response::RateLimit;
 use crate::telemetry;
 
-/// Added to the inferred window: `X-RateLimit-Reset` has whole-second resolution.
-const WINDOW_MARGIN: Duration = Duration::from_secs(1);
+/// Added to the inferred window before an own request is counted as released: covers the
+/// difference in latency between requests and a small clock skew between client and server
+/// (the reset's whole-second rounding is upwards, per the API document, so it only adds
+/// slack). An early release would cost one 429; a late one a little throughput.
+fn margin(window: Duration) -> Duration {
+    Duration::from_millis(250) + window / 50
+}
 
 /// Most own send times remembered (beyond the limit they cannot matter).
 const MAX_SENDS: usize = 100_000;
@@ -97,7 +102,7 @@ impl State {
             self.sends.pop_front();
         }
         if let Some(window) = self.window {
-            let window = window + WINDOW_MARGIN;
+            let window = window + margin(window);
             while self.sends.front().is_some_and(|&s| s + window <= now) {
                 self.sends.pop_front();
                 self.remaining = (self.remaining + 1).min(limit);
@@ -110,7 +115,8 @@ impl State {
         if let Some(reset) = self.reset_at {
             return Some(reset);
         }
-        let window = self.window? + WINDOW_MARGIN;
+        let window = self.window?;
+        let window = window + margin(window);
         self.sends.front().map(|&s| s + window)
     }
 }
@@ -231,7 +237,7 @@ impl Permit {
         state.window = Some(state.window.map_or(bound, |w| w.max(bound)));
         // Own requests that left the window before now are in the server's figure already.
         if let Some(window) = state.window {
-            let window = window + WINDOW_MARGIN;
+            let window = window + margin(window);
             while state.sends.front().is_some_and(|&s| s + window <= now) {
                 state.sends.pop_front();
             }
