@@ -289,10 +289,10 @@ fn describe_sdk(
             api_message(api)
         }
         Error::Http(http) => {
-            if http.status >= 500 {
-                if let Some(id) = &http.request_id {
-                    details.push(format!("  request id: {id} (quote it to support)"));
-                }
+            if http.status >= 500
+                && let Some(id) = &http.request_id
+            {
+                details.push(format!("  request id: {id} (quote it to support)"));
             }
             http.message.clone()
         }
