@@ -3,7 +3,7 @@
 //! retries, tracing), plus [`RawRequest`] for calls the typed surface does not cover.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use backon::Retryable;
@@ -252,7 +252,8 @@ impl Client {
         let started = Instant::now();
         let deadline_at = settings.deadline.and_then(|d| started.checked_add(d));
         let attempts = AtomicU32::new(0);
-        let give_up = AtomicU8::new(0);
+        // Why the loop stopped retrying a retryable failure, for the give-up event.
+        let give_up: Mutex<Option<GiveUp>> = Mutex::new(None);
         let policy = &settings.retry;
         let result = (|| async {
             let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
@@ -269,19 +270,19 @@ impl Client {
         .when(Error::is_retryable)
         .adjust(|error, step| {
             let why = match step {
-                None => Some(GiveUp::RetriesExhausted),
+                None => GiveUp::RetriesExhausted,
                 Some(step) => match policy.next_delay(error, Some(step)) {
-                    None => Some(GiveUp::RetryAfterTooLong),
+                    None => GiveUp::RetryAfterTooLong,
                     Some(delay) => {
                         let too_late = deadline_at.is_some_and(|at| Instant::now() + delay >= at);
                         if !too_late {
                             return Some(delay);
                         }
-                        Some(GiveUp::DeadlineExceeded)
+                        GiveUp::DeadlineExceeded
                     }
                 },
             };
-            give_up.store(why.map_or(0, |w| w as u8 + 1), Ordering::Relaxed);
+            *give_up.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
             None
         })
         .notify(|error, delay| telemetry::retry(attempts.load(Ordering::Relaxed), delay, error))
@@ -306,12 +307,7 @@ impl Client {
                     error.request_id(),
                     started.elapsed(),
                 );
-                let why = match give_up.load(Ordering::Relaxed) {
-                    1 => Some(GiveUp::RetriesExhausted),
-                    2 => Some(GiveUp::DeadlineExceeded),
-                    3 => Some(GiveUp::RetryAfterTooLong),
-                    _ => None,
-                };
+                let why = *give_up.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(why) = why.filter(|_| error.is_retryable()) {
                     telemetry::giving_up(
                         call.operation,

@@ -242,7 +242,9 @@ impl ClientBuilder {
     /// of the same base URL and token in this process (clones and separately built clients
     /// alike); it is forgotten once the last such client is dropped. The limit comes from
     /// `X-RateLimit-Limit` and the window is inferred from the headers against the pacer's
-    /// own send times, so nothing assumes a particular budget.
+    /// own send times, so nothing assumes a particular budget. A wait is at most the retry
+    /// policy's `max_retry_after` (and what is left of the call's deadline); past that the
+    /// request is sent and the server decides.
     pub fn pace_rate_limit(mut self, pace: bool) -> Self {
         self.pace_rate_limit = pace;
         self

@@ -19,7 +19,9 @@
 //! elsewhere), one request goes alone and the others wait for the budget its response
 //! reports. Each response refreshes the budget, minus the requests still in flight that the
 //! server may not have counted yet, so concurrent tasks never overdraw it. Since a 429 spends a
-//! credit too, the pacer never sends to find out.
+//! credit too, the pacer does not send to find out; the one exception is a wait longer than the
+//! call may wait (the policy's `max_retry_after`, or what is left of its deadline): then the
+//! request goes, and the server's 429 says how long, as without pacing.
 //!
 //! Instants are `tokio::time::Instant`, so waits follow tokio's clock (and its paused test
 //! clock); the server's Unix-seconds reset is converted once, on arrival.
