@@ -46,7 +46,7 @@ fn margin(window: Duration) -> Duration {
     Duration::from_millis(250) + window / 50
 }
 
-/// Most own send times remembered (beyond the limit they cannot matter).
+/// Most own send times remembered, whatever the limit says.
 const MAX_SENDS: usize = 100_000;
 
 type Registry = Mutex<HashMap<(String, Token), Weak<Pacer>>>;
@@ -210,10 +210,20 @@ impl Pacer {
         if probe {
             state.probing = true;
         }
-        if state.sends.len() >= MAX_SENDS {
-            state.sends.pop_front();
+        // Only a stated budget makes send times useful, and never more of them than it
+        // holds (an older one cannot still be in the window); the cap bounds the memory.
+        if let Some(limit) = state.limit.filter(|_| !state.unpaced) {
+            let cap = usize::try_from(limit)
+                .unwrap_or(MAX_SENDS)
+                .clamp(1, MAX_SENDS);
+            while state.sends.len() >= cap {
+                state.sends.pop_front();
+            }
+            state.sends.push_back(now);
+        } else if probe {
+            state.sends.clear();
+            state.sends.push_back(now);
         }
-        state.sends.push_back(now);
         Permit {
             pacer: Arc::clone(self),
             probe,
@@ -331,6 +341,25 @@ mod tests {
         let _a = pacer.acquire(MAX).await;
         let _b = pacer.acquire(MAX).await;
         assert_eq!(Instant::now(), start);
+        // Nothing to pace against, so nothing is remembered either.
+        for _ in 0..1000 {
+            drop(pacer.acquire(MAX).await);
+        }
+        assert!(pacer.lock().sends.len() <= 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn send_times_are_bounded_by_the_limit() {
+        let pacer = Arc::new(Pacer::default());
+        let probe = pacer.acquire(MAX).await;
+        probe.observe(&budget(3, 2, 60));
+        drop(probe);
+        for _ in 0..50 {
+            let permit = pacer.acquire(MAX).await;
+            // A server that keeps granting (another window each time, say).
+            permit.observe(&budget(3, 2, 60));
+        }
+        assert!(pacer.lock().sends.len() <= 3);
     }
 
     #[tokio::test(start_paused = true)]
