@@ -351,7 +351,7 @@ impl ClientBuilder {
 }
 
 /// Checks a base URL exactly as [`ClientBuilder::build`] will: an absolute `http` or `https`
-/// URL with a host, no credentials, query or fragment (surrounding whitespace and trailing
+/// URL with a host, no credentials (no userinfo at all), query or fragment (surrounding whitespace and trailing
 /// slashes are ignored; a path prefix is allowed). Fails with [`Error::Config`] saying why.
 ///
 /// Lets a program (the `heldqr` CLI, say) reject a bad URL up front with the SDK's own rules.
@@ -360,6 +360,9 @@ impl ClientBuilder {
 /// use heldqr_sdk::validate_base_url;
 /// assert!(validate_base_url("http://127.0.0.1:8080/").is_ok());
 /// assert!(validate_base_url("api.heldqr.com").is_err());
+/// // Any userinfo is refused, a password alone included, and never echoed back.
+/// let err = validate_base_url("https://:s3cret@api.heldqr.com").unwrap_err();
+/// assert!(!err.to_string().contains("s3cret"));
 /// assert!(validate_base_url("https://user:pw@api.heldqr.com").is_err());
 /// ```
 pub fn validate_base_url(base_url: &str) -> Result<()> {

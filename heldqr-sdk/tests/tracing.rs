@@ -288,3 +288,35 @@ async fn bodies_only_with_the_opt_in_at_trace_with_the_token_masked() {
         capture.all_text()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_that_stops_retries_says_so() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(error(503, "service_unavailable"))
+        .mount(&server)
+        .await;
+    let client = client_with(
+        &server.uri(),
+        RetryPolicy::default()
+            .max_retries(10)
+            .initial_backoff(Duration::from_secs(1))
+            .jitter(false),
+    );
+    let (capture, _guard) = capture();
+    let err = client
+        .codes()
+        .get("menu-v3")
+        .deadline(Duration::from_millis(1500))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts(), 2);
+    let warnings = capture.events_named("giving up");
+    assert_eq!(warnings.len(), 1, "{:?}", capture.events());
+    assert_eq!(
+        warnings[0].fields["reason"],
+        "deadline would pass before the next attempt"
+    );
+    assert_eq!(warnings[0].fields["attempts"], "2");
+}
