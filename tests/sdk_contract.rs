@@ -393,7 +393,11 @@ async fn typed_errors_from_the_mock() {
     assert!(!taken.api().unwrap().idempotent_replay);
     assert_eq!(taken.attempts(), 1, "a conflict is not retried");
     assert!(taken.request_id().is_some());
-    // Only a created code binds a key: the same key with another shortcode creates it.
+    // Only a created code binds a key: the 409 was not stored, so the same request again is
+    // decided afresh, and a corrected retry with the same key creates the code.
+    let again = take("menu-v3").send().await.unwrap_err();
+    assert_eq!(again.code(), Some(&ErrorCode::ShortcodeTaken));
+    assert!(!again.api().unwrap().idempotent_replay, "{again:?}");
     let fixed = take("menu-v4").send().await.unwrap();
     assert_eq!(fixed.shortcode, "menu-v4");
     assert!(!fixed.meta().idempotent_replay);

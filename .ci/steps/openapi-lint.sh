@@ -4,15 +4,16 @@
 # mock-server/.redocly.lint-ignore.yaml) and spectral (npm @stoplight/spectral-cli, spectral:oas,
 # config mock-server/.spectral.yaml). Zero errors and zero warnings required.
 #
-# Both are installed at pinned versions under ${CARGO_TARGET_DIR:-target}/npm-tools (only the
-# npm registry is contacted; install scripts are not run) and reused by later runs. Telemetry
-# and update checks are off: nothing leaves the machine while linting.
+# Both are installed at pinned versions under ${HELDQR_CI_CACHE:-~/.cache/heldqr-ci}/npm-tools,
+# outside the checkout, so a CI re-run on the same machine reuses them (only the npm registry is
+# contacted; install scripts are not run). Telemetry and update checks are off: nothing leaves
+# the machine while linting.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 REDOCLY_VERSION="2.77.0"
 SPECTRAL_VERSION="6.16.3"
-TOOLS="${CARGO_TARGET_DIR:-target}/npm-tools"
+TOOLS="${HELDQR_CI_CACHE:-$HOME/.cache/heldqr-ci}/npm-tools"
 STAMP="$TOOLS/.installed-$REDOCLY_VERSION-$SPECTRAL_VERSION"
 
 if [ ! -e "$STAMP" ]; then

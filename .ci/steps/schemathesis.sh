@@ -18,7 +18,9 @@ cd "$(dirname "$0")/../.."
 
 SCHEMATHESIS_VERSION="4.32.5"
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-VENV="$TARGET_DIR/schemathesis-venv"
+# Installed once per machine, outside the checkout: CI clones afresh, and a re-run reuses it.
+CACHE="${HELDQR_CI_CACHE:-$HOME/.cache/heldqr-ci}"
+VENV="$CACHE/schemathesis-venv-$SCHEMATHESIS_VERSION"
 MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-60}"
 
 if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then

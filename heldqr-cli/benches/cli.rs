@@ -58,6 +58,8 @@ impl Mock {
         cmd.env("HELDQR_BASE_URL", &self.base_url)
             .env("HELDQR_TOKEN", "hkr_test_pro")
             .env("HELDQR_CONFIG_DIR", config_dir)
+            // The import ledger stays in the bench's temporary directory too.
+            .env("HELDQR_STATE_DIR", config_dir)
             .env_remove("HELDQR_FORCE_TTY")
             .stdin(Stdio::null());
         cmd

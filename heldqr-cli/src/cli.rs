@@ -17,14 +17,18 @@ Examples:
   heldqr codes qr menu-v3 --out menu.png
   heldqr codes update menu-v3 --target-url https://example.com/menu-2026
   heldqr codes scans menu-v3
-  heldqr codes list --all --json | jq -r '.[].scan_url'
+  heldqr codes list --all --jq '.[].scan_url'
 
-Token:  --token, else HELDQR_TOKEN, else the token `heldqr auth login` stored for the host.
-Host:   --base-url, else HELDQR_BASE_URL, else the host of the last login,
-        else https://api.heldqr.com.
-Output: tables on a terminal, tab-separated lines when piped, one JSON document with --json.
+Token:  --token, else HELDQR_TOKEN, else the token `heldqr auth login` stored for that very
+        host (a stored token is never sent to another host; localhost = 127.0.0.1).
+Host:   --base-url, else HELDQR_BASE_URL, else the default host (set by `auth login` and
+        `auth switch`), else https://api.heldqr.com. `auth login` itself never uses the
+        default host: without --base-url it logs in to https://api.heldqr.com.
+Output: tables on a terminal, tab-separated lines when piped, one JSON document with --json;
+        --jq EXPR filters that document with a jq implementation (no jq needed).
         Errors always go to stderr; with --json stdout stays empty on failure, switch on the
-        exit code. NO_COLOR turns colour off; HELDQR_CONFIG_DIR moves the config file.
+        exit code. -v (or HELDQR_DEBUG=1) traces what happens on stderr. NO_COLOR turns
+        colour off; HELDQR_CONFIG_DIR moves the config file, HELDQR_STATE_DIR the import ledger.
 ";
 
 /// `heldqr`: the command line for the Heldqr Management API.
@@ -63,13 +67,24 @@ pub struct GlobalArgs {
         global = true,
         value_name = "URL",
         help = "API host, e.g. http://127.0.0.1:8080 for a local heldqr-mock [default: \
-                HELDQR_BASE_URL, then the host of the last login, then https://api.heldqr.com]"
+                HELDQR_BASE_URL, then the default host of `auth login`/`auth switch`, then \
+                https://api.heldqr.com]"
     )]
     pub base_url: Option<String>,
 
     /// Print the API's data as one JSON document on stdout (and nothing else there).
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Filter the JSON output with a jq expression (implies --json); string results print
+    /// raw, one a line, other values as compact JSON. A bad expression exits 2.
+    #[arg(long, global = true, value_name = "EXPR")]
+    pub jq: Option<String>,
+
+    /// Show every attempt on stderr as it happens (-vv: headers and bodies too, token masked).
+    /// HELDQR_DEBUG=1 (or 2) does the same.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 
     /// Give up on a request after this many seconds (each retry gets the same) [default: 30]
     #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_timeout)]

@@ -78,6 +78,8 @@ pub enum CliError {
     NoToken {
         /// The host a token was looked for.
         base_url: String,
+        /// The hosts that do have a stored token (never sent to `base_url`).
+        other_hosts: Vec<String>,
     },
     /// The config file or directory is unusable (exit 1).
     #[error("{0}")]
@@ -173,6 +175,9 @@ pub struct HintContext {
     /// The host is this machine (`localhost`, a loopback address): most likely a local
     /// `heldqr-mock`, so token hints name its dev tokens instead of how to get a real one.
     pub local_host: bool,
+    /// The host is the built-in production host (`https://api.heldqr.com`): when it cannot be
+    /// reached, the hint names the fallback host that serves the same routes until it ships.
+    pub default_host: bool,
 }
 
 /// The commands whose failures need their own hints.
@@ -212,7 +217,16 @@ impl CliError {
         let mut hints = Vec::new();
         let message = match self {
             CliError::Sdk(err) => describe_sdk(err, context, &mut details, &mut hints),
-            CliError::NoToken { base_url } => {
+            CliError::NoToken {
+                base_url,
+                other_hosts,
+            } => {
+                if !other_hosts.is_empty() {
+                    hints.push(format!(
+                        "a stored token is only sent to its own host; tokens are stored for {}: pick one with --base-url or `heldqr auth switch --base-url URL`, or log in here with `heldqr auth login --base-url {base_url}`",
+                        other_hosts.join(", ")
+                    ));
+                }
                 hints.push(get_a_token_hint(
                     context.local_host || crate::settings::is_local_host(base_url),
                 ));
@@ -296,7 +310,12 @@ fn describe_sdk(
             }
             http.message.clone()
         }
-        Error::Transport { message, .. } => format!("cannot reach the API: {message}"),
+        Error::Transport { message, .. } => {
+            if context.default_host && is_connect_error(err) {
+                hints.push(default_host_unreachable_hint());
+            }
+            format!("cannot reach the API: {message}")
+        }
         Error::Timeout { .. } => "the API did not answer in time".to_string(),
         Error::Decode {
             status, message, ..
@@ -314,6 +333,19 @@ fn describe_sdk(
             ));
     }
     message
+}
+
+/// The published description: until `api.heldqr.com` ships, the same routes answer on
+/// `app.heldqr.com`. The CLI says so instead of switching hosts on its own (a token goes only
+/// where the user pointed it).
+fn default_host_unreachable_hint() -> String {
+    format!(
+        "{} does not answer yet; until it ships the same API answers on {}: add --base-url {}, or log in there with `heldqr auth login --base-url {}` (it becomes the default host)",
+        heldqr_sdk::DEFAULT_BASE_URL,
+        heldqr_sdk::FALLBACK_BASE_URL,
+        heldqr_sdk::FALLBACK_BASE_URL,
+        heldqr_sdk::FALLBACK_BASE_URL
+    )
 }
 
 /// Whether a failed request may have been processed: the server may have committed it (a
@@ -475,5 +507,40 @@ mod tests {
     fn broken_pipe_is_quiet_success() {
         let err = CliError::io("x", std::io::Error::from(std::io::ErrorKind::BrokenPipe));
         assert_eq!(err.exit_status(), ExitStatus::Ok);
+    }
+
+    /// Only a refused or unresolvable connection to the production host names the fallback
+    /// host; any other host, or an answer from it, does not.
+    #[test]
+    fn an_unreachable_default_host_names_the_fallback() {
+        let refused = CliError::Sdk(heldqr_sdk::Error::Transport {
+            message: "connect".into(),
+            idempotency_key: None,
+            request_id: None,
+            attempts: 1,
+            source: Some(Box::new(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused,
+            ))),
+        });
+        let default_host = HintContext {
+            default_host: true,
+            ..HintContext::default()
+        };
+        let names_fallback = |d: &Described| {
+            d.hints
+                .iter()
+                .any(|h| h.contains(heldqr_sdk::FALLBACK_BASE_URL))
+        };
+        assert!(names_fallback(&refused.describe_in(default_host)));
+        assert!(!names_fallback(
+            &refused.describe_in(HintContext::default())
+        ));
+        let timeout = CliError::Sdk(heldqr_sdk::Error::Timeout {
+            idempotency_key: None,
+            request_id: None,
+            attempts: 1,
+            deadline_exceeded: false,
+        });
+        assert!(!names_fallback(&timeout.describe_in(default_host)));
     }
 }

@@ -1,23 +1,26 @@
-//! Reading a `codes import` CSV file into rows, each with its own idempotency key.
+//! Reading a `codes import` CSV file into rows, each with its identity and idempotency key.
 //!
 //! The file has a header row naming its columns: `target_url` (required), `label` and
 //! `shortcode` (optional), in any order; fields are trimmed and an empty field means "not set".
 //! The whole file is read and checked before anything is sent, so a malformed file creates
 //! nothing.
 //!
-//! # Idempotency keys
-//! Each row's key is a UUIDv5 over (a fixed namespace) the batch identity, the row's content
-//! (`target_url`, `label`, `shortcode`) and how many identical rows come before it in the file.
-//! The batch identity is the file's canonical absolute path, or `--batch-id` when given. So:
-//! - running the same file again (after a crash, Ctrl-C or a failure) sends the same key for
-//!   every row: rows already created come back as replays, nothing is created twice;
-//! - inserting, deleting or reordering other rows does not change a row's key (the row number is
-//!   not part of it), and two identical rows in one file are still two codes;
-//! - a row whose content was edited gets a new key and is created (its old version, if it had
-//!   been created, stays);
-//! - the same file content at another path is another batch, unless both use one `--batch-id`.
-//!
-//! The server keeps keys for 24 hours: a re-run after that creates the rows again.
+//! # Row identity and idempotency keys
+//! A row's identity is a UUIDv5 over (a fixed namespace) the batch (`--batch-id`, none by
+//! default), the row's content (`target_url`, `label`, `shortcode`) and how many identical rows
+//! come before it in the file. Its idempotency key is a UUIDv5 of that identity. Neither depends
+//! on the file's name or place. So:
+//! - running the same file again, from any path, under any name, or a copy of it, finds every
+//!   row's identity in the import ledger ([`crate::ledger`]) and skips it without a request;
+//!   a row the ledger never saw finished (a crash mid-request) is sent again with the same key,
+//!   which the server replays for 24 hours;
+//! - inserting, deleting or reordering other rows does not change a row's identity (the row
+//!   number is not part of it), and two identical rows in one file are still two codes;
+//! - a row whose content was edited is a new row and is created (its old version stays);
+//! - a *different* file with a row identical to one imported before (the same content, first
+//!   of its kind in both files) has that row skipped as already imported: the run lists it with
+//!   the shortcode it got the first time. `--batch-id` (or `--new-batch`) makes every row of a
+//!   deliberate new batch new.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -27,9 +30,10 @@ use uuid::Uuid;
 
 use crate::error::CliError;
 
-/// Namespace of import keys: UUIDv5 of the URL namespace and `https://heldqr.com/cli/import/v1`.
+/// Namespace of row identities: UUIDv5 of the URL namespace and
+/// `https://heldqr.com/cli/import/v2` (v1 keys included the file's path).
 fn namespace() -> Uuid {
-    Uuid::new_v5(&Uuid::NAMESPACE_URL, b"https://heldqr.com/cli/import/v1")
+    Uuid::new_v5(&Uuid::NAMESPACE_URL, b"https://heldqr.com/cli/import/v2")
 }
 
 /// One data row of the file.
@@ -45,19 +49,14 @@ pub struct ImportRow {
     pub label: Option<String>,
     /// The chosen shortcode, when the field is not empty.
     pub shortcode: Option<String>,
-    /// The row's idempotency key.
+    /// The row's identity (see the module docs), the import ledger's key.
+    pub row_id: String,
+    /// The row's idempotency key, derived from its identity.
     pub idempotency_key: String,
 }
 
-/// The batch identity of `path`: its canonical absolute path.
-pub fn batch_id_for(path: &Path) -> Result<String, CliError> {
-    let canonical = std::fs::canonicalize(path)
-        .map_err(|err| CliError::Usage(format!("cannot read {}: {err}", path.display())))?;
-    Ok(canonical.to_string_lossy().into_owned())
-}
-
-/// Reads and checks the whole file at `path`.
-pub fn read(path: &Path, batch_id: &str) -> Result<Vec<ImportRow>, CliError> {
+/// Reads and checks the whole file at `path`. `batch_id` is `--batch-id`, when given.
+pub fn read(path: &Path, batch_id: Option<&str>) -> Result<Vec<ImportRow>, CliError> {
     let file = std::fs::File::open(path)
         .map_err(|err| CliError::Usage(format!("cannot read {}: {err}", path.display())))?;
     parse(file, batch_id).map_err(|err| match err {
@@ -67,7 +66,7 @@ pub fn read(path: &Path, batch_id: &str) -> Result<Vec<ImportRow>, CliError> {
 }
 
 /// Parses CSV from `reader` (see the module docs for the format).
-pub fn parse(reader: impl Read, batch_id: &str) -> Result<Vec<ImportRow>, CliError> {
+pub fn parse(reader: impl Read, batch_id: Option<&str>) -> Result<Vec<ImportRow>, CliError> {
     let mut csv = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .has_headers(true)
@@ -91,7 +90,7 @@ pub fn parse(reader: impl Read, batch_id: &str) -> Result<Vec<ImportRow>, CliErr
         let occurrence = seen
             .entry((target_url.clone(), label.clone(), shortcode.clone()))
             .or_insert(0);
-        let idempotency_key = derive_key(
+        let identity = derive_identity(
             &namespace,
             batch_id,
             &target_url,
@@ -106,22 +105,23 @@ pub fn parse(reader: impl Read, batch_id: &str) -> Result<Vec<ImportRow>, CliErr
             target_url,
             label,
             shortcode,
-            idempotency_key,
+            row_id: identity.to_string(),
+            idempotency_key: Uuid::new_v5(&identity, b"idempotency-key").to_string(),
         });
     }
     Ok(rows)
 }
 
-/// The key of one row (see the module docs). Every part is length-prefixed so no two different
-/// rows can produce the same name.
-fn derive_key(
+/// The identity of one row (see the module docs). Every part is length-prefixed so no two
+/// different rows can produce the same name.
+fn derive_identity(
     namespace: &Uuid,
-    batch_id: &str,
+    batch_id: Option<&str>,
     target_url: &str,
     label: Option<&str>,
     shortcode: Option<&str>,
     occurrence: u64,
-) -> String {
+) -> Uuid {
     let mut name = Vec::new();
     let mut part = |tag: &str, value: Option<&str>| {
         name.extend_from_slice(tag.as_bytes());
@@ -135,12 +135,12 @@ fn derive_key(
         }
         name.push(b'\n');
     };
-    part("batch=", Some(batch_id));
+    part("batch=", batch_id);
     part("target_url=", Some(target_url));
     part("label=", label);
     part("shortcode=", shortcode);
     part("occurrence=", Some(&occurrence.to_string()));
-    Uuid::new_v5(namespace, &name).to_string()
+    Uuid::new_v5(namespace, &name)
 }
 
 /// Where each known column is.
@@ -205,11 +205,11 @@ mod tests {
     use super::*;
 
     fn rows(csv: &str) -> Vec<ImportRow> {
-        parse(csv.as_bytes(), "/tmp/batch.csv").unwrap()
+        parse(csv.as_bytes(), None).unwrap()
     }
 
     fn usage_message(csv: &str) -> String {
-        match parse(csv.as_bytes(), "b") {
+        match parse(csv.as_bytes(), None) {
             Err(CliError::Usage(message)) => message,
             other => panic!("expected a usage error, got {other:?}"),
         }
@@ -266,10 +266,13 @@ mod tests {
         assert_eq!(a[1].idempotency_key, b[1].idempotency_key);
         let other_batch = parse(
             "target_url\nhttps://example.com/a\n".as_bytes(),
-            "/elsewhere.csv",
+            Some("spring"),
         )
         .unwrap();
         assert_ne!(a[0].idempotency_key, other_batch[0].idempotency_key);
+        assert_ne!(a[0].row_id, other_batch[0].row_id);
+        assert_eq!(a[0].row_id, b[2].row_id);
+        assert_ne!(a[0].row_id, a[0].idempotency_key);
         let edited = rows("target_url,label\nhttps://example.com/a,x\n");
         assert_ne!(a[0].idempotency_key, edited[0].idempotency_key);
     }
@@ -297,7 +300,7 @@ mod tests {
         assert!(usage_message("target_url,target_url\nx,y\n").contains("twice"));
         let bad_utf8 = b"target_url\n\xff\xfe\n";
         assert!(
-            matches!(parse(&bad_utf8[..], "b"), Err(CliError::Usage(m)) if m.contains("UTF-8"))
+            matches!(parse(&bad_utf8[..], None), Err(CliError::Usage(m)) if m.contains("UTF-8"))
         );
     }
 

@@ -10,10 +10,13 @@ mod commands;
 mod config;
 mod error;
 mod import_file;
+mod jq;
+mod ledger;
 mod output;
 mod qr;
 mod secret;
 mod settings;
+mod verbose;
 
 use std::process::ExitCode;
 
@@ -25,6 +28,14 @@ fn main() -> ExitCode {
     let terminal = output::Terminal::detect(env);
     let ui = output::Ui::new(cli.globals.json, &terminal);
     let mut hints = error::HintContext::default();
+    // A bad --jq is a usage error before anything is sent.
+    let ui = match cli.globals.jq.as_deref().map(jq::Jq::compile).transpose() {
+        Ok(jq) => ui.with_jq(jq),
+        Err(err) => {
+            ui.report(&err, hints);
+            return err.exit_status().code();
+        }
+    };
     match commands::run(cli, &ui, &env, &mut hints) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

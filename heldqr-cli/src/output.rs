@@ -14,7 +14,10 @@ use anstyle::{AnsiColor, Style};
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
+use std::rc::Rc;
+
 use crate::error::CliError;
+use crate::jq::Jq;
 
 /// How data goes to stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,8 @@ pub struct Ui {
     pub stderr_tty: bool,
     /// Whether stdin is a terminal (prompt instead of reading a pipe).
     pub stdin_tty: bool,
+    /// `--jq EXPR`: applied to every JSON document before it is printed.
+    pub jq: Option<Rc<Jq>>,
 }
 
 /// Facts about the process's terminal and environment, gathered once (tests build their own).
@@ -84,14 +89,56 @@ impl Ui {
             stderr_color: terminal.stderr_tty && !terminal.no_color,
             stderr_tty: terminal.stderr_tty,
             stdin_tty: terminal.stdin_tty,
+            jq: None,
         }
     }
 
-    /// Prints `value` as one pretty JSON document on stdout.
+    /// The same decisions, with `--jq`'s compiled filter (which implies JSON output).
+    pub fn with_jq(mut self, jq: Option<Jq>) -> Self {
+        if jq.is_some() {
+            self.mode = OutputMode::Json;
+        }
+        self.jq = jq.map(Rc::new);
+        self
+    }
+
+    /// Prints `value` as one pretty JSON document on stdout, or, with `--jq`, the filter's
+    /// results (strings raw, one a line). Nothing is printed when the filter fails.
     pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), CliError> {
-        let text = serde_json::to_string_pretty(value)
-            .map_err(|err| CliError::Other(format!("cannot encode JSON output: {err}")))?;
+        let encode =
+            |err: serde_json::Error| CliError::Other(format!("cannot encode JSON output: {err}"));
+        if let Some(jq) = &self.jq {
+            let bytes = serde_json::to_vec(value).map_err(encode)?;
+            let text = jq.apply(&bytes)?;
+            return self.stdout_raw(&text);
+        }
+        let text = serde_json::to_string_pretty(value).map_err(encode)?;
         self.stdout_text(&text)
+    }
+
+    /// Prints `value` as one line of compact JSON (`--json-lines`), or the `--jq` filter's
+    /// results for it.
+    pub fn json_line<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), CliError> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|err| CliError::Other(format!("cannot encode JSON output: {err}")))?;
+        match &self.jq {
+            Some(jq) => self.stdout_raw(&jq.apply(&bytes)?),
+            None => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&bytes)?;
+                out.write_all(b"\n")?;
+                out.flush()?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes `text` as is (it carries its own line ends).
+    fn stdout_raw(&self, text: &str) -> Result<(), CliError> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        Ok(())
     }
 
     /// Writes `text` plus a newline to stdout.

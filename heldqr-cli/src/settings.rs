@@ -63,23 +63,45 @@ pub struct Settings {
     pub config: ConfigFile,
     /// Something the user should know (a config file readable by others).
     pub warnings: Vec<String>,
+    /// `HELDQR_STATE_DIR`, where the import ledger lives instead of the platform's directory.
+    pub state_dir_override: Option<String>,
 }
 
 impl Settings {
-    /// Resolves the settings. `env` reads an environment variable (tests pass their own).
-    /// With `tolerate_bad_config` a corrupt config file becomes a warning and an empty config
-    /// (for `auth login`, which rewrites it).
+    /// Resolves the settings for a plain command. `env` reads an environment variable (tests
+    /// pass their own).
+    #[cfg(test)]
     pub fn resolve(
         globals: &GlobalArgs,
         env: &dyn Fn(&str) -> Option<String>,
         tolerate_bad_config: bool,
     ) -> Result<Settings, CliError> {
+        Self::resolve_for(
+            globals,
+            env,
+            Purpose {
+                tolerate_bad_config,
+                default_host_from_config: true,
+            },
+        )
+    }
+
+    /// Resolves the settings for `purpose`.
+    pub fn resolve_for(
+        globals: &GlobalArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+        purpose: Purpose,
+    ) -> Result<Settings, CliError> {
+        let Purpose {
+            tolerate_bad_config,
+            default_host_from_config,
+        } = purpose;
         let non_empty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let store = ConfigStore::locate(non_empty(ENV_CONFIG_DIR).as_deref())?;
         let mut warnings = Vec::new();
         let config = match store.load() {
-            Ok((config, warning)) => {
-                warnings.extend(warning);
+            Ok((config, found)) => {
+                warnings.extend(found);
                 config
             }
             Err(CliError::Config(message)) if tolerate_bad_config => {
@@ -93,7 +115,11 @@ impl Settings {
             (url.clone(), Source::Flag("--base-url"))
         } else if let Some(url) = non_empty(ENV_BASE_URL) {
             (url, Source::Env(ENV_BASE_URL))
-        } else if let Some(url) = &config.base_url {
+        } else if let Some(url) = config
+            .base_url
+            .as_ref()
+            .filter(|_| default_host_from_config)
+        {
             (url.clone(), Source::ConfigFile(store.path()))
         } else {
             (heldqr_sdk::DEFAULT_BASE_URL.to_string(), Source::Default)
@@ -123,16 +149,23 @@ impl Settings {
             store,
             config,
             warnings,
+            state_dir_override: non_empty(crate::ledger::ENV_STATE_DIR),
         })
     }
 
-    /// The token, or the "no token" error (exit 3) telling how to get one.
+    /// The token, or the "no token" error (exit 3) telling how to get one, and naming the
+    /// hosts that do have a stored token (which is never sent here).
     pub fn require_token(&self) -> Result<&Token, CliError> {
         self.token
             .as_ref()
             .map(|(token, _)| token)
             .ok_or_else(|| CliError::NoToken {
                 base_url: self.base_url.clone(),
+                other_hosts: self
+                    .config
+                    .hosts()
+                    .map(|(url, _)| url.to_string())
+                    .collect(),
             })
     }
 
@@ -167,15 +200,64 @@ impl Settings {
     }
 }
 
+/// What a command needs from [`Settings::resolve_for`].
+#[derive(Debug, Clone, Copy)]
+pub struct Purpose {
+    /// A corrupt config file becomes a warning and an empty config (for the commands that
+    /// rewrite it).
+    pub tolerate_bad_config: bool,
+    /// Without `--base-url` and `HELDQR_BASE_URL`, use the config file's default host. False
+    /// for `auth login`, which targets the production host unless told otherwise: a login
+    /// never lands under the host of the previous one.
+    pub default_host_from_config: bool,
+}
+
+impl Purpose {
+    /// A plain command.
+    pub const COMMAND: Purpose = Purpose {
+        tolerate_bad_config: false,
+        default_host_from_config: true,
+    };
+}
+
 /// Checks the URL with the SDK's own rule (what `ClientBuilder::build` accepts: an absolute
-/// `http(s)` URL with a host, no credentials, query or fragment) and returns the form the config
-/// file keys tokens by.
-fn validate_base_url(url: &str) -> Result<String, CliError> {
-    heldqr_sdk::validate_base_url(url).map_err(|err| match err {
-        heldqr_sdk::Error::Config(message) => CliError::Usage(message),
-        other => CliError::Usage(other.to_string()),
+/// `http(s)` URL with a host, no credentials, query or fragment) and returns the form it is
+/// stored and shown in. A URL without a scheme gets a `did you mean` with the likely one.
+pub fn validate_base_url(url: &str) -> Result<String, CliError> {
+    heldqr_sdk::validate_base_url(url).map_err(|err| {
+        let message = match err {
+            heldqr_sdk::Error::Config(message) => message,
+            other => other.to_string(),
+        };
+        match suggest_scheme(url) {
+            Some(suggestion) => CliError::Usage(format!("{message}; did you mean {suggestion}?")),
+            None => CliError::Usage(message),
+        }
     })?;
     Ok(normalize_base_url(url))
+}
+
+/// `127.0.0.1:8080` → `http://127.0.0.1:8080`, `api.heldqr.com` → `https://api.heldqr.com`:
+/// the URL with the scheme it most likely lacks (http for this machine, https elsewhere), or
+/// None when it has a scheme or is not a host.
+fn suggest_scheme(url: &str) -> Option<String> {
+    let url = normalize_base_url(url);
+    if url.is_empty()
+        || url.contains("://")
+        || url.starts_with('/')
+        || url.contains(char::is_whitespace)
+    {
+        return None;
+    }
+    let scheme = if is_local_host(&format!("http://{url}")) {
+        "http"
+    } else {
+        "https"
+    };
+    let candidate = format!("{scheme}://{url}");
+    heldqr_sdk::validate_base_url(&candidate)
+        .is_ok()
+        .then_some(candidate)
 }
 
 /// Whether `base_url` (`http://` or `https://`) points at this machine: `localhost` or a
@@ -337,5 +419,73 @@ mod tests {
         let settings =
             Settings::resolve(&globals(None, None), &move |k| vars.get(k).cloned(), true).unwrap();
         assert_eq!(settings.warnings.len(), 1);
+    }
+
+    #[test]
+    fn a_url_without_a_scheme_gets_a_did_you_mean() {
+        let fx = Fixture::new();
+        for (bad, suggestion) in [
+            ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("localhost:8080/", "http://localhost:8080"),
+            ("api.heldqr.com", "https://api.heldqr.com"),
+        ] {
+            match fx.resolve(&globals(None, Some(bad))) {
+                Err(CliError::Usage(message)) => assert!(
+                    message.ends_with(&format!("did you mean {suggestion}?")),
+                    "{message}"
+                ),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        match fx.resolve(&globals(None, Some("ftp://x.example"))) {
+            Err(CliError::Usage(message)) => {
+                assert!(!message.contains("did you mean"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn login_never_targets_the_last_host() {
+        let fx = Fixture::new();
+        let mut config = ConfigFile::default();
+        config.set_token("http://127.0.0.1:8080", Token::new("hkr_test_pro"));
+        fx.store().save(&config).unwrap();
+        let vars = fx.vars.clone();
+        let login = Settings::resolve_for(
+            &globals(None, None),
+            &move |k| vars.get(k).cloned(),
+            Purpose {
+                tolerate_bad_config: true,
+                default_host_from_config: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(login.base_url, heldqr_sdk::DEFAULT_BASE_URL);
+        assert!(login.token.is_none());
+        // Plain commands still use the default host.
+        let plain = fx.resolve(&globals(None, None)).unwrap();
+        assert_eq!(plain.base_url, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn localhost_and_loopback_share_a_stored_token() {
+        let fx = Fixture::new();
+        let mut config = ConfigFile::default();
+        config.set_token("http://localhost:8080", Token::new("hkr_test_pro"));
+        fx.store().save(&config).unwrap();
+        let settings = fx
+            .resolve(&globals(None, Some("http://127.0.0.1:8080")))
+            .unwrap();
+        assert_eq!(settings.token.unwrap().0.expose(), "hkr_test_pro");
+        let other_port = fx
+            .resolve(&globals(None, Some("http://127.0.0.1:8081")))
+            .unwrap();
+        match other_port.require_token() {
+            Err(CliError::NoToken { other_hosts, .. }) => {
+                assert_eq!(other_hosts, ["http://localhost:8080"]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

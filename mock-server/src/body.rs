@@ -31,6 +31,20 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
     }
 }
 
+/// True when a body read failed because the body stalled (the server's body timeout), however
+/// deeply the error is wrapped on its way up (the limit, the framework's body).
+fn is_body_timeout(mut e: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        match e.source() {
+            Some(next) => e = next,
+            None => return false,
+        }
+    }
+}
+
 /// Reads a JSON object body: 415, 413 or 400 in the envelope when it is not one.
 pub(crate) async fn read_json_object(
     headers: &HeaderMap,
@@ -52,6 +66,9 @@ pub(crate) async fn read_json_object(
             let inner = e.into_inner();
             if inner.is::<http_body_util::LengthLimitError>() {
                 return Err(ApiError::payload_too_large(BODY_LIMIT));
+            }
+            if is_body_timeout(inner.as_ref()) {
+                return Err(ApiError::request_timeout());
             }
             return Err(ApiError::invalid_json("the body could not be read"));
         }

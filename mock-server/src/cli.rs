@@ -54,6 +54,22 @@ struct Args {
           env = "HELDQR_MOCK_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<RawToken>,
 
+    /// The most connections open at once; at the cap a new connection closes the oldest idle
+    /// one, and when all are busy it gets 503 at once. Lowered to fit under the descriptor
+    /// limit, whose soft value is raised to the hard one at start.
+    #[arg(long, value_name = "N", default_value_t = heldqr_mock::DEFAULT_MAX_CONNECTIONS, env = "HELDQR_MOCK_MAX_CONNECTIONS")]
+    max_connections: usize,
+
+    /// Seconds a client may take to send a request's headers, counted from the end of the
+    /// previous answer: so also how long an idle keep-alive connection stays open.
+    #[arg(long, value_name = "SECONDSs", default_value = "10s", value_parser = parse_seconds, env = "HELDQR_MOCK_HEADER_TIMEOUT")]
+    header_timeout: Duration,
+
+    /// The longest pause between two pieces of a request body; then 408 and the connection
+    /// closes.
+    #[arg(long, value_name = "SECONDSs", default_value = "30s", value_parser = parse_seconds, env = "HELDQR_MOCK_BODY_TIMEOUT")]
+    body_timeout: Duration,
+
     /// The most codes one account may hold; a create beyond it gets 403 code_limit_reached
     /// (a limit of the mock's own, not the API's), so memory stays bounded.
     #[arg(long, value_name = "N", default_value_t = heldqr_mock::DEFAULT_MAX_CODES_PER_ACCOUNT, env = "HELDQR_MOCK_MAX_CODES")]
@@ -85,6 +101,10 @@ struct Args {
     /// once). 0 (the default): at once.
     #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds, env = "HELDQR_MOCK_PROPAGATION_DELAY")]
     propagation_delay: Duration,
+
+    /// Requests the journal keeps (GET /_mock/requests); 0 turns it off.
+    #[arg(long, value_name = "N", default_value_t = heldqr_mock::DEFAULT_JOURNAL_SIZE, env = "HELDQR_MOCK_JOURNAL_SIZE")]
+    journal_size: usize,
 
     /// Do not log one line per request on stderr (in the environment: 1/0, true/false).
     #[arg(long, short, env = "HELDQR_MOCK_QUIET", value_parser = clap::builder::BoolishValueParser::new())]
@@ -216,6 +236,48 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     Ok(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)))
 }
 
+/// Descriptors kept for the listener, the process's own files and connections being refused.
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// Raises the soft descriptor limit to the hard one and returns `wanted` lowered to fit under
+/// it, so the connection cap is reached (and idle connections evicted) before `accept` fails.
+fn fit_under_descriptor_limit(wanted: usize) -> usize {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+        let soft = unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                return wanted;
+            }
+            if lim.rlim_cur < lim.rlim_max {
+                let raised = libc::rlimit {
+                    rlim_cur: lim.rlim_max,
+                    rlim_max: lim.rlim_max,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                    lim.rlim_cur = lim.rlim_max;
+                }
+            }
+            lim.rlim_cur
+        };
+        let room = soft.saturating_sub(RESERVED_DESCRIPTORS).max(1);
+        let fitted = usize::try_from(room).unwrap_or(usize::MAX).min(wanted);
+        if fitted < wanted {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "heldqr-mock: at most {fitted} connections (the descriptor limit is {soft})"
+            );
+        }
+        fitted
+    }
+    #[cfg(not(unix))]
+    wanted
+}
+
 /// `heldqr-mock probe`: one `GET /healthz` over a plain TCP connection to `listen` (an
 /// unspecified address means this machine), true when the answer's status is 200.
 fn probe(listen: SocketAddr, timeout: Duration) -> Result<(), String> {
@@ -321,6 +383,7 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
         .idempotency_ttl(args.idempotency_ttl)
         .log_requests(!args.quiet)
         .propagation_delay(args.propagation_delay)
+        .journal_size(args.journal_size)
         .faults(faults_from(args));
     for (i, raw) in args.tokens.iter().enumerate() {
         let spec = parse_token(&raw.0, i + 1)?;
@@ -329,7 +392,11 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
     if let Some(seed) = args.seed {
         config = config.seed(seed);
     }
-    config = config.max_codes_per_account(args.max_codes);
+    config = config
+        .max_codes_per_account(args.max_codes)
+        .max_connections(fit_under_descriptor_limit(args.max_connections))
+        .header_timeout(args.header_timeout)
+        .body_timeout(args.body_timeout);
     if let Some(admin) = &args.admin_token {
         config = config.admin_token(admin.0.clone());
     }
@@ -587,6 +654,23 @@ mod tests {
         assert!(parse_listen("example.com:80").is_err());
         assert!(parse_listen("localhost:99999").is_err());
         assert!(parse_listen("localhost").is_err());
+    }
+
+    #[test]
+    fn propagation_delay_and_journal_size() {
+        let args = Args::parse_from([
+            "heldqr-mock",
+            "--propagation-delay",
+            "60",
+            "--journal-size",
+            "0",
+        ]);
+        assert_eq!(args.propagation_delay, Duration::from_secs(60));
+        assert_eq!(args.journal_size, 0);
+        let defaults = Args::parse_from(["heldqr-mock"]);
+        assert_eq!(defaults.propagation_delay, Duration::ZERO);
+        assert_eq!(defaults.journal_size, heldqr_mock::DEFAULT_JOURNAL_SIZE);
+        assert!(config_from(&args).is_ok());
     }
 
     #[test]

@@ -199,6 +199,25 @@ impl ApiError {
         .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after))
     }
 
+    /// Every connection the server allows is busy (`--max-connections`).
+    pub(crate) fn service_unavailable_connections() -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "The server is at its connection limit with every connection busy; retry shortly.",
+        )
+    }
+
+    /// The request body stalled longer than the server waits between its bytes.
+    pub(crate) fn request_timeout() -> Self {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The request body stopped arriving; the connection is closed.",
+        )
+        .with_header(header::CONNECTION, HeaderValue::from_static("close"))
+    }
+
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message)
     }

@@ -26,6 +26,7 @@
 mod body;
 mod clock;
 mod config;
+mod connections;
 mod error;
 mod handlers;
 mod layers;
@@ -38,12 +39,16 @@ mod validate;
 pub use body::BODY_LIMIT;
 pub use clock::MockClock;
 pub use config::{
-    ConfigError, DEFAULT_BURST_LEN, DEFAULT_MAX_CODES_PER_ACCOUNT, DEV_TOKEN_BUSINESS,
-    DEV_TOKEN_FREE, DEV_TOKEN_PRO, FaultConfig, MAX_LATENCY, MockConfig, RateLimitConfig,
-    TokenSpec, UNKNOWN_CODE, UNKNOWN_CODE_STATUS,
+    ConfigError, DEFAULT_BODY_TIMEOUT, DEFAULT_BURST_LEN, DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_JOURNAL_BYTES, DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_CODES_PER_ACCOUNT,
+    DEFAULT_MAX_CONNECTIONS, DEV_TOKEN_BUSINESS, DEV_TOKEN_FREE, DEV_TOKEN_PRO, FaultConfig,
+    MAX_LATENCY, MockConfig, RateLimitConfig, TokenSpec, UNKNOWN_CODE, UNKNOWN_CODE_STATUS,
 };
 pub use handlers::reference::OPENAPI_YAML;
 pub use model::{Plan, UnknownPlan};
 pub use routes::app;
 pub use server::MockServer;
-pub use state::{AppState, FaultCounts};
+pub use state::{
+    AppState, FaultCounts, JOURNAL_BODY_LIMIT, JOURNAL_HEADER_LIMIT, JournalEntry, JournalMessage,
+    RequestFilter,
+};

@@ -8,7 +8,7 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::handlers::{self, admin, codes, reference, scans};
 use crate::layers::request_id::{self, ServerRequestIds, X_REQUEST_ID};
-use crate::layers::{admin_guard, auth, faults, log};
+use crate::layers::{admin_guard, auth, faults, journal, log};
 use crate::state::AppState;
 
 /// Builds the whole mock server as one router over `state`.
@@ -48,6 +48,8 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), log::layer))
         // The admin token on the mock-only /_mock routes, when one is configured.
         .layer(from_fn_with_state(state.clone(), admin_guard::guard))
+        // The request journal (GET /_mock/requests), outside faults: it sees dropped answers.
+        .layer(from_fn_with_state(state.clone(), journal::layer))
         // Injected faults, before authentication (they spend no credit).
         .layer(from_fn_with_state(state.clone(), faults::layer))
         // Bearer token and rate-limit credit and headers on every /api/v1 answer.
@@ -91,6 +93,10 @@ fn route_table(state: AppState) -> Router {
         .route("/_mock/clock", get(admin::mock_clock))
         .route("/_mock/clock/advance", post(admin::mock_advance_clock))
         .route("/_mock/reset", post(admin::mock_reset))
+        .route(
+            "/_mock/requests",
+            get(admin::mock_requests).delete(admin::mock_clear_requests),
+        )
         .fallback(handlers::route_not_found)
         .with_state(state)
 }

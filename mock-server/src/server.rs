@@ -21,16 +21,18 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Version;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tower::Service;
+use tower_http::timeout::TimeoutBody;
 
 use crate::clock::MockClock;
 use crate::config::MockConfig;
+use crate::connections::{Admit, Connections, Slot};
 use crate::layers::faults::DropConnection;
 use crate::routes::app;
 use crate::state::{AppState, DropKind};
@@ -127,6 +129,26 @@ impl MockServer {
         &self.state
     }
 
+    /// The request journal's entries `filter` selects, oldest first, as typed values (the same
+    /// ones `GET /_mock/requests` shows): e.g. every attempt of one create and the key each
+    /// carried.
+    ///
+    /// ```
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use heldqr_mock::{MockConfig, MockServer, RequestFilter};
+    ///
+    /// let server = MockServer::start(MockConfig::default()).await?;
+    /// // ... a client creates codes through server.base_url() ...
+    /// let attempts = server.requests(&RequestFilter::new().idempotency_key("order-17"));
+    /// let created = attempts.iter().filter(|e| e.status == 201 && !e.idempotent_replay).count();
+    /// assert!(created <= 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn requests(&self, filter: &crate::RequestFilter) -> Vec<crate::JournalEntry> {
+        self.state.requests(filter)
+    }
+
     /// Stops accepting connections, lets requests in flight finish, and waits for the server.
     pub async fn shutdown(mut self) {
         self.sweeper.abort();
@@ -150,24 +172,42 @@ async fn accept_loop(
     drops: bool,
 ) -> io::Result<()> {
     let mut conns = JoinSet::new();
+    let mut open = Connections::new(state.config().max_connections);
     let conn_stop = stop.clone();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _peer)) => {
-                    conns.spawn(serve_connection(
-                        tcp,
-                        router.clone(),
-                        state.clone(),
-                        conn_stop.clone(),
-                        drops,
-                    ));
-                }
+                Ok((tcp, _peer)) => match open.admit() {
+                    Admit::Serve(id, slot) => {
+                        let serve = serve_connection(
+                            tcp,
+                            router.clone(),
+                            state.clone(),
+                            conn_stop.clone(),
+                            drops,
+                            slot,
+                        );
+                        conns.spawn(async move {
+                            serve.await;
+                            Some(id)
+                        });
+                    }
+                    Admit::Refuse => {
+                        conns.spawn(async move {
+                            crate::connections::refuse(tcp).await;
+                            None
+                        });
+                    }
+                },
                 // Per-connection failures (reset before accept) and resource exhaustion
                 // (EMFILE) are not fatal: back off briefly and go on.
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
             },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            Some(ended) = conns.join_next(), if !conns.is_empty() => {
+                if let Ok(Some(id)) = ended {
+                    open.closed(id);
+                }
+            }
             _ = async { let _ = stop.wait_for(|stopping| *stopping).await; } => break,
         }
     }
@@ -185,25 +225,42 @@ async fn serve_connection(
     state: AppState,
     mut stop: watch::Receiver<bool>,
     drops: bool,
+    slot: Arc<Slot>,
 ) {
     // Best effort: a socket that refuses TCP_NODELAY still works.
     let _ = tcp.set_nodelay(true);
+    let header_timeout = state.config().header_timeout;
+    let body_timeout = state.config().body_timeout;
+    // The protocol is told by the first bytes, before hyper's header timer runs: a socket that
+    // sends nothing at all is closed after the header timeout too (or when evicted).
+    let mut first = [0u8; 1];
+    tokio::select! {
+        first_bytes = tokio::time::timeout(header_timeout, tcp.peek(&mut first)) => {
+            if !matches!(first_bytes, Ok(Ok(n)) if n > 0) {
+                return;
+            }
+        }
+        () = slot.evicted() => return,
+    }
     let reset_on_drop = Arc::new(AtomicBool::new(false));
     let io = TokioIo::new(DroppableTcp {
         tcp,
         reset_on_drop: reset_on_drop.clone(),
     });
     let (drop_tx, mut drop_rx) = mpsc::channel::<DropKind>(1);
+    let requests = slot.clone();
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let in_flight = requests.request();
         let mut router = router.clone();
         let drop_tx = drop_tx.clone();
         let state = state.clone();
         async move {
+            let _in_flight = in_flight;
             let h2 = req.version() == Version::HTTP_2;
-            let res = router
-                .call(req.map(Body::new))
-                .await
-                .unwrap_or_else(|e| match e {});
+            // A body that stalls longer than the body timeout between its pieces fails its
+            // read (408 `request_timeout`).
+            let req = req.map(|b| Body::new(TimeoutBody::new(body_timeout, b)));
+            let res = router.call(req).await.unwrap_or_else(|e| match e {});
             let Some(DropConnection(kind)) = res.extensions().get::<DropConnection>().copied()
             else {
                 return Ok(res);
@@ -225,15 +282,27 @@ async fn serve_connection(
             Ok(res)
         }
     });
-    // No timer, as with `axum::serve`: idle keep-alive connections stay open (hyper's header
-    // read timeout would also close connections idle between requests).
-    let builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1: hyper's header read timer runs from the end of one answer to the end of the
+    // next request's headers, so it is the idle keep-alive timeout too; headers are capped by
+    // the read buffer (431 beyond it). HTTP/2: the same cap on a header list.
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_BYTES as u32);
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
     let mut draining = false;
     loop {
         tokio::select! {
             _ = conn.as_mut() => return,
+            // At the connection cap, the oldest idle connection makes room for a new one.
+            () = slot.evicted() => return,
             Some(kind) = drop_rx.recv() => {
                 // HTTP/1.1: the request in flight is dropped with the connection, nothing is
                 // written; a reset sets SO_LINGER 0 so closing the socket sends RST.
@@ -249,6 +318,9 @@ async fn serve_connection(
         }
     }
 }
+
+/// The most bytes of request headers (the HTTP/1.1 read buffer, the HTTP/2 header list).
+const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// The error that makes hyper reset an HTTP/2 stream instead of answering it.
 #[derive(Debug)]

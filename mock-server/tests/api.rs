@@ -525,7 +525,7 @@ async fn every_get_route_answers_head_and_the_document_declares_it() {
             }
         }
     }
-    assert_eq!(routes, 7);
+    assert_eq!(routes, 8);
     // Allow lists HEAD wherever GET is.
     let r = m.req(Method::DELETE, "/api/v1/codes").send().await;
     assert_eq!(r.header("allow"), Some("GET,HEAD,POST"));

@@ -1,36 +1,60 @@
 //! `heldqr api METHOD PATH`: a raw request through the SDK (same token, retries, idempotency
 //! and error handling as every other command), printing the JSON body. For scripts and for
-//! endpoints the typed commands do not cover yet, as `gh api` does.
+//! endpoints the typed commands do not cover yet, as `gh api` does: `-i` puts the status line
+//! and the headers before the body on stdout, `--paginate` walks a paginated list into one JSON
+//! array.
 
 use std::io::Read;
 
 use clap::Args;
-use heldqr_sdk::reqwest::Method;
+use heldqr_sdk::ResponseMeta;
+use heldqr_sdk::reqwest::{Method, StatusCode};
+use serde_json::Value;
 
 use crate::commands::Ctx;
 use crate::error::CliError;
 
+/// The largest request body `api` reads (the API's own limit is far below).
+const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The most pages `--paginate` walks (100 000 codes at the largest page size).
+const MAX_PAGES: u32 = 1_000;
+
 /// Arguments of `api`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
-  heldqr api GET codes -q page_size=5                  # same as /api/v1/codes?page_size=5
+  heldqr api codes -q page_size=5                      # GET /api/v1/codes?page_size=5
   heldqr api POST codes --data '{\"target_url\": \"https://example.com/menu\"}'
-  heldqr api PATCH codes/menu-v3 --data @change.json
-  echo '{\"label\": null}' | heldqr api PATCH codes/menu-v3 --data -
-  heldqr api GET /api/v1/codes/menu-v3/scans
+  heldqr api PATCH codes/menu-v3 --input change.json
+  echo '{\"label\": null}' | heldqr api PATCH codes/menu-v3 --data @-
+  heldqr api GET codes --paginate --jq '.[].shortcode'
+  heldqr api -i GET /api/v1/codes/menu-v3/scans
 
-A PATH without a leading / is relative to /api/v1/. A POST without --idempotency-key gets a
-generated one, reused on every retry. Errors go to stderr with the usual exit codes.")]
+PATH: codes, api/v1/codes and /api/v1/codes all mean /api/v1/codes; other paths starting with
+/ are sent as given (/healthz). METHOD may be left out: GET. A POST without --idempotency-key
+gets a generated one, reused on every retry. Errors go to stderr with the usual exit codes.
+
+The body must be JSON (it is checked before anything is sent). It is sent as JSON through the
+SDK, which re-encodes it: the same value, in compact form with object keys sorted.")]
 pub struct ApiArgs {
-    /// HTTP method: GET, POST, PATCH, ...
+    /// HTTP method: GET, POST, PATCH, ... (given alone, it is the PATH of a GET).
     pub method: String,
 
     /// Path, e.g. codes/menu-v3 or /api/v1/codes?page=2.
-    pub path: String,
+    pub path: Option<String>,
 
-    /// JSON body: inline JSON, @FILE to read a file, or - to read stdin.
-    #[arg(long, short = 'd', value_name = "JSON|@FILE|-")]
+    /// JSON body: inline JSON, @FILE to read a file, @- (or -) to read stdin.
+    #[arg(
+        long,
+        short = 'd',
+        value_name = "JSON|@FILE|@-",
+        conflicts_with = "input"
+    )]
     pub data: Option<String>,
+
+    /// Read the JSON body from FILE, or stdin with -.
+    #[arg(long, value_name = "FILE|-")]
+    pub input: Option<String>,
 
     /// Idempotency-Key header: 1-255 bytes of text, no control characters, no leading or
     /// trailing space.
@@ -41,23 +65,43 @@ pub struct ApiArgs {
     #[arg(long = "query", short = 'q', value_name = "KEY=VALUE")]
     pub query: Vec<String>,
 
-    /// Also print the status and response headers the SDK read (rate limit, replay) on stderr.
+    /// Print the status line and the response headers the SDK reads (rate limit, replay,
+    /// request id) on stdout, then a blank line, then the body.
     #[arg(long, short = 'i')]
     pub include: bool,
+
+    /// Walk every page of a paginated list (GET) and print one JSON array of all items.
+    #[arg(long, conflicts_with = "include")]
+    pub paginate: bool,
 }
 
 /// Runs `api`.
 pub async fn run(args: ApiArgs, ctx: &Ctx) -> Result<(), CliError> {
-    let method = parse_method(&args.method)?;
-    let path = parse_path(&args.path)?;
+    let (method, path) = match &args.path {
+        None => (Method::GET, parse_path(&args.method)?),
+        Some(path) => (parse_method(&args.method)?, parse_path(path)?),
+    };
     let query = args
         .query
         .iter()
         .map(|pair| parse_query(pair))
         .collect::<Result<Vec<_>, _>>()?;
-    let body = args.data.as_deref().map(read_body).transpose()?;
+    let body = match (&args.data, &args.input) {
+        (Some(data), _) => Some(read_data(data)?),
+        (None, Some(input)) => Some(read_input(input)?),
+        (None, None) => None,
+    };
+    if args.paginate && (method != Method::GET || body.is_some()) {
+        return Err(CliError::Usage(
+            "--paginate walks a list: it needs GET and no body".into(),
+        ));
+    }
 
     let client = ctx.settings.client()?;
+    if args.paginate {
+        let items = paginate(&client, &path, &query).await?;
+        return ctx.ui.json(&items);
+    }
     let mut request = client.request(method, &path).query(&query);
     if let Some(body) = body {
         request = request.json(body);
@@ -65,26 +109,22 @@ pub async fn run(args: ApiArgs, ctx: &Ctx) -> Result<(), CliError> {
     if let Some(key) = args.idempotency_key {
         request = request.idempotency_key(key);
     }
-    let (value, meta) = request.send().await?.into_parts();
+    let (value, meta) = match request.send().await {
+        Ok(response) => response.into_parts(),
+        Err(err) => {
+            if let Some(status) = err.status().filter(|_| args.include) {
+                let mut head = status_line(status);
+                if let Some(id) = err.api().and_then(|a| a.request_id.as_deref()) {
+                    head.push_str(&format!("X-Request-Id: {}\n", crate::output::one_line(id)));
+                }
+                ctx.ui.stdout_text(&head)?;
+            }
+            return Err(err.into());
+        }
+    };
     if args.include {
-        let mut lines = vec![format!("HTTP {}", meta.status)];
-        if let Some(rl) = meta.rate_limit {
-            lines.push(format!(
-                "x-ratelimit: {} of {} left, next credit at {}",
-                rl.remaining, rl.limit, rl.reset
-            ));
-        }
-        if let Some(key) = &meta.idempotency_key {
-            lines.push(format!("idempotency-key: {key}"));
-        }
-        if meta.idempotent_replay {
-            lines.push("idempotent-replay: true".into());
-        }
-        if let Some(id) = &meta.request_id {
-            lines.push(format!("x-request-id: {id}"));
-        }
-        lines.push(format!("attempts: {}", meta.attempts));
-        ctx.ui.info(&lines.join("\n"));
+        // The blank line that ends the head, as on the wire.
+        ctx.ui.stdout_text(&format!("{}\n", head_text(&meta)))?;
     }
     if value.is_null() {
         return Ok(());
@@ -92,24 +132,101 @@ pub async fn run(args: ApiArgs, ctx: &Ctx) -> Result<(), CliError> {
     ctx.ui.json(&value)
 }
 
+/// Every item of a paginated list from the first page (or `page=N` if given) to the last.
+async fn paginate(
+    client: &heldqr_sdk::Client,
+    path: &str,
+    query: &[(String, String)],
+) -> Result<Vec<Value>, CliError> {
+    let first: u32 = match query.iter().find(|(k, _)| k == "page") {
+        Some((_, v)) => v
+            .parse()
+            .map_err(|_| CliError::Usage(format!("--query page={v} is not a page number")))?,
+        None => 1,
+    };
+    let query: Vec<_> = query.iter().filter(|(k, _)| k != "page").cloned().collect();
+    let mut items = Vec::new();
+    for page in first..first.saturating_add(MAX_PAGES) {
+        let body = client
+            .request(Method::GET, path)
+            .query(&query)
+            .query(&[("page", page)])
+            .send()
+            .await?
+            .into_inner();
+        let (Some(data), Some(total_pages)) = (
+            body.get("data").and_then(Value::as_array),
+            body.pointer("/pagination/total_pages")
+                .and_then(Value::as_u64),
+        ) else {
+            return Err(CliError::Usage(format!(
+                "--paginate: {path} is not a paginated list (no data array and pagination)"
+            )));
+        };
+        if data.is_empty() {
+            break;
+        }
+        items.extend(data.iter().cloned());
+        if u64::from(page) >= total_pages {
+            break;
+        }
+    }
+    Ok(items)
+}
+
+/// `HTTP 201 Created` and a line end.
+fn status_line(status: u16) -> String {
+    let reason = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    format!("HTTP {status} {reason}").trim_end().to_string() + "\n"
+}
+
+/// The status line and the headers the SDK exposes, then a blank line.
+fn head_text(meta: &ResponseMeta) -> String {
+    let mut text = status_line(meta.status);
+    if let Some(rl) = meta.rate_limit {
+        text.push_str(&format!(
+            "X-RateLimit-Limit: {}\nX-RateLimit-Remaining: {}\nX-RateLimit-Reset: {}\n",
+            rl.limit, rl.remaining, rl.reset
+        ));
+    }
+    if let Some(key) = &meta.idempotency_key {
+        text.push_str(&format!(
+            "Idempotency-Key: {}\n",
+            crate::output::one_line(key)
+        ));
+    }
+    if meta.idempotent_replay {
+        text.push_str("Idempotent-Replay: true\n");
+    }
+    if let Some(id) = &meta.request_id {
+        text.push_str(&format!("X-Request-Id: {}\n", crate::output::one_line(id)));
+    }
+    text
+}
+
 fn parse_method(method: &str) -> Result<Method, CliError> {
     Method::from_bytes(method.to_ascii_uppercase().as_bytes())
         .map_err(|_| CliError::Usage(format!("{method:?} is not an HTTP method")))
 }
 
-/// `codes/x` becomes `/api/v1/codes/x`; absolute URLs are refused (the token goes only to the
-/// configured host).
+/// `codes/x` and `api/v1/codes/x` become `/api/v1/codes/x`; a path starting with `/` is kept.
+/// Absolute URLs are refused (the token goes only to the configured host).
 fn parse_path(path: &str) -> Result<String, CliError> {
     if path.contains("://") {
         return Err(CliError::Usage(format!(
             "PATH {path:?} must be a path like codes/menu-v3, not a URL (use --base-url for the host)"
         )));
     }
-    if path.is_empty() {
+    if path.is_empty() || path == "/" {
         return Err(CliError::Usage("PATH is empty".into()));
     }
     Ok(if path.starts_with('/') {
         path.to_string()
+    } else if path == "api" || path.starts_with("api/") {
+        format!("/{path}")
     } else {
         format!("/api/v1/{path}")
     })
@@ -124,22 +241,57 @@ fn parse_query(pair: &str) -> Result<(String, String), CliError> {
     }
 }
 
-fn read_body(data: &str) -> Result<serde_json::Value, CliError> {
-    let (text, origin) = if data == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|err| CliError::Usage(format!("cannot read the body from stdin: {err}")))?;
-        (text, "stdin".to_string())
-    } else if let Some(file) = data.strip_prefix('@') {
-        let text = std::fs::read_to_string(file)
-            .map_err(|err| CliError::Usage(format!("cannot read {file}: {err}")))?;
-        (text, file.to_string())
+/// `--data`: inline JSON, `@FILE`, `@-` or `-` (stdin).
+fn read_data(data: &str) -> Result<Value, CliError> {
+    match data {
+        "-" | "@-" => read_input("-"),
+        _ => match data.strip_prefix('@') {
+            Some(file) => read_input(file),
+            None => parse_json(data.as_bytes(), "--data"),
+        },
+    }
+}
+
+/// `--input`: a file, or `-` for stdin, read whole (up to [`MAX_BODY_BYTES`]).
+fn read_input(input: &str) -> Result<Value, CliError> {
+    let mut bytes = Vec::new();
+    let (read, origin) = if input == "-" {
+        (
+            std::io::stdin()
+                .lock()
+                .take(MAX_BODY_BYTES + 1)
+                .read_to_end(&mut bytes),
+            "stdin".to_string(),
+        )
     } else {
-        (data.to_string(), "--data".to_string())
+        let read = std::fs::File::open(input)
+            .and_then(|file| file.take(MAX_BODY_BYTES + 1).read_to_end(&mut bytes));
+        (read, input.to_string())
     };
-    serde_json::from_str(&text)
-        .map_err(|err| CliError::Usage(format!("{origin} is not valid JSON: {err}")))
+    read.map_err(|err| CliError::Usage(format!("cannot read {origin}: {err}")))?;
+    if bytes.len() as u64 > MAX_BODY_BYTES {
+        return Err(CliError::Usage(format!(
+            "{origin} is larger than {} MiB",
+            MAX_BODY_BYTES / 1024 / 1024
+        )));
+    }
+    parse_json(&bytes, &origin)
+}
+
+fn parse_json(bytes: &[u8], origin: &str) -> Result<Value, CliError> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|err| CliError::Usage(format!("{origin} is not valid JSON: {err}")))?;
+    // The SDK sends a JSON value, not bytes: say so under -v when the two differ.
+    let sent = serde_json::to_vec(&value).unwrap_or_default();
+    if sent != bytes {
+        tracing::debug!(
+            from = origin,
+            bytes_in = bytes.len(),
+            bytes_sent = sent.len(),
+            "request body re-encoded (compact, object keys sorted)"
+        );
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -149,6 +301,9 @@ mod tests {
     #[test]
     fn paths_are_relative_to_api_v1() {
         assert_eq!(parse_path("codes").unwrap(), "/api/v1/codes");
+        assert_eq!(parse_path("api/v1/codes").unwrap(), "/api/v1/codes");
+        assert_eq!(parse_path("/api/v1/codes").unwrap(), "/api/v1/codes");
+        assert_eq!(parse_path("codes?page=2").unwrap(), "/api/v1/codes?page=2");
         assert_eq!(parse_path("/healthz").unwrap(), "/healthz");
         assert!(parse_path("https://evil.example/x").is_err());
         assert!(parse_path("").is_err());
@@ -169,10 +324,14 @@ mod tests {
 
     #[test]
     fn bodies() {
-        assert_eq!(read_body("{\"a\":1}").unwrap()["a"], 1);
-        assert!(matches!(read_body("{nope"), Err(CliError::Usage(_))));
+        assert_eq!(read_data("{\"a\":1}").unwrap()["a"], 1);
+        assert!(matches!(read_data("{nope"), Err(CliError::Usage(_))));
         assert!(matches!(
-            read_body("@/nonexistent/file.json"),
+            read_data("@/nonexistent/file.json"),
+            Err(CliError::Usage(_))
+        ));
+        assert!(matches!(
+            read_input("/nonexistent/file.json"),
             Err(CliError::Usage(_))
         ));
     }

@@ -1,10 +1,12 @@
-//! `heldqr auth login|status|logout`: the stored token.
+//! `heldqr auth login|status|switch|logout`: stored tokens, one per host (like gh's hosts).
 //!
 //! `login` reads the token from stdin when it is piped, else from a prompt that does not echo,
-//! checks it with one cheap API call (unless `--no-verify`) and saves it in the config file for
-//! the host (`--base-url`, `HELDQR_BASE_URL` or the default), which becomes the default host.
-//! `status` shows which host and token a command would use, where each came from, the token
-//! masked (`hkr_…a3f`), and checks it. `logout` forgets the stored token for the host.
+//! checks it with one cheap API call to that host (unless `--no-verify`) and saves it in the
+//! config file for the host (`--base-url`, `HELDQR_BASE_URL`, else `https://api.heldqr.com`:
+//! never the host of the previous login), which becomes the default host. `status` shows which
+//! host and token a command would use, where each came from, the token masked (`hkr_…a3f`),
+//! checks it, and lists every stored host. `switch` makes another stored host the default;
+//! `logout` forgets the stored token of one host.
 
 use std::io::Read;
 
@@ -13,23 +15,29 @@ use serde::Serialize;
 
 use crate::commands::Ctx;
 use crate::error::CliError;
-use crate::output::{Field, OutputMode, Tone};
+use crate::output::{Field, OutputMode, Tone, Value};
 use crate::secret::Token;
 use crate::settings::Source;
 
 /// `heldqr auth` subcommands.
 #[derive(Debug, Subcommand)]
 #[command(after_help = "Examples:
-  heldqr auth login                                  # paste the token at the prompt
+  heldqr auth login                                  # https://api.heldqr.com, paste at the prompt
   echo \"$TOKEN\" | heldqr auth login --base-url http://127.0.0.1:8080
-  heldqr auth status
-  heldqr auth logout")]
+  heldqr auth status                                 # every stored host, the default marked
+  heldqr auth switch --base-url https://api.heldqr.com
+  heldqr auth logout --base-url http://127.0.0.1:8080
+
+Tokens are stored per host; a stored token is only ever sent to the host it was stored for.
+--token and HELDQR_TOKEN go wherever the command goes.")]
 pub enum AuthCommand {
-    /// Store a token for the host (read from stdin, or a prompt that does not echo).
+    /// Store a token for a host (read from stdin, or a prompt that does not echo).
     Login(LoginArgs),
-    /// Show the host and token in use, where they come from, and check the token.
+    /// Show the host and token in use, where they come from, check the token, list every host.
     Status(StatusArgs),
-    /// Forget the stored token for the host.
+    /// Make another host with a stored token the default for plain commands.
+    Switch(SwitchArgs),
+    /// Forget the stored token of a host (the default host unless --base-url says which).
     Logout(LogoutArgs),
 }
 
@@ -40,8 +48,11 @@ pub enum AuthCommand {
   echo \"$HELDQR_TOKEN\" | heldqr auth login
   heldqr auth login --base-url http://127.0.0.1:8080 < token.txt
 
-The token is checked with one API call, then saved (owner-only permissions) in the config
-file, under the host it belongs to; it is never sent to another host.")]
+The host is --base-url, else HELDQR_BASE_URL, else https://api.heldqr.com (never the host of
+an earlier login). The token is checked with one API call to that host, then saved
+(owner-only permissions) in the config file under that host, which becomes the default host;
+it is never sent to another host. Until api.heldqr.com ships, the same API answers on
+https://app.heldqr.com: heldqr auth login --base-url https://app.heldqr.com")]
 pub struct LoginArgs {
     /// Save the token without checking it against the API.
     #[arg(long)]
@@ -52,8 +63,18 @@ pub struct LoginArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   heldqr auth status
-  heldqr auth status --json | jq .valid")]
+  heldqr auth status --json --jq .valid
+  heldqr auth status --json --jq '.hosts[] | select(.default) | .base_url'")]
 pub struct StatusArgs {}
+
+/// Arguments of `auth switch`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  heldqr auth switch --base-url https://api.heldqr.com
+  heldqr auth switch --base-url http://localhost:8080     # same host as http://127.0.0.1:8080
+
+The host must have a stored token (heldqr auth status lists them).")]
+pub struct SwitchArgs {}
 
 /// Arguments of `auth logout`.
 #[derive(Debug, Args)]
@@ -67,6 +88,7 @@ pub async fn run(command: AuthCommand, ctx: &Ctx) -> Result<(), CliError> {
     match command {
         AuthCommand::Login(args) => login(args, ctx).await,
         AuthCommand::Status(_) => status(ctx).await,
+        AuthCommand::Switch(_) => switch(ctx),
         AuthCommand::Logout(_) => logout(ctx),
     }
 }
@@ -84,6 +106,13 @@ async fn login(args: LoginArgs, ctx: &Ctx) -> Result<(), CliError> {
     if matches!(settings.token, Some((_, Source::Flag(_)))) {
         return Err(CliError::Usage(
             "auth login reads the token from stdin or a prompt, not --token: echo \"$TOKEN\" | heldqr auth login".into(),
+        ));
+    }
+    if ctx.ui.stderr_tty && !ctx.ui.stdin_tty {
+        // The prompt names the host; a piped token gets the same word before it is sent.
+        ctx.ui.info(&format!(
+            "Logging in to {} ({}); another host: --base-url URL",
+            settings.base_url, settings.base_url_source
         ));
     }
     let token = read_token(ctx)?;
@@ -104,7 +133,7 @@ async fn login(args: LoginArgs, ctx: &Ctx) -> Result<(), CliError> {
         });
     }
     ctx.ui.info(&format!(
-        "Logged in to {} with {}{}; saved in {}",
+        "Logged in to {} with {}{}; saved in {}; it is the default host now",
         settings.base_url,
         token.masked(),
         if args.no_verify { " (not checked)" } else { "" },
@@ -122,8 +151,8 @@ async fn login(args: LoginArgs, ctx: &Ctx) -> Result<(), CliError> {
 fn read_token(ctx: &Ctx) -> Result<Token, CliError> {
     let raw = if ctx.ui.stdin_tty {
         rpassword::prompt_password(format!(
-            "Paste your API token for {} (input is hidden): ",
-            ctx.settings.base_url
+            "Paste your API token for {} ({}; another host: --base-url URL). Input is hidden: ",
+            ctx.settings.base_url, ctx.settings.base_url_source
         ))
         .map_err(|err| CliError::io("cannot read the token from the terminal", err))?
     } else {
@@ -158,6 +187,34 @@ struct StatusJson {
     valid: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rate_limit: Option<heldqr_sdk::RateLimit>,
+    /// Every host with a stored token.
+    hosts: Vec<HostJson>,
+}
+
+/// One stored host in `auth status`.
+#[derive(Debug, Serialize)]
+struct HostJson {
+    base_url: String,
+    token: String,
+    /// The default host for plain commands.
+    default: bool,
+    /// The host this run uses.
+    active: bool,
+}
+
+fn stored_hosts(ctx: &Ctx) -> Vec<HostJson> {
+    let settings = &ctx.settings;
+    let active = crate::config::host_key(&settings.base_url);
+    settings
+        .config
+        .hosts()
+        .map(|(url, token)| HostJson {
+            base_url: url.to_string(),
+            token: token.masked(),
+            default: settings.config.is_default(url),
+            active: crate::config::host_key(url) == active,
+        })
+        .collect()
 }
 
 async fn status(ctx: &Ctx) -> Result<(), CliError> {
@@ -170,6 +227,7 @@ async fn status(ctx: &Ctx) -> Result<(), CliError> {
         config_file: settings.store.path().display().to_string(),
         valid: None,
         rate_limit: None,
+        hosts: stored_hosts(ctx),
     };
     let check = match settings.client() {
         Ok(client) => match client.codes().list().page_size(1).send().await {
@@ -214,8 +272,84 @@ async fn status(ctx: &Ctx) -> Result<(), CliError> {
         }
         fields.push(Field::new("config_file", report.config_file.clone()));
         ctx.ui.record(&fields)?;
+        print_hosts(ctx, &report.hosts)?;
     }
     check
+}
+
+/// The stored hosts under the record: a table on a terminal, `host URL TOKEN default` lines
+/// when piped.
+fn print_hosts(ctx: &Ctx, hosts: &[HostJson]) -> Result<(), CliError> {
+    if hosts.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<Vec<Value>> = hosts
+        .iter()
+        .map(|h| {
+            let mut row = Vec::new();
+            if ctx.ui.mode != OutputMode::Table {
+                row.push(Value::new("host"));
+            }
+            row.push(Value::new(&h.base_url));
+            row.push(Value::new(&h.token));
+            row.push(if h.default {
+                Value::toned("default", Tone::Good)
+            } else {
+                Value::toned("", Tone::Dim)
+            });
+            row
+        })
+        .collect();
+    if ctx.ui.mode == OutputMode::Table {
+        ctx.ui.stdout_text("")?;
+    }
+    ctx.ui.rows(&["STORED HOST", "TOKEN", "DEFAULT"], &rows, "")
+}
+
+#[derive(Debug, Serialize)]
+struct SwitchJson {
+    base_url: String,
+    token: String,
+    config_file: String,
+}
+
+fn switch(ctx: &Ctx) -> Result<(), CliError> {
+    let settings = &ctx.settings;
+    if !matches!(settings.base_url_source, Source::Flag(_) | Source::Env(_)) {
+        let hosts: Vec<_> = settings.config.hosts().map(|(url, _)| url).collect();
+        return Err(CliError::Usage(format!(
+            "auth switch needs --base-url URL (hosts with a stored token: {})",
+            if hosts.is_empty() {
+                "none".to_string()
+            } else {
+                hosts.join(", ")
+            }
+        )));
+    }
+    let mut config = settings.config.clone();
+    if !config.switch_to(&settings.base_url) {
+        return Err(settings.require_token().err().unwrap_or_else(|| {
+            CliError::Usage(format!("no token is stored for {}", settings.base_url))
+        }));
+    }
+    settings.store.save(&config)?;
+    let url = config.base_url.clone().unwrap_or_default();
+    let token = config
+        .token_for(&url)
+        .map(Token::masked)
+        .unwrap_or_default();
+    let path = settings.store.path();
+    if ctx.ui.mode == OutputMode::Json {
+        return ctx.ui.json(&SwitchJson {
+            base_url: url,
+            token,
+            config_file: path.display().to_string(),
+        });
+    }
+    ctx.ui.info(&format!(
+        "{url} ({token}) is now the default host for plain commands"
+    ));
+    Ok(())
 }
 
 #[derive(Debug, Serialize)]

@@ -10,7 +10,8 @@ pub mod completions;
 use crate::cli::{Cli, Command};
 use crate::error::{CliError, HintCommand, HintContext};
 use crate::output::Ui;
-use crate::settings::Settings;
+use crate::settings::{Purpose, Settings};
+use crate::verbose::Verbosity;
 
 /// What a command runs with: how to print, and the resolved settings.
 #[derive(Debug)]
@@ -39,12 +40,32 @@ pub fn run(
         // No config, no runtime: completions must work anywhere.
         return completions::run(args, ui);
     }
-    let rewrites_config = matches!(
-        command,
-        Command::Auth(auth::AuthCommand::Login(_) | auth::AuthCommand::Logout(_))
+    let purpose = match &command {
+        // A login targets --base-url, HELDQR_BASE_URL or the production host: never the host
+        // of the last login, so a live token is never stored under (or sent to) a mock.
+        Command::Auth(auth::AuthCommand::Login(_)) => Purpose {
+            tolerate_bad_config: true,
+            default_host_from_config: false,
+        },
+        Command::Auth(auth::AuthCommand::Logout(_) | auth::AuthCommand::Switch(_)) => Purpose {
+            tolerate_bad_config: true,
+            default_host_from_config: true,
+        },
+        _ => Purpose::COMMAND,
+    };
+    let settings = Settings::resolve_for(&globals, env, purpose)?;
+    let verbosity = Verbosity::resolve(globals.verbose, env(crate::verbose::ENV_DEBUG).as_deref());
+    crate::verbose::init(verbosity, settings.token.as_ref().map(|(token, _)| token));
+    tracing::debug!(
+        host = %settings.base_url,
+        host_from = %settings.base_url_source,
+        token = %settings.token.as_ref().map(|(t, _)| t.masked()).unwrap_or_else(|| "none".into()),
+        token_from = %settings.token.as_ref().map(|(_, s)| s.to_string()).unwrap_or_default(),
+        "settings"
     );
-    let settings = Settings::resolve(&globals, env, rewrites_config)?;
     hints.local_host = crate::settings::is_local_host(&settings.base_url);
+    hints.default_host = crate::config::host_key(&settings.base_url)
+        == crate::config::host_key(heldqr_sdk::DEFAULT_BASE_URL);
     for warning in &settings.warnings {
         ui.warn(warning);
     }

@@ -42,6 +42,44 @@ fn raw_get_post_patch() {
         .success()
         .json();
     assert!(patched["data"]["label"].is_null());
+    // curl's @- and gh's --input, from stdin and from a file.
+    let patched = cli
+        .run_with_stdin(
+            &["api", "PATCH", "api/v1/codes/raw-one", "--data", "@-"],
+            r#"{"label": "at-dash"}"#,
+        )
+        .success()
+        .json();
+    assert_eq!(patched["data"]["label"], "at-dash");
+    let patched = cli
+        .run_with_stdin(
+            &["api", "PATCH", "codes/raw-one", "--input", "-"],
+            r#"{"label": "input-dash"}"#,
+        )
+        .success()
+        .json();
+    assert_eq!(patched["data"]["label"], "input-dash");
+    std::fs::write(&body, r#"{"label": "input-file"}"#).unwrap();
+    let patched = cli
+        .run(&[
+            "api",
+            "PATCH",
+            "codes/raw-one",
+            "--input",
+            body.to_str().unwrap(),
+        ])
+        .success()
+        .json();
+    assert_eq!(patched["data"]["label"], "input-file");
+    // The three path forms are one path; a lone path is a GET.
+    for path in [
+        "codes/raw-one",
+        "api/v1/codes/raw-one",
+        "/api/v1/codes/raw-one",
+    ] {
+        let got = cli.run(&["api", path]).success().json();
+        assert_eq!(got["data"]["label"], "input-file", "{path}");
+    }
 
     // Query parameters; the whole body (envelope included) is printed.
     let page = cli
@@ -68,14 +106,69 @@ fn raw_post_replays_with_the_same_key() {
     ];
     let first = cli.run(&args).success();
     let second = cli.run(&args).success();
-    assert_eq!(first.json(), second.json());
-    assert!(!first.stderr.contains("idempotent-replay"));
-    assert!(
-        second.stderr.contains("idempotent-replay: true"),
-        "{}",
-        second.stderr
+    // -i: status line and headers on stdout, a blank line, then the body.
+    let split = |stdout: &str| -> (String, serde_json::Value) {
+        let (head, body) = stdout
+            .split_once("\n\n")
+            .expect("a blank line after the headers");
+        (head.to_string(), serde_json::from_str(body).unwrap())
+    };
+    let (head1, body1) = split(&first.stdout);
+    let (head2, body2) = split(&second.stdout);
+    assert_eq!(body1, body2);
+    assert!(head1.starts_with("HTTP 201 Created\n"), "{head1}");
+    assert!(head1.contains("Idempotency-Key: raw-key-1"), "{head1}");
+    assert!(head1.contains("X-RateLimit-Limit: "), "{head1}");
+    assert!(!head1.contains("Idempotent-Replay"), "{head1}");
+    assert!(head2.contains("Idempotent-Replay: true"), "{head2}");
+}
+
+#[test]
+fn paginate_prints_one_array_of_every_item() {
+    let mock = Mock::start();
+    let cli = Heldqr::with_token(&mock, PRO);
+    for i in 0..7 {
+        cli.run(&[
+            "api",
+            "POST",
+            "codes",
+            "--data",
+            &format!(r#"{{"target_url": "https://example.com/p{i}"}}"#),
+        ])
+        .success();
+    }
+    let all = cli
+        .run(&["api", "codes", "--paginate", "-q", "page_size=3"])
+        .success()
+        .json();
+    let targets: Vec<_> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["target_url"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        targets,
+        (0..7)
+            .map(|i| format!("https://example.com/p{i}"))
+            .collect::<Vec<_>>()
     );
-    assert!(second.stderr.contains("HTTP 201"));
+    let count = cli
+        .run(&[
+            "api",
+            "codes",
+            "--paginate",
+            "-q",
+            "page_size=2",
+            "--jq",
+            "length",
+        ])
+        .success();
+    assert_eq!(count.stdout, "7\n");
+    cli.run(&["api", "POST", "codes", "--paginate"])
+        .fails(2, "usage");
+    cli.run(&["api", "codes/nope", "--paginate"])
+        .fails(4, "not_found");
 }
 
 #[test]

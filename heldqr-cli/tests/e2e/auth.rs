@@ -1,6 +1,6 @@
 //! `auth login|status|logout`, token precedence and the config file's permissions.
 
-use crate::support::{Heldqr, Mock, PRO};
+use crate::support::{Capture, Heldqr, Mock, PRO};
 
 #[test]
 fn login_from_stdin_then_commands_use_the_stored_token() {
@@ -145,4 +145,160 @@ fn status_with_a_rejected_token_exits_3_and_says_so() {
     assert_eq!(run.json()["valid"], false);
     assert!(!run.stdout.contains("hkr_wrong_token_value"));
     assert!(!run.stderr.contains("hkr_wrong_token_value"));
+}
+
+/// The scenario: a mock session, then a live token. The live login goes to
+/// api.heldqr.com (not the last host), and across two hosts a stored token only ever reaches
+/// its own host: the capture server records every Authorization header it gets.
+#[test]
+fn tokens_per_host_never_cross() {
+    let mock = Mock::start();
+    let capture = Capture::start();
+    let cli = Heldqr::bare();
+    const CAPTURE_TOKEN: &str = "hkr_live_capture_host_token";
+    const LIVE: &str = "hkr_live_production_token";
+
+    // Mock session, as the README does it.
+    cli.run_with_stdin(&["auth", "login", "--base-url", &mock.base_url], PRO)
+        .success();
+    cli.run(&["codes", "list"]).success();
+
+    // A second host: its login check goes to it, with its own token.
+    cli.run_with_stdin(
+        &["auth", "login", "--base-url", &capture.base_url],
+        CAPTURE_TOKEN,
+    )
+    .success();
+    assert_eq!(
+        capture.authorizations(),
+        [format!("Bearer {CAPTURE_TOKEN}")]
+    );
+
+    // The README's next step: a plain login is for https://api.heldqr.com, never the last
+    // host, and the mock's token is not replaced.
+    let live = cli
+        .run_with_stdin(&["auth", "login", "--no-verify"], LIVE)
+        .success();
+    assert!(
+        live.stderr.contains("Logged in to https://api.heldqr.com"),
+        "{}",
+        live.stderr
+    );
+    let status = cli.run(&["auth", "status", "--json"]).json();
+    let hosts = status["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 3, "{status}");
+    let host = |url: &str| {
+        hosts
+            .iter()
+            .find(|h| h["base_url"] == url)
+            .unwrap_or_else(|| panic!("{url} not in {status}"))
+    };
+    assert_eq!(host(&mock.base_url)["token"], "hkr_…pro");
+    assert_eq!(host("https://api.heldqr.com")["default"], true);
+    assert_eq!(host(&mock.base_url)["default"], false);
+    assert!(!status.to_string().contains(LIVE));
+
+    // Switch the default back to the mock (spelled localhost: the same host).
+    let localhost = mock.base_url.replace("127.0.0.1", "localhost");
+    cli.run(&["auth", "switch", "--base-url", &localhost])
+        .success();
+    let listed = cli.run(&["codes", "list", "--json"]).success();
+    assert!(listed.json().is_array());
+    cli.run(&["--base-url", &localhost, "codes", "list"])
+        .success();
+    // The capture host, by flag: its own token only.
+    cli.run(&["--base-url", &capture.base_url, "codes", "list"])
+        .success();
+    // A host without a stored token: exit 3, nothing sent anywhere, the hint names the hosts.
+    let unknown = cli
+        .run(&["--base-url", "http://127.0.0.1:9", "codes", "list"])
+        .fails(3, "no_token");
+    assert!(
+        unknown.stderr.contains("only sent to its own host"),
+        "{}",
+        unknown.stderr
+    );
+
+    let seen = capture.authorizations();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen.iter().all(|a| a == &format!("Bearer {CAPTURE_TOKEN}")),
+        "{seen:?}"
+    );
+
+    // switch needs a host with a token; logout forgets one host only.
+    cli.run(&["auth", "switch", "--base-url", "http://127.0.0.1:9"])
+        .fails(3, "no_token");
+    cli.run(&["auth", "switch"]).fails(2, "usage");
+    cli.run(&["auth", "logout", "--base-url", &capture.base_url])
+        .success();
+    let status = cli.run(&["auth", "status", "--json"]).success().json();
+    assert_eq!(status["hosts"].as_array().unwrap().len(), 2, "{status}");
+    assert_eq!(status["base_url"], mock.base_url);
+    cli.run(&["--base-url", &capture.base_url, "codes", "list"])
+        .fails(3, "no_token");
+    assert_eq!(capture.authorizations().len(), 2);
+}
+
+#[test]
+fn a_base_url_without_a_scheme_gets_a_did_you_mean() {
+    let run = Heldqr::bare()
+        .run(&["--base-url", "127.0.0.1:8080", "codes", "list"])
+        .fails(2, "usage");
+    assert!(
+        run.stderr.contains("did you mean http://127.0.0.1:8080?"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_config_file_keeps_no_old_token() {
+    let mock = Mock::start();
+    let cli = Heldqr::new(&mock);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let real = elsewhere.path().join("heldqr-config.json");
+    std::fs::write(&real, "{}").unwrap();
+    std::os::unix::fs::symlink(&real, cli.config_dir().join("config.json")).unwrap();
+    cli.run_with_stdin(&["auth", "login"], "hkr_test_free")
+        .success();
+    cli.run_with_stdin(&["auth", "login"], PRO).success();
+    cli.run(&["auth", "logout"]).success();
+    let link = cli.config_dir().join("config.json");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let text = std::fs::read_to_string(&real).unwrap();
+    assert!(!text.contains("hkr_test"), "{text}");
+    // No other copy anywhere in either directory.
+    for dir in [cli.config_dir(), elsewhere.path()] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                assert!(!text.contains("hkr_test"), "{}: {text}", path.display());
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_config_dir_readable_by_others_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let mock = Mock::start();
+    let cli = Heldqr::new(&mock);
+    cli.run_with_stdin(&["auth", "login"], PRO).success();
+    std::fs::set_permissions(cli.config_dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = cli.run(&["codes", "list"]).success();
+    assert!(
+        run.stderr.contains("warning: the config directory"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("chmod 700"), "{}", run.stderr);
 }

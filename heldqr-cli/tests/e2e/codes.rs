@@ -107,7 +107,9 @@ fn same_idempotency_key_returns_the_first_code() {
     ])
     .fails(6, "idempotency_key_conflict");
 
-    // A taken shortcode is stored under its key: the same command again is a replayed answer.
+    // A taken shortcode is not stored under its key (only a created code binds one): the same
+    // command again is checked afresh (never a replay), and a corrected retry with the same key
+    // succeeds.
     let taken = [
         "codes",
         "create",
@@ -121,14 +123,23 @@ fn same_idempotency_key_returns_the_first_code() {
     cli.create("https://example.com/first", &["--shortcode", "replay-me"]);
     let fresh = cli.run(&taken).fails(6, "shortcode_taken");
     assert!(!fresh.stderr.contains("stored"), "{}", fresh.stderr);
-    let replayed = cli.run(&taken).fails(6, "shortcode_taken");
-    assert!(
-        replayed
-            .stderr
-            .contains("hint: this is the answer the API stored for this idempotency key"),
-        "{}",
-        replayed.stderr
-    );
+    let again = cli.run(&taken).fails(6, "shortcode_taken");
+    assert!(!again.stderr.contains("stored"), "{}", again.stderr);
+    let corrected = cli
+        .run(&[
+            "codes",
+            "create",
+            "--target-url",
+            "https://example.com/menu",
+            "--shortcode",
+            "replay-me-2",
+            "--idempotency-key",
+            "cli-test-key-2",
+            "--json",
+        ])
+        .success()
+        .json();
+    assert_eq!(corrected["shortcode"], "replay-me-2");
 }
 
 #[test]

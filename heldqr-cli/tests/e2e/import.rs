@@ -55,7 +55,7 @@ fn numbered_rows(prefix: &str, n: usize) -> Vec<String> {
 }
 
 #[test]
-fn import_then_rerun_replays_everything() {
+fn import_then_rerun_skips_everything_without_a_request() {
     let mock = Mock::start();
     let cli = Heldqr::with_token(&mock, PRO);
     let dir = tempfile::tempdir().unwrap();
@@ -88,18 +88,49 @@ fn import_then_rerun_replays_everything() {
     assert_eq!(json[0]["code"]["label"], "Restaurant menu");
     assert!(json[1]["code"]["label"].is_null());
     assert!(
-        first.stderr.contains("4 created, 0 replayed, 0 failed"),
+        first
+            .stderr
+            .contains("4 created, 0 replayed, 0 skipped (already imported), 0 failed"),
         "{}",
         first.stderr
     );
 
     let second = cli.run(&["codes", "import", file, "--json"]).success();
     assert!(
-        results(&second).iter().all(|(_, r)| r == "replayed"),
+        results(&second).iter().all(|(_, r)| r == "skipped"),
         "{}",
         second.stdout
     );
-    assert_eq!(second.json()[0]["code"], json[0]["code"]);
+    // Skipped rows are listed with their shortcodes and when they were created.
+    let skipped = second.json();
+    for (before, now) in json
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(skipped.as_array().unwrap())
+    {
+        assert_eq!(
+            now["already_imported"]["shortcode"],
+            before["code"]["shortcode"]
+        );
+        assert_eq!(
+            now["already_imported"]["created_at"],
+            before["code"]["created_at"]
+        );
+        assert_eq!(now["already_imported"]["file"], "codes.csv");
+    }
+    assert!(
+        second
+            .stderr
+            .contains("row 1: skipped: already imported as menu-v3 at "),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("0 created, 0 replayed, 4 skipped"),
+        "{}",
+        second.stderr
+    );
 
     let counts = targets(&cli);
     assert_eq!(counts["https://example.com/menu"], 1);
@@ -148,7 +179,7 @@ fn failed_rows_exit_9_and_a_fixed_file_creates_only_what_is_missing() {
     assert_eq!(lines[1][1], "failed");
     assert!(lines[1][3].contains("target_url"), "{:?}", lines[1]);
 
-    // Fix the two rows and run again: 1 and 4 replay, the fixed rows are created.
+    // Fix the two rows and run again: 1 and 4 are skipped, the fixed rows are created.
     let fixed = [
         rows[0],
         "https://example.com/2,two,",
@@ -160,10 +191,10 @@ fn failed_rows_exit_9_and_a_fixed_file_creates_only_what_is_missing() {
     assert_eq!(
         results(&rerun),
         [
-            (1, "replayed"),
+            (1, "skipped"),
             (2, "created"),
             (3, "created"),
-            (4, "replayed")
+            (4, "skipped")
         ]
         .map(|(r, s)| (r, s.to_string()))
     );
@@ -226,7 +257,7 @@ fn dry_run_shows_the_keys_and_sends_nothing() {
         .success()
         .json();
     assert_eq!(run[0]["idempotency_key"], key);
-    // --batch-id makes a moved (or copied) file keep its keys; without it the path counts.
+    // A moved (or copied) file keeps its keys; --batch-id gives the rows new ones.
     let keys = |path: &Path, batch: Option<&str>| -> Vec<String> {
         let mut args = vec![
             "codes",
@@ -249,11 +280,12 @@ fn dry_run_shows_the_keys_and_sends_nothing() {
     };
     let copy = dir.path().join("copy.csv");
     std::fs::copy(file, &copy).unwrap();
-    assert_ne!(keys(Path::new(file), None), keys(&copy, None));
+    assert_eq!(keys(Path::new(file), None), keys(&copy, None));
     assert_eq!(
         keys(Path::new(file), Some("spring")),
         keys(&copy, Some("spring"))
     );
+    assert_ne!(keys(Path::new(file), None), keys(&copy, Some("spring")));
 }
 
 /// Starts an import whose rows are paced (3 requests per 3 s), waits until stderr reports the
@@ -318,18 +350,21 @@ fn ctrl_c_stops_cleanly_and_a_rerun_finishes_without_duplicates() {
     assert_eq!(code, 130, "{stderr}");
     assert!(stderr.contains("not done"), "{stderr}");
     assert!(stderr.contains("run the same command again"), "{stderr}");
+    let done_first = stderr.matches(": created ").count();
+    assert!(done_first >= 1, "{stderr}");
     assert!(
         stderr.contains("error: stopped by Ctrl-C (interrupted)"),
         "{stderr}"
     );
 
+    // The re-run sends only the rows not done: the ones the first run created are skipped
+    // without a request (none is even replayed).
     let rerun = cli.run(&["codes", "import", file, "--json"]).success();
     let results = results(&rerun);
-    assert!(
-        results.iter().any(|(_, r)| r == "replayed"),
-        "{}",
-        rerun.stdout
-    );
+    let count = |what: &str| results.iter().filter(|(_, r)| r == what).count();
+    assert_eq!(count("skipped"), done_first, "{}", rerun.stdout);
+    assert_eq!(count("replayed"), 0, "{}", rerun.stdout);
+    assert_eq!(count("created"), 8 - done_first, "{}", rerun.stdout);
     let counts = targets(&cli);
     assert_eq!(counts.len(), 8, "{counts:?}");
     assert!(counts.values().all(|&n| n == 1), "{counts:?}");
@@ -353,11 +388,13 @@ fn a_crash_part_way_then_a_rerun_creates_each_row_once() {
     assert!(created_before >= 1);
 
     let rerun = cli.run(&["codes", "import", file, "--json"]).success();
-    let replayed = results(&rerun)
+    // What the killed run finished is skipped (in the ledger) or, for a row killed between
+    // the API's answer and the ledger write, replayed by its key: never created twice.
+    let done_before = results(&rerun)
         .iter()
-        .filter(|(_, r)| r == "replayed")
+        .filter(|(_, r)| r == "replayed" || r == "skipped")
         .count();
-    assert_eq!(replayed, created_before, "{}", rerun.stdout);
+    assert_eq!(done_before, created_before, "{}", rerun.stdout);
     let counts = targets(&cli);
     assert_eq!(counts.len(), 8, "{counts:?}");
     assert!(counts.values().all(|&n| n == 1), "{counts:?}");

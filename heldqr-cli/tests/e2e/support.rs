@@ -205,6 +205,7 @@ impl Reply {
 /// Runs `heldqr` with a private config dir and only the environment a test sets.
 pub struct Heldqr {
     config_dir: tempfile::TempDir,
+    state_dir: tempfile::TempDir,
     envs: Vec<(String, String)>,
 }
 
@@ -219,10 +220,18 @@ impl Heldqr {
         Heldqr::new(mock).env("HELDQR_TOKEN", token)
     }
 
-    /// No host, no token.
+    /// No host, no token. The config directory is private (0700), as the CLI makes its own.
     pub fn bare() -> Heldqr {
+        let config_dir = tempfile::tempdir().unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(config_dir.path(), std::fs::Permissions::from_mode(0o700))
+                .unwrap();
+        }
         Heldqr {
-            config_dir: tempfile::tempdir().unwrap(),
+            config_dir,
+            state_dir: tempfile::tempdir().unwrap(),
             envs: Vec::new(),
         }
     }
@@ -234,6 +243,11 @@ impl Heldqr {
 
     pub fn config_dir(&self) -> &Path {
         self.config_dir.path()
+    }
+
+    /// Where this runner's import ledgers live (HELDQR_STATE_DIR).
+    pub fn state_dir(&self) -> &Path {
+        self.state_dir.path()
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
@@ -250,6 +264,7 @@ impl Heldqr {
             cmd.env_remove(var);
         }
         cmd.env("HELDQR_CONFIG_DIR", self.config_dir.path());
+        cmd.env("HELDQR_STATE_DIR", self.state_dir.path());
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }
@@ -388,4 +403,129 @@ pub fn decode_terminal_qr(text: &str, inverted: bool) -> String {
             if dark { 0 } else { 255 }
         },
     )
+}
+
+/// One request a [`Capture`] server received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// `GET /api/v1/codes?page=2`, the request line without the version.
+    pub request: String,
+    /// The `Authorization` header, empty when there was none.
+    pub authorization: String,
+}
+
+type Responder = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
+
+/// A small HTTP server on 127.0.0.1:0 that records every request (its line and its
+/// `Authorization` header) and answers through a function of it: by default an empty page of
+/// codes (so a login check against it succeeds). It proves where a token was, and was not,
+/// sent, and scripts failures the mock cannot produce on demand. Stops when dropped.
+pub struct Capture {
+    pub base_url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Capture {
+    pub fn start() -> Capture {
+        Capture::answering(|_| {
+            (
+                200,
+                r#"{"data":[],"pagination":{"page":1,"page_size":1,"total":0,"total_pages":0}}"#
+                    .to_string(),
+            )
+        })
+    }
+
+    /// A server answering each request with `respond(request)`: (status, JSON body).
+    pub fn answering(respond: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static) -> Capture {
+        use std::sync::atomic::Ordering;
+        let respond: Box<Responder> = Box::new(respond);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seen2, stop2) = (seen.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                let mut stream = match listener.accept() {
+                    Ok((stream, _)) => stream,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        // Polling accept: the only way to notice `stop` without a request.
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    }
+                    Err(_) => break,
+                };
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = Seen {
+                    request: String::new(),
+                    authorization: String::new(),
+                };
+                let mut length = 0usize;
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    let trimmed = line.trim_end();
+                    if trimmed.is_empty() {
+                        break;
+                    }
+                    if request.request.is_empty() {
+                        request.request = trimmed
+                            .rsplit_once(' ')
+                            .map_or(trimmed, |(head, _version)| head)
+                            .to_string();
+                    } else if let Some((name, value)) = trimmed.split_once(':') {
+                        if name.eq_ignore_ascii_case("authorization") {
+                            request.authorization = value.trim().to_string();
+                        }
+                        if name.eq_ignore_ascii_case("content-length") {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                let (status, reply) = respond(&request);
+                seen2.lock().unwrap().push(request);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        });
+        Capture {
+            base_url,
+            seen,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// The Authorization headers received so far, in order.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .map(|r| r.authorization)
+            .collect()
+    }
+
+    /// The requests received so far, in order.
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
 }

@@ -112,10 +112,22 @@ pub struct MockConfig {
     pub(crate) propagation_delay: Duration,
     pub(crate) admin_token: Option<AdminToken>,
     pub(crate) max_codes_per_account: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) header_timeout: Duration,
+    pub(crate) body_timeout: Duration,
+    pub(crate) journal_size: usize,
+    pub(crate) journal_max_bytes: usize,
 }
 
 /// The default of [`MockConfig::max_codes_per_account`]: far more than any test suite creates.
 pub const DEFAULT_MAX_CODES_PER_ACCOUNT: usize = 10_000;
+
+/// The default of [`MockConfig::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+/// The default of [`MockConfig::header_timeout`].
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default of [`MockConfig::body_timeout`].
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The token that guards the mock-only `/_mock/...` routes; `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -127,10 +139,15 @@ impl fmt::Debug for AdminToken {
     }
 }
 
+/// Default number of requests the journal keeps.
+pub const DEFAULT_JOURNAL_SIZE: usize = 10_000;
+/// Default byte budget of the journal.
+pub const DEFAULT_JOURNAL_BYTES: usize = 64 * 1024 * 1024;
+
 impl Default for MockConfig {
     /// Listen on `127.0.0.1:0`, the dev tokens, 600 requests per 60 s, idempotency keys kept
     /// 24 hours, random shortcodes, the system clock, no request log, no faults, no propagation
-    /// delay.
+    /// delay, a journal of the last 10 000 requests within 64 MiB.
     fn default() -> Self {
         MockConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -145,6 +162,11 @@ impl Default for MockConfig {
             admin_token: None,
             propagation_delay: Duration::ZERO,
             max_codes_per_account: DEFAULT_MAX_CODES_PER_ACCOUNT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            journal_size: DEFAULT_JOURNAL_SIZE,
+            journal_max_bytes: DEFAULT_JOURNAL_BYTES,
         }
     }
 }
@@ -171,6 +193,31 @@ impl MockConfig {
     /// by configuration rather than by what clients send.
     pub fn max_codes_per_account(mut self, cap: usize) -> Self {
         self.max_codes_per_account = cap;
+        self
+    }
+
+    /// The most connections open at once (default [`DEFAULT_MAX_CONNECTIONS`]). At the cap a new
+    /// connection closes the oldest one with no request in flight; when all are busy it is
+    /// answered 503 `service_unavailable` with `Connection: close` at once.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// How long a connection may take to send a request's headers, counted from the end of the
+    /// previous answer (or from the connection's start): default [`DEFAULT_HEADER_TIMEOUT`].
+    /// On HTTP/1.1 the same timer closes keep-alive connections idle that long, so it is also
+    /// the idle timeout.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    /// The longest pause between two pieces of a request body (default
+    /// [`DEFAULT_BODY_TIMEOUT`]); after it the request is answered 408 `request_timeout` and
+    /// the connection closed.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
         self
     }
 
@@ -260,6 +307,21 @@ impl MockConfig {
         self
     }
 
+    /// Keeps the last `entries` `/api/v1` and `/r/` requests in the request journal
+    /// (`GET /_mock/requests`, [`MockServer::requests`](crate::MockServer::requests)); 0 turns
+    /// it off. Default 10 000.
+    pub fn journal_size(mut self, entries: usize) -> Self {
+        self.journal_size = entries;
+        self
+    }
+
+    /// The journal's byte budget (default 64 MiB): the oldest entries leave once the entries'
+    /// bodies, headers and fields use more.
+    pub fn journal_max_bytes(mut self, bytes: usize) -> Self {
+        self.journal_max_bytes = bytes;
+        self
+    }
+
     /// The configured faults.
     pub fn fault_config(&self) -> &FaultConfig {
         &self.faults
@@ -289,6 +351,12 @@ impl MockConfig {
             ));
         }
         self.faults.validate().map_err(ConfigError)?;
+        if self.max_connections == 0 || self.header_timeout.is_zero() || self.body_timeout.is_zero()
+        {
+            return Err(ConfigError(
+                "the connection limit and the header and body timeouts must be above zero".into(),
+            ));
+        }
         if self.max_codes_per_account == 0 {
             return Err(ConfigError(
                 "the most codes per account must be at least 1".into(),

@@ -1,17 +1,18 @@
-//! The mock-only routes under `/_mock/`: bulk scans, the clock, reset.
+//! The mock-only routes under `/_mock/`: bulk scans, the clock, reset (all, or one account),
+//! the request journal.
 
 use axum::body::Body;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
-use super::{json_value, shortcode};
+use super::{DataView, json_value, shortcode};
 use crate::body::read_json_object;
 use crate::error::{ApiError, FieldErrors};
 use crate::model::{Plan, rfc3339};
-use crate::state::AppState;
+use crate::state::{AppState, RequestFilter};
 use crate::validate::{self, SCAN_BATCH_MAX_DAYS};
 
 pub(crate) async fn mock_add_scans(
@@ -90,7 +91,99 @@ pub(crate) async fn mock_advance_clock(
     Ok(clock_response(&state))
 }
 
-pub(crate) async fn mock_reset(State(state): State<AppState>) -> StatusCode {
-    state.reset();
+/// `POST /_mock/reset`: everything, or with `?account=ID` that account only.
+pub(crate) async fn mock_reset(
+    State(state): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<StatusCode, ApiError> {
+    let pairs = query_pairs(query)?;
+    match single(&pairs, "account")? {
+        None => state.reset(),
+        Some(account) => {
+            if !state.reset_account(account) {
+                let shown: String = account.chars().take(64).collect();
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("No account {shown}."),
+                ));
+            }
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn query_pairs(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    query
+        .map(|Query(p)| p)
+        .map_err(|_| ApiError::invalid_parameter("The query string could not be read."))
+}
+
+/// The value of query parameter `name`; given twice is 400.
+fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ApiError> {
+    let mut found = None;
+    for (k, v) in pairs {
+        if k == name {
+            if found.is_some() {
+                return Err(ApiError::invalid_parameter(format!(
+                    "Query parameter {name} is given more than once."
+                )));
+            }
+            found = Some(v.as_str());
+        }
+    }
+    Ok(found)
+}
+
+fn integer(name: &str, value: &str, min: u64, max: u64) -> Result<u64, ApiError> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n) && value.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            ApiError::invalid_parameter(format!(
+                "Query parameter {name} must be an integer from {min} to {max}."
+            ))
+        })
+}
+
+/// `GET /_mock/requests`: the journal, oldest first, filtered.
+pub(crate) async fn mock_requests(
+    State(state): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(query)?;
+    let mut filter = RequestFilter::new();
+    if let Some(v) = single(&pairs, "method")? {
+        filter = filter.method(v);
+    }
+    if let Some(v) = single(&pairs, "path")? {
+        filter = filter.path(v);
+    }
+    if let Some(v) = single(&pairs, "status")? {
+        filter = filter.status(integer("status", v, 100, 599)? as u16);
+    }
+    if let Some(v) = single(&pairs, "account")? {
+        filter = filter.account(v);
+    }
+    if let Some(v) = single(&pairs, "idempotency_key")? {
+        filter = filter.idempotency_key(v);
+    }
+    if let Some(v) = single(&pairs, "since")? {
+        filter = filter.since(integer("since", v, 0, i64::MAX as u64)?);
+    }
+    Ok(json_value(
+        StatusCode::OK,
+        &DataView {
+            data: state.requests(&filter),
+        },
+    ))
+}
+
+/// `DELETE /_mock/requests`: forgets the journal (ids go on increasing).
+pub(crate) async fn mock_clear_requests(State(state): State<AppState>) -> StatusCode {
+    state.clear_requests();
     StatusCode::NO_CONTENT
 }

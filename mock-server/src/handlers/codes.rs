@@ -281,6 +281,37 @@ pub(crate) async fn update_code(
 mod tests {
     use super::valid_idempotency_key;
 
+    /// The document's pattern, read over the bytes as ISO-8859-1 (one character per byte), is
+    /// the server's rule: checked on random byte strings.
+    #[test]
+    fn the_documents_key_schema_is_the_server_rule() {
+        let doc: serde_json::Value =
+            serde_norway::from_str(crate::handlers::reference::OPENAPI_YAML).unwrap();
+        let schema = &doc["components"]["parameters"]["IdempotencyKey"]["schema"];
+        let pattern = regex::Regex::new(schema["pattern"].as_str().unwrap()).unwrap();
+        let max = schema["maxLength"].as_u64().unwrap() as usize;
+        let alphabet: Vec<u8> = [0u8, 9, 10, 31, 32, 33, 65, 126, 127, 128, 200, 255].to_vec();
+        let mut rng = fastrand::Rng::with_seed(8);
+        for _ in 0..20_000 {
+            let len = match rng.u8(..4) {
+                0 => rng.usize(250..260),
+                _ => rng.usize(0..6),
+            };
+            let key: Vec<u8> = (0..len)
+                .map(|_| {
+                    if rng.bool() {
+                        alphabet[rng.usize(..alphabet.len())]
+                    } else {
+                        rng.u8(..)
+                    }
+                })
+                .collect();
+            let latin1: String = key.iter().map(|&b| char::from(b)).collect();
+            let by_schema = !key.is_empty() && key.len() <= max && pattern.is_match(&latin1);
+            assert_eq!(valid_idempotency_key(&key), by_schema, "{key:?}");
+        }
+    }
+
     #[test]
     fn idempotency_key_rule() {
         for ok in [

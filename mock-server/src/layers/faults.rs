@@ -24,9 +24,10 @@ use crate::state::{AppState, DropKind, Fault};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DropConnection(pub DropKind);
 
-/// On a response: an injected answer (nothing was handled).
+/// On a response: the fault that met the request (an injected answer, a dropped answer, or
+/// only latency), by its journal name.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Injected;
+pub(crate) struct Injected(pub &'static str);
 
 pub(crate) async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(faults) = state.faults().filter(|f| f.is_on()) else {
@@ -42,35 +43,53 @@ pub(crate) async fn layer(State(state): State<AppState>, req: Request, next: Nex
     if let Some(delay) = choice.delay {
         tokio::time::sleep(delay).await;
     }
-    let mut res = match choice.fault {
-        None => return next.run(req).await,
+    let (mut res, name) = match choice.fault {
+        None => {
+            let mut res = next.run(req).await;
+            if choice.delay.is_some() {
+                res.extensions_mut().insert(Injected("latency"));
+            }
+            return res;
+        }
         Some(Fault::DropAfter(kind)) => {
             let mut res = next.run(req).await;
             res.extensions_mut().insert(DropConnection(kind));
+            let name = match kind {
+                DropKind::Close => "connection_closed",
+                DropKind::Reset => "connection_reset",
+            };
+            res.extensions_mut().insert(Injected(name));
             return res;
         }
-        Some(Fault::InternalError) => {
+        Some(Fault::InternalError) => (
             ApiError::internal("Injected fault: the server failed; nothing was committed.")
-                .into_response()
-        }
-        Some(Fault::ServiceUnavailable) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+                .into_response(),
+            "internal_error",
+        ),
+        Some(Fault::ServiceUnavailable) => (
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "Injected fault: temporarily unavailable; nothing was committed.",
+            )
+            .into_response(),
             "service_unavailable",
-            "Injected fault: temporarily unavailable; nothing was committed.",
-        )
-        .into_response(),
+        ),
         Some(Fault::UnknownCode) => {
             let status = StatusCode::from_u16(UNKNOWN_CODE_STATUS).unwrap_or(StatusCode::CONFLICT);
-            ApiError::new(
-                status,
-                UNKNOWN_CODE,
-                "Injected fault: another request is still being processed; retry with the same Idempotency-Key.",
+            (
+                ApiError::new(
+                    status,
+                    UNKNOWN_CODE,
+                    "Injected fault: another request is still being processed; retry with the same Idempotency-Key.",
+                )
+                .into_response(),
+                "unknown_code",
             )
-            .into_response()
         }
-        Some(Fault::RateLimited) => burst_429(&state),
+        Some(Fault::RateLimited) => (burst_429(&state), "rate_limit_burst"),
     };
-    res.extensions_mut().insert(Injected);
+    res.extensions_mut().insert(Injected(name));
     res
 }
 

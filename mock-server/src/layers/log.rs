@@ -30,8 +30,10 @@ pub(crate) async fn layer(State(state): State<AppState>, req: Request, next: Nex
     let fault = match res.extensions().get::<DropConnection>() {
         Some(DropConnection(DropKind::Close)) => " fault=connection-closed",
         Some(DropConnection(DropKind::Reset)) => " fault=connection-reset",
-        None if res.extensions().get::<Injected>().is_some() => " fault=injected",
-        None => "",
+        None => match res.extensions().get::<Injected>() {
+            Some(Injected("latency")) | None => "",
+            Some(_) => " fault=injected",
+        },
     };
     let _ = writeln!(
         std::io::stderr().lock(),

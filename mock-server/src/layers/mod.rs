@@ -1,12 +1,13 @@
 //! The cross-cutting concerns of the request path, one module and one layer each, in the order
 //! a request meets them (see [`app`](crate::app)): `request_id` (a fresh `X-Request-Id` on every
-//! answer), `log` (one line per request), `faults` (injected faults, decided before
-//! authentication), `auth` (bearer token, rate-limit credit and headers), and beside them
-//! `admin_guard` (the admin token on the mock-only routes).
+//! answer), `log` (one line per request), `admin_guard` (the admin token on the mock-only
+//! routes), `journal` (the request journal of `/api/v1` and `/r/`), `faults` (injected faults,
+//! decided before authentication), `auth` (bearer token, rate-limit credit and headers).
 
 pub(crate) mod admin_guard;
 pub(crate) mod auth;
 pub(crate) mod faults;
+pub(crate) mod journal;
 pub(crate) mod log;
 pub(crate) mod request_id;
 

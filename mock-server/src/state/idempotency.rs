@@ -141,6 +141,12 @@ impl IdempotencyStore {
         }
     }
 
+    /// Forgets the entries of `tokens` (their expiry slots then find nothing to drop).
+    pub(crate) fn forget_tokens(&mut self, tokens: &[u32]) {
+        self.entries.retain(|(t, _), _| !tokens.contains(t));
+        self.queue.retain(|(_, t, _)| !tokens.contains(t));
+    }
+
     /// Entries currently held.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()

@@ -14,12 +14,17 @@ use crate::model::Plan;
 
 mod faults;
 mod idempotency;
+mod journal;
 mod ratelimit;
 mod store;
 
 pub use faults::FaultCounts;
 pub(crate) use faults::{DropKind, Fault, Faults};
 pub(crate) use idempotency::{Fingerprint, IdempotencyStore, Lookup, StoredResponse};
+pub use journal::{
+    JOURNAL_BODY_LIMIT, JOURNAL_HEADER_LIMIT, JournalEntry, JournalMessage, RequestFilter,
+};
+pub(crate) use journal::{JOURNAL_HEADER_COUNT, Journal, escape_bytes};
 pub(crate) use ratelimit::{RateDecision, SlidingLog};
 pub(crate) use store::Store;
 
@@ -68,6 +73,8 @@ pub(crate) struct Shared {
     pub request_seq: AtomicU64,
     /// The fault generator, `None` when no fault is configured.
     pub faults: Option<Faults>,
+    /// The request journal, `None` when turned off (size 0).
+    pub journal: Option<Mutex<Journal>>,
 }
 
 /// The mutable data behind the one state lock.
@@ -112,6 +119,8 @@ impl AppState {
             rng: new_rng(config.seed),
         };
         let faults = Faults::new(&config.faults, specs.len());
+        let journal = (config.journal_size > 0)
+            .then(|| Mutex::new(Journal::new(config.journal_size, config.journal_max_bytes)));
         let base_url = OnceLock::new();
         if let Some(url) = &config.public_url {
             let _ = base_url.set(url.clone());
@@ -130,6 +139,7 @@ impl AppState {
                 base_url,
                 request_seq: AtomicU64::new(fastrand::u64(..) >> 16),
                 faults,
+                journal,
             }),
         })
     }
@@ -194,6 +204,69 @@ impl AppState {
         if let Some(f) = self.faults() {
             f.set_enabled(on);
         }
+    }
+
+    /// The journal entries `filter` selects, oldest first (empty when the journal is off).
+    pub fn requests(&self, filter: &RequestFilter) -> Vec<JournalEntry> {
+        self.journal()
+            .map(|j| lock(j).select(filter))
+            .unwrap_or_default()
+    }
+
+    /// Forgets every journal entry (ids go on increasing).
+    pub fn clear_requests(&self) {
+        if let Some(j) = self.journal() {
+            lock(j).clear();
+        }
+    }
+
+    /// The bytes the journal's entries are charged against its budget.
+    pub fn journal_bytes(&self) -> usize {
+        self.journal().map_or(0, |j| lock(j).bytes())
+    }
+
+    pub(crate) fn journal(&self) -> Option<&Mutex<Journal>> {
+        self.shared.journal.as_ref()
+    }
+
+    /// The account index of an account id.
+    pub(crate) fn account_index(&self, account: &str) -> Option<u32> {
+        self.shared
+            .accounts
+            .iter()
+            .position(|a| a == account)
+            .and_then(|i| u32::try_from(i).ok())
+    }
+
+    /// Forgets one account's codes and scans, the idempotency keys and rate windows of its
+    /// tokens and its journal entries; other accounts, the clock and the shortcode sequence
+    /// stay. False when the account is unknown.
+    pub(crate) fn reset_account(&self, account: &str) -> bool {
+        let Some(index) = self.account_index(account) else {
+            return false;
+        };
+        let tokens: Vec<u32> = self
+            .shared
+            .token_info
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.account == index)
+            .filter_map(|(i, _)| u32::try_from(i).ok())
+            .collect();
+        {
+            let mut data = self.lock();
+            data.store.clear_account(index);
+            data.idempotency.forget_tokens(&tokens);
+        }
+        for &t in &tokens {
+            if let Some(log) = self.shared.rate.get(t as usize) {
+                lock(log).clear();
+            }
+        }
+        if let Some(j) = self.journal() {
+            lock(j).clear_account(account);
+        }
+        true
     }
 
     pub(crate) fn faults(&self) -> Option<&Faults> {
@@ -265,8 +338,8 @@ impl AppState {
         format!("req_{n:016x}")
     }
 
-    /// Forgets all codes, scans, idempotency keys and rate windows; restarts the shortcode
-    /// sequence of a seeded server. Tokens and the clock stay.
+    /// Forgets all codes, scans, idempotency keys, rate windows and journal entries; restarts
+    /// the shortcode sequence of a seeded server. Tokens and the clock stay.
     pub(crate) fn reset(&self) {
         {
             let mut data = self.lock();
@@ -280,7 +353,13 @@ impl AppState {
         if let Some(f) = self.faults() {
             f.reset_bursts();
         }
+        self.clear_requests();
     }
+}
+
+/// Takes a lock; a poisoned one is taken over (see [`AppState::lock`]).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Data {

@@ -109,6 +109,15 @@ impl Store {
         self.codes.len()
     }
 
+    /// Forgets `account`'s codes and scans.
+    pub(crate) fn clear_account(&mut self, account: u32) {
+        if let Some(list) = self.by_account.get_mut(account as usize) {
+            for sc in list.drain(..) {
+                self.codes.remove(&sc);
+            }
+        }
+    }
+
     /// Forgets every code and scan.
     pub(crate) fn clear(&mut self) {
         let accounts = self.by_account.len();

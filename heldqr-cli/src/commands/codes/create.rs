@@ -15,7 +15,7 @@ use crate::output::{OutputMode, one_line};
   heldqr codes create --target-url https://example.com/menu
   heldqr codes create --target-url https://example.com/menu \\
       --label \"Restaurant menu\" --shortcode menu-v3
-  heldqr codes create --target-url https://example.com/menu --json | jq -r .scan_url
+  heldqr codes create --target-url https://example.com/menu --jq .scan_url
 
 Re-running with the same --idempotency-key (within 24 hours) returns the code created the
 first time instead of a new one.")]

@@ -10,7 +10,7 @@ use crate::error::CliError;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   heldqr codes get menu-v3
-  heldqr codes get menu-v3 --json | jq -r .target_url")]
+  heldqr codes get menu-v3 --jq .target_url")]
 pub struct GetArgs {
     /// The code's shortcode.
     pub shortcode: String,

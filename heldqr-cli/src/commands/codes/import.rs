@@ -1,12 +1,15 @@
-//! `heldqr codes import FILE.csv`: bulk create, safe to run again.
+//! `heldqr codes import FILE.csv`: bulk create, exactly once.
 //!
 //! The file is read and checked whole first ([`crate::import_file`], which also derives each
-//! row's idempotency key), then rows are created one at a time with the SDK pacing requests to
-//! the rate limit. A row the API rejects (validation, taken shortcode...) is recorded as failed
-//! and the import goes on; a failure that would hit every remaining row (bad token, network,
-//! rate limit or server errors after retries) stops it. Ctrl-C finishes the row in flight and
-//! stops (a second Ctrl-C stops at once). Either way the summary says what was done, and running
-//! the same command again replays the rows already created instead of duplicating them.
+//! row's identity and idempotency key). Rows the import ledger of this host and account
+//! ([`crate::ledger`]) has seen finished are skipped without a request and listed with their
+//! shortcodes; the others are created one at a time with the SDK pacing requests to the rate
+//! limit, and each outcome is written to the ledger as soon as it is known. A row the API
+//! rejects (validation, taken shortcode...) is recorded as failed and the import goes on; a
+//! failure that would hit every remaining row (bad token, network, rate limit or server errors
+//! after retries) stops it. Ctrl-C finishes the row in flight and stops (a second Ctrl-C stops
+//! at once). Either way the summary says what was done, and running the same command again
+//! (from any path, a copy, a day later) sends only the rows not done.
 //!
 //! stderr gets a progress bar on a terminal, else one line per row; stdout gets the per-row
 //! results (a table, tab-separated lines, or one JSON array with `--json`).
@@ -22,6 +25,7 @@ use serde::Serialize;
 use crate::commands::Ctx;
 use crate::error::CliError;
 use crate::import_file::{self, ImportRow};
+use crate::ledger::{self, Ledger};
 use crate::output::{OutputMode, Tone, Value, one_line};
 
 /// The longest an import waits for the rate limit in one go (a window of the production API is
@@ -40,19 +44,30 @@ The file starts with a header row; target_url is required, label and shortcode o
   https://example.com/menu,Restaurant menu,menu-v3
   https://example.com/wifi,,
 
-Every row carries an idempotency key derived from the file's path and the row's content, so
-running the same command again (after a failure, a crash or Ctrl-C) creates only what is
-missing: rows already created come back as \"replayed\". The API keeps keys for 24 hours.
-Requests are paced to the rate limit: a file longer than the limit waits for the window to
-slide instead of failing.")]
+Exactly once: each row's outcome (the shortcode it produced) is kept in a local import ledger
+per host and account (in the platform's state directory, or HELDQR_STATE_DIR). Running the
+file again, after a failure, Ctrl-C or a crash, a day later, moved, renamed or copied, skips
+the rows already created without a request (listed with their shortcodes and creation times)
+and sends only the rest. A row's identity is its content (and how many identical rows come
+before it), not the file's name: a different file with a row identical to one imported before
+skips that row too, and says so. --new-batch (or --batch-id ID) starts a deliberate new batch
+whose rows are all created again; re-run it with the --batch-id it prints.
+Each row's idempotency key is derived from its identity, so for 24 hours the API also replays a
+row whose outcome the ledger never saw (a crash mid-request). Requests are paced to the rate
+limit: a file longer than the limit waits for the window to slide instead of failing.")]
 pub struct ImportArgs {
     /// The CSV file.
     pub file: PathBuf,
 
-    /// Derive the idempotency keys from ID instead of the file's path (keeps a re-run safe
-    /// after the file was moved or renamed).
-    #[arg(long, value_name = "ID")]
+    /// Import the rows as batch ID: rows already imported outside this batch are created
+    /// again; re-running with the same ID stays exactly-once.
+    #[arg(long, value_name = "ID", conflicts_with = "new_batch")]
     pub batch_id: Option<String>,
+
+    /// Start a deliberate new batch (a generated --batch-id, printed on stderr): every row is
+    /// created again, even if imported before.
+    #[arg(long)]
+    pub new_batch: bool,
 
     /// Check the file and show each row's idempotency key; send nothing.
     #[arg(long)]
@@ -65,6 +80,8 @@ pub struct ImportArgs {
 enum Outcome {
     /// A new code.
     Created,
+    /// The ledger says an earlier run created it: not sent.
+    Skipped,
     /// The key had already created a code (an earlier run): nothing new.
     Replayed,
     /// The API rejected the row.
@@ -79,6 +96,7 @@ impl Outcome {
     fn as_str(self) -> &'static str {
         match self {
             Outcome::Created => "created",
+            Outcome::Skipped => "skipped",
             Outcome::Replayed => "replayed",
             Outcome::Failed => "failed",
             Outcome::NotAttempted => "not_attempted",
@@ -89,7 +107,7 @@ impl Outcome {
     fn tone(self) -> Tone {
         match self {
             Outcome::Created => Tone::Good,
-            Outcome::Replayed => Tone::Plain,
+            Outcome::Replayed | Outcome::Skipped => Tone::Plain,
             Outcome::Failed | Outcome::Unknown => Tone::Warn,
             Outcome::NotAttempted => Tone::Dim,
         }
@@ -120,6 +138,9 @@ struct RowResult {
     code: Option<Code>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<RowError>,
+    /// For a skipped row: what the ledger recorded when it was imported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    already_imported: Option<ledger::Entry>,
 }
 
 /// A dry-run row (`--dry-run --json`).
@@ -131,6 +152,8 @@ struct PlannedRow<'a> {
     label: Option<&'a str>,
     shortcode: Option<&'a str>,
     idempotency_key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    already_imported: Option<&'a ledger::Entry>,
 }
 
 /// Why the loop ended early.
@@ -139,6 +162,8 @@ enum Stop {
     Interrupted,
     /// An error that would fail every remaining row.
     Fatal(SdkError),
+    /// The ledger cannot be written: going on would lose what makes a re-run safe.
+    Ledger(CliError),
 }
 
 /// Runs `codes import`.
@@ -147,13 +172,30 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
         Some(id) if id.trim().is_empty() => {
             return Err(CliError::Usage("--batch-id is empty".into()));
         }
-        Some(id) => id.clone(),
-        None => import_file::batch_id_for(&args.file)?,
+        Some(id) => Some(id.clone()),
+        None if args.new_batch => Some(new_batch_id()),
+        None => None,
     };
-    let rows = import_file::read(&args.file, &batch_id)?;
+    let rows = import_file::read(&args.file, batch_id.as_deref())?;
+    let file_name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if args.dry_run {
-        return print_plan(ctx, &rows);
+        // The ledger needs the account (the token); without one the plan shows no skips.
+        let ledger = match &ctx.settings.token {
+            Some((token, _)) => Some(open_ledger(ctx, token)?),
+            None => None,
+        };
+        return print_plan(ctx, &rows, ledger.as_ref());
     }
+    if let (true, Some(id)) = (args.new_batch, &batch_id) {
+        ctx.ui.info(&format!(
+            "New batch {id}: every row is created again. To resume it after a stop: --batch-id {id}"
+        ));
+    }
+    let mut ledger = open_ledger(ctx, ctx.settings.require_token()?)?;
     if rows.is_empty() {
         ctx.ui.info(&format!(
             "{} has no rows after the header: nothing to import.",
@@ -187,6 +229,15 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
     // looks, instead of arriving while nothing listens.
     let mut interrupts = Interrupts::listen();
     for row in &rows {
+        if let Some(entry) = ledger.get(&row.row_id) {
+            let skipped = RowResult {
+                already_imported: Some(entry.clone()),
+                ..result(row, Outcome::Skipped, None, None, None)
+            };
+            progress.row_done(&skipped);
+            results.push(skipped);
+            continue;
+        }
         if stop.is_none() && interrupts.try_recv() {
             stop = Some(Stop::Interrupted);
             progress.note(&format!("Ctrl-C: stopping before row {}", row.row));
@@ -224,6 +275,15 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
                 } else {
                     Outcome::Created
                 };
+                let recorded = ledger.record(ledger::Entry {
+                    row_id: row.row_id.clone(),
+                    shortcode: code.shortcode.clone(),
+                    created_at: super::rfc3339(code.created_at),
+                    file: file_name.clone(),
+                });
+                if let Err(err) = recorded {
+                    stop.get_or_insert(Stop::Ledger(err));
+                }
                 result(row, outcome, Some(attempts), Some(code), None)
             }
             Err(None) => result(row, Outcome::Unknown, None, None, None),
@@ -249,19 +309,37 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
     let summary = Summary::of(&results, started.elapsed());
     print_results(ctx, &results)?;
     ctx.ui.info(&summary.line(&args.file.display().to_string()));
+    if summary.skipped > 0 {
+        ctx.ui.info(&format!(
+            "{} skipped without a request: the import ledger ({}) has them as created before, from this file, a copy of it or another file with the same row (listed above with their shortcodes). To create them again: --new-batch.",
+            rows_label(&summary.skipped_rows),
+            ledger.path().display()
+        ));
+    }
+    let resume = match &batch_id {
+        Some(id) => format!("run it again with --batch-id {id}"),
+        None => "run the same command again".to_string(),
+    };
     match stop {
         Some(Stop::Interrupted) => {
-            ctx.ui
-                .hint("run the same command again to finish: rows already sent are replayed, not duplicated");
+            ctx.ui.hint(&format!(
+                "{resume} to finish: rows already created are skipped, only the rest is sent"
+            ));
             Err(CliError::Interrupted)
         }
         Some(Stop::Fatal(err)) => {
             ctx.ui
                 .info("Stopped: the error below would fail every remaining row.");
-            ctx.ui.hint(
-                "fix it and run the same command again: rows already created are replayed, not duplicated",
-            );
+            ctx.ui.hint(&format!(
+                "fix it and {resume}: rows already created are skipped, not duplicated"
+            ));
             Err(CliError::Sdk(err))
+        }
+        Some(Stop::Ledger(err)) => {
+            ctx.ui.info(
+                "Stopped: the import ledger cannot be written, so a later run could not tell what this one created.",
+            );
+            Err(err)
         }
         None if summary.failed.is_empty() => Ok(()),
         None => Err(CliError::ImportRowsFailed {
@@ -368,12 +446,46 @@ fn result(
         attempts,
         code,
         error,
+        already_imported: None,
     }
+}
+
+/// The ledger of this run's host and account.
+fn open_ledger(ctx: &Ctx, token: &crate::secret::Token) -> Result<Ledger, CliError> {
+    let state_dir = ledger::state_dir(ctx.settings.state_dir_override.as_deref())?;
+    let ledger = Ledger::open(ledger::path_for(&state_dir, &ctx.settings.base_url, token))?;
+    tracing::debug!(ledger = %ledger.path().display(), "import ledger");
+    if ledger.unreadable_lines > 0 {
+        ctx.ui.warn(&format!(
+            "{} unreadable line(s) in the import ledger {} were ignored (a write cut short)",
+            ledger.unreadable_lines,
+            ledger.path().display()
+        ));
+    }
+    Ok(ledger)
+}
+
+/// A batch id for `--new-batch`: the UTC time and a random suffix, readable in a ledger.
+fn new_batch_id() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}-{}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        &suffix[..8]
+    )
 }
 
 /// Counts for the summary line.
 struct Summary {
     created: usize,
+    skipped: usize,
+    skipped_rows: Vec<usize>,
     replayed: usize,
     failed: Vec<usize>,
     pending: Vec<usize>,
@@ -393,8 +505,11 @@ impl Summary {
         let mut pending = rows(Outcome::NotAttempted);
         pending.extend(rows(Outcome::Unknown));
         pending.sort_unstable();
+        let skipped_rows = rows(Outcome::Skipped);
         Summary {
             created: rows(Outcome::Created).len(),
+            skipped: skipped_rows.len(),
+            skipped_rows,
             replayed: rows(Outcome::Replayed).len(),
             failed: rows(Outcome::Failed),
             pending,
@@ -409,9 +524,10 @@ impl Summary {
 
     fn line(&self, file: &str) -> String {
         let mut line = format!(
-            "{file}: {} created, {} replayed, {} failed",
+            "{file}: {} created, {} replayed, {} skipped (already imported), {} failed",
             self.created,
             self.replayed,
+            self.skipped,
             self.failed.len()
         );
         if !self.failed.is_empty() {
@@ -475,6 +591,11 @@ fn print_results(ctx: &Ctx, results: &[RowResult]) -> Result<(), CliError> {
         .map(|r| {
             let detail = match (&r.code, &r.error) {
                 (Some(code), _) => code.scan_url.clone().unwrap_or_default(),
+                (None, None) if r.already_imported.is_some() => r
+                    .already_imported
+                    .as_ref()
+                    .map(|e| format!("already imported {} from {}", e.created_at, e.file))
+                    .unwrap_or_default(),
                 (None, Some(err)) if err.field_errors.is_empty() => {
                     format!("{} ({})", err.message, err.code)
                 }
@@ -495,6 +616,7 @@ fn print_results(ctx: &Ctx, results: &[RowResult]) -> Result<(), CliError> {
                     r.code
                         .as_ref()
                         .map(|c| c.shortcode.clone())
+                        .or_else(|| r.already_imported.as_ref().map(|e| e.shortcode.clone()))
                         .unwrap_or_default(),
                 ),
                 Value::new(detail),
@@ -508,7 +630,8 @@ fn print_results(ctx: &Ctx, results: &[RowResult]) -> Result<(), CliError> {
     )
 }
 
-fn print_plan(ctx: &Ctx, rows: &[ImportRow]) -> Result<(), CliError> {
+fn print_plan(ctx: &Ctx, rows: &[ImportRow], ledger: Option<&Ledger>) -> Result<(), CliError> {
+    let known = |r: &ImportRow| ledger.and_then(|l| l.get(&r.row_id));
     if ctx.ui.mode == OutputMode::Json {
         let planned: Vec<_> = rows
             .iter()
@@ -519,6 +642,7 @@ fn print_plan(ctx: &Ctx, rows: &[ImportRow]) -> Result<(), CliError> {
                 label: r.label.as_deref(),
                 shortcode: r.shortcode.as_deref(),
                 idempotency_key: &r.idempotency_key,
+                already_imported: known(r),
             })
             .collect();
         return ctx.ui.json(&planned);
@@ -532,11 +656,22 @@ fn print_plan(ctx: &Ctx, rows: &[ImportRow]) -> Result<(), CliError> {
                 Value::new(r.label.clone().unwrap_or_default()),
                 Value::new(r.shortcode.clone().unwrap_or_default()),
                 Value::new(&r.idempotency_key),
+                match known(r) {
+                    Some(e) => Value::new(format!("skip: imported as {}", e.shortcode)),
+                    None => Value::toned("send", Tone::Good),
+                },
             ]
         })
         .collect();
     ctx.ui.rows(
-        &["ROW", "TARGET URL", "LABEL", "SHORTCODE", "IDEMPOTENCY KEY"],
+        &[
+            "ROW",
+            "TARGET URL",
+            "LABEL",
+            "SHORTCODE",
+            "IDEMPOTENCY KEY",
+            "PLAN",
+        ],
         &table,
         "The file has no rows after the header.",
     )?;
@@ -551,8 +686,8 @@ fn print_plan(ctx: &Ctx, rows: &[ImportRow]) -> Result<(), CliError> {
 struct Progress<'a> {
     ctx: &'a Ctx,
     bar: Option<ProgressBar>,
-    /// created, replayed, failed so far (for the bar's message).
-    counts: std::cell::Cell<(usize, usize, usize)>,
+    /// created, replayed, skipped, failed so far (for the bar's message).
+    counts: std::cell::Cell<(usize, usize, usize, usize)>,
     /// The reset time of a rate-limit wait already announced (one line per wait when piped).
     announced_wait: std::cell::Cell<Option<u64>>,
 }
@@ -574,7 +709,7 @@ impl<'a> Progress<'a> {
         Progress {
             ctx,
             bar,
-            counts: std::cell::Cell::new((0, 0, 0)),
+            counts: std::cell::Cell::new((0, 0, 0, 0)),
             announced_wait: std::cell::Cell::new(None),
         }
     }
@@ -619,6 +754,16 @@ impl<'a> Progress<'a> {
 
     fn row_done(&self, result: &RowResult) {
         let line = match (&result.code, &result.error) {
+            (None, None) if result.already_imported.is_some() => {
+                let entry = result.already_imported.as_ref();
+                format!(
+                    "row {}: skipped: already imported as {} at {} (from {})",
+                    result.row,
+                    entry.map(|e| one_line(&e.shortcode)).unwrap_or_default(),
+                    entry.map(|e| one_line(&e.created_at)).unwrap_or_default(),
+                    entry.map(|e| one_line(&e.file)).unwrap_or_default()
+                )
+            }
             (Some(code), _) => format!(
                 "row {}: {} {}",
                 result.row,
@@ -643,21 +788,22 @@ impl<'a> Progress<'a> {
             }
             _ => format!("row {}: {}", result.row, result.result.as_str()),
         };
-        let (mut created, mut replayed, mut failed) = self.counts.get();
+        let (mut created, mut replayed, mut skipped, mut failed) = self.counts.get();
         match result.result {
             Outcome::Created => created += 1,
             Outcome::Replayed => replayed += 1,
             Outcome::Failed => failed += 1,
+            Outcome::Skipped => skipped += 1,
             Outcome::NotAttempted | Outcome::Unknown => {}
         }
-        self.counts.set((created, replayed, failed));
+        self.counts.set((created, replayed, skipped, failed));
         match &self.bar {
             Some(bar) => {
                 if result.result == Outcome::Failed {
                     bar.suspend(|| self.ctx.ui.info(&line));
                 }
                 bar.set_message(format!(
-                    "· {created} created · {replayed} replayed · {failed} failed"
+                    "· {created} created · {replayed} replayed · {skipped} skipped · {failed} failed"
                 ));
                 bar.inc(1);
             }

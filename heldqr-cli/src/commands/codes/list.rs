@@ -1,5 +1,7 @@
 //! `heldqr codes list`: one page of codes, or every page with `--all` (printed as one table, or
-//! one JSON array, never one per page).
+//! one JSON array, never one per page). `--json-lines` prints one compact JSON object per line
+//! as each page arrives, so `--all --json-lines` lists any number of codes in the memory of one
+//! page; `--json` keeps its promise of one complete document or nothing.
 
 use clap::Args;
 use futures_util::TryStreamExt;
@@ -14,7 +16,12 @@ use crate::output::OutputMode;
 #[command(after_help = "Examples:
   heldqr codes list
   heldqr codes list --page 2 --page-size 20
-  heldqr codes list --all --json | jq -r '.[] | [.shortcode, .target_url] | @tsv'")]
+  heldqr codes list --all --jq '.[] | [.shortcode, .target_url] | @tsv'
+  heldqr codes list --all --json-lines > codes.jsonl    # streams: any number of codes
+
+--json prints one array once every page is in (nothing if a page fails). --json-lines prints
+each code as soon as its page arrives; if a later page fails, the lines printed stand and the
+exit code says it failed. With --jq, --json-lines applies the filter to each code.")]
 pub struct ListArgs {
     /// Page to show, from 1.
     #[arg(long, value_name = "N", conflicts_with = "all",
@@ -28,12 +35,19 @@ pub struct ListArgs {
     /// Walk every page and print all codes.
     #[arg(long)]
     pub all: bool,
+
+    /// One compact JSON object per line, printed as pages arrive (instead of --json's array).
+    #[arg(long)]
+    pub json_lines: bool,
 }
 
 /// Runs `codes list`.
 pub async fn run(args: ListArgs, ctx: &Ctx) -> Result<(), CliError> {
     let client = ctx.settings.client()?;
     let mut request = client.codes().list();
+    if args.json_lines {
+        return json_lines(args, request, ctx).await;
+    }
     let (codes, pagination) = if args.all {
         request = request.page_size(args.page_size.unwrap_or(100));
         let codes: Vec<_> = request.into_stream().try_collect().await?;
@@ -80,6 +94,35 @@ pub async fn run(args: ListArgs, ctx: &Ctx) -> Result<(), CliError> {
             "Page {} of {} ({} codes){next}; all at once: --all",
             p.page, p.total_pages, p.total
         ));
+    }
+    Ok(())
+}
+
+/// `--json-lines`: each code printed as its page arrives. Memory holds one page at a time.
+async fn json_lines(
+    args: ListArgs,
+    mut request: heldqr_sdk::ListCodes,
+    ctx: &Ctx,
+) -> Result<(), CliError> {
+    if let Some(page_size) = args.page_size.or(args.all.then_some(100)) {
+        request = request.page_size(page_size);
+    }
+    if !args.all {
+        if let Some(page) = args.page {
+            request = request.page(page);
+        }
+        let page = request.send().await?.into_inner();
+        for code in &page.items {
+            ctx.ui.json_line(code)?;
+        }
+        if let Some(notice) = more_pages_notice(&page.pagination) {
+            ctx.ui.info(&notice);
+        }
+        return Ok(());
+    }
+    let mut codes = request.into_stream();
+    while let Some(code) = codes.try_next().await? {
+        ctx.ui.json_line(&code)?;
     }
     Ok(())
 }

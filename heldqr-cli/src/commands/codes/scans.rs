@@ -17,7 +17,7 @@ use crate::output::{Field, OutputMode, Tone, Value, plain};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   heldqr codes scans menu-v3
-  heldqr codes scans menu-v3 --json | jq '.daily[-7:]'
+  heldqr codes scans menu-v3 --jq '.daily[-7:][] | \"\\(.date) \\(.scans)\"'
   heldqr codes scans menu-v3 | awk -F'\\t' '$1 == \"country\"'   # piped: tab-separated lines")]
 pub struct ScansArgs {
     /// The code's shortcode.
