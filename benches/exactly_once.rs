@@ -32,6 +32,7 @@ fn main() -> std::process::ExitCode {
         faults: mixed_faults(seed, rate, Duration::from_millis(5)),
         policy: fast_policy(),
         caller_retry_limit: 1000,
+        http2: std::env::var_os("BENCH_HTTP2").is_some(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

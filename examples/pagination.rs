@@ -6,8 +6,8 @@
 
 use std::process::ExitCode;
 
-use futures_util::StreamExt;
 use heldqr_sdk::Client;
+use heldqr_sdk::stream::StreamExt;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -55,7 +55,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!(
         "1. Created {} -> {} (scan URL {}, idempotency key {key})",
-        created.shortcode, created.target_url, created.scan_url
+        created.shortcode,
+        created.target_url,
+        created.scan_url.as_deref().unwrap_or("not in the response")
     );
     let again = client
         .codes()
@@ -97,7 +99,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // 4. Scan it once, like a phone would, but only on a local (mock) host: a real scan URL
     //    would count a real scan. The redirect to the target is never followed.
-    let local = reqwest::Url::parse(&updated.scan_url)
+    // The API may leave `scan_url` out of a response; the mock always sends it.
+    let scan_url = updated.scan_url.clone().unwrap_or_default();
+    let local = reqwest::Url::parse(&scan_url)
         .ok()
         .and_then(|url| url.host_str().map(str::to_owned))
         .is_some_and(|host| matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]"));
@@ -106,7 +110,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let visit = http
-            .get(&updated.scan_url)
+            .get(&scan_url)
             .header(
                 "user-agent",
                 "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile",
@@ -121,14 +125,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or("-")
             .to_owned();
         println!(
-            "4. Visited {}: HTTP {} redirecting to {location} (not followed)",
-            updated.scan_url,
+            "4. Visited {scan_url}: HTTP {} redirecting to {location} (not followed)",
             visit.status().as_u16()
         );
     } else {
         println!(
-            "4. Skipped visiting {} (not a local mock; it would record a real scan)",
-            updated.scan_url
+            "4. Skipped visiting {scan_url:?} (not a local mock; it would record a real scan)"
         );
     }
 

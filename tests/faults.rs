@@ -26,6 +26,7 @@ async fn every_create_happens_exactly_once_at_a_30_percent_fault_rate() {
         // One SDK retry per call, so callers often re-try with the key from the error.
         policy: fast_policy().max_retries(1),
         caller_retry_limit: 50,
+        http2: false,
     };
     let outcome = tokio::time::timeout(GUARD, exactly_once::run(&setup))
         .await
@@ -59,6 +60,36 @@ async fn every_create_happens_exactly_once_at_a_30_percent_fault_rate() {
     assert!(outcome.replays > 0, "{outcome:#?}");
     assert!(outcome.sdk_retries > 0);
     assert!(outcome.caller_retries > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_create_happens_exactly_once_over_http2_with_faults() {
+    // The same proof over HTTP/2 with prior knowledge: the mock resets a faulted request's
+    // stream (not the connection), and the SDK retries it on the same key.
+    let setup = Setup {
+        tasks: 4,
+        creates: 48,
+        faults: mixed_faults(20_261_128, 0.30, Duration::from_millis(2)),
+        policy: fast_policy().max_retries(1),
+        caller_retry_limit: 50,
+        http2: true,
+    };
+    let outcome = tokio::time::timeout(GUARD, exactly_once::run(&setup))
+        .await
+        .expect("the run ends");
+    let statement = outcome.statement();
+    println!("{statement}\n{outcome:#?}");
+    assert!(outcome.untyped.is_empty(), "{:?}", outcome.untyped);
+    assert_eq!(outcome.ok, 48, "every call ended Ok: {statement}");
+    assert_eq!(outcome.codes_on_server, 48, "{statement}");
+    assert_eq!(outcome.duplicates, 0, "{statement}");
+    assert_eq!(outcome.missing, 0, "{statement}");
+    assert_eq!(outcome.lost, 0, "{statement}");
+    assert!(outcome.holds());
+    let f = outcome.faults;
+    assert!(f.faulted() * 5 >= f.requests, "fault rate under 20%: {f}");
+    assert!(f.dropped + f.reset > 0, "no dropped answer: {f}");
+    assert!(outcome.sdk_retries > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -122,7 +122,12 @@ async fn every_endpoint_on_every_plan() {
             .await
             .unwrap();
         let visit = no_redirects()
-            .get(&updated.scan_url)
+            .get(
+                updated
+                    .scan_url
+                    .as_deref()
+                    .expect("the mock returns scan_url"),
+            )
             .header("user-agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64)")
             .header("cf-ipcountry", "fr")
             .send()
@@ -376,30 +381,26 @@ async fn typed_errors_from_the_mock() {
         .send()
         .await
         .unwrap();
-    let take = || {
+    let take = |shortcode: &str| {
         client
             .codes()
             .create("https://example.com")
-            .shortcode("menu-v3")
+            .shortcode(shortcode)
             .idempotency_key("take-menu-v3")
     };
-    let taken = take().send().await.unwrap_err();
+    let taken = take("menu-v3").send().await.unwrap_err();
     assert_eq!(taken.code(), Some(&ErrorCode::ShortcodeTaken));
     assert!(!taken.api().unwrap().idempotent_replay);
+    assert_eq!(taken.attempts(), 1, "a conflict is not retried");
+    assert!(taken.request_id().is_some());
     // Only a created code binds a key: the 409 was not stored, so the same request again is
     // decided afresh, and a corrected retry with the same key creates the code.
-    let again = take().send().await.unwrap_err();
+    let again = take("menu-v3").send().await.unwrap_err();
     assert_eq!(again.code(), Some(&ErrorCode::ShortcodeTaken));
     assert!(!again.api().unwrap().idempotent_replay, "{again:?}");
-    let fixed = client
-        .codes()
-        .create("https://example.com")
-        .shortcode("menu-v4")
-        .idempotency_key("take-menu-v3")
-        .send()
-        .await
-        .unwrap();
+    let fixed = take("menu-v4").send().await.unwrap();
     assert_eq!(fixed.shortcode, "menu-v4");
+    assert!(!fixed.meta().idempotent_replay);
 
     let bad_page = client
         .codes()
@@ -432,7 +433,16 @@ async fn typed_errors_from_the_mock() {
         .await
         .unwrap();
     assert_eq!(paused.status, CodeStatus::Paused);
-    let visit = no_redirects().get(&paused.scan_url).send().await.unwrap();
+    let visit = no_redirects()
+        .get(
+            paused
+                .scan_url
+                .as_deref()
+                .expect("the mock returns scan_url"),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(visit.status().as_u16(), 410);
     mock.shutdown().await;
 }
@@ -486,5 +496,54 @@ async fn paced_tasks_run_at_the_limit_without_429s() {
     for task in tasks {
         task.await.unwrap().expect("no request was rate limited");
     }
+    mock.shutdown().await;
+}
+
+#[tokio::test]
+async fn clients_of_one_token_pace_together_and_never_spend_a_429() {
+    // 5 requests per 1 s (the pacer is told neither; it reads the limit and infers the
+    // window). Two clients built separately for the same token, 3 tasks each, 20 creates in
+    // all: with no retries, a single 429 (which spends a credit on this mock) fails the test.
+    let mock = MockServer::start(MockConfig::default().rate_limit(5, Duration::from_secs(1)))
+        .await
+        .unwrap();
+    let build = || {
+        Client::builder()
+            .token(DEV_TOKEN_PRO)
+            .base_url(mock.base_url())
+            .pace_rate_limit(true)
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .unwrap()
+    };
+    let clients = [build(), build()];
+    let tasks: Vec<_> = (0..6)
+        .map(|task| {
+            let client = clients[task % 2].clone();
+            let creates = if task < 2 { 4 } else { 3 };
+            tokio::spawn(async move {
+                for n in 0..creates {
+                    let code = client
+                        .codes()
+                        .create(format!("https://example.com/paced/{task}/{n}"))
+                        .send()
+                        .await?;
+                    assert_eq!(code.meta().attempts, 1);
+                }
+                Ok::<_, Error>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().expect("no request was rate limited");
+    }
+    let all = clients[0]
+        .codes()
+        .list()
+        .page_size(100)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 20);
     mock.shutdown().await;
 }

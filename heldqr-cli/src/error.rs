@@ -302,6 +302,14 @@ fn describe_sdk(
             }
             api_message(api)
         }
+        Error::Http(http) => {
+            if http.status >= 500
+                && let Some(id) = &http.request_id
+            {
+                details.push(format!("  request id: {id} (quote it to support)"));
+            }
+            http.message.clone()
+        }
         Error::Transport { message, .. } => {
             if context.default_host && is_connect_error(err) {
                 hints.push(default_host_unreachable_hint());
@@ -349,9 +357,8 @@ fn may_have_reached_the_server(err: &heldqr_sdk::Error) -> bool {
     match err {
         Error::Timeout { .. } => true,
         Error::Transport { .. } => !is_connect_error(err),
-        Error::Api(api) => {
-            api.status >= 500 || matches!(&api.code, ErrorCode::Unknown(code) if !code.is_empty())
-        }
+        Error::Api(api) => api.status >= 500 || matches!(&api.code, ErrorCode::Unknown(_)),
+        Error::Http(http) => http.status >= 500,
         _ => false,
     }
 }
@@ -389,8 +396,8 @@ fn api_message(api: &ApiError) -> String {
 fn sdk_code(err: &heldqr_sdk::Error) -> &str {
     use heldqr_sdk::Error;
     match err {
-        Error::Api(api) if !api.code.as_str().is_empty() => api.code.as_str(),
-        Error::Api(_) => "http_error",
+        Error::Api(api) => api.code.as_str(),
+        Error::Http(_) => "http_error",
         Error::Transport { .. } => "network",
         Error::Timeout { .. } => "timeout",
         Error::Decode { .. } => "unexpected_response",
@@ -414,17 +421,23 @@ fn sdk_exit_status(err: &heldqr_sdk::Error) -> ExitStatus {
             | ErrorCode::UnsupportedMediaType => ExitStatus::Invalid,
             ErrorCode::IdempotencyKeyConflict | ErrorCode::ShortcodeTaken => ExitStatus::Conflict,
             ErrorCode::RateLimited => ExitStatus::RateLimited,
-            _ => match api.status {
-                401 => ExitStatus::Auth,
-                404 => ExitStatus::NotFound,
-                400 | 405 | 413 | 415 | 422 => ExitStatus::Invalid,
-                409 => ExitStatus::Conflict,
-                429 => ExitStatus::RateLimited,
-                _ => ExitStatus::Other,
-            },
+            _ => status_exit_status(api.status),
         },
+        Error::Http(http) => status_exit_status(http.status),
         Error::Transport { .. } | Error::Timeout { .. } => ExitStatus::Network,
         Error::Config(_) => ExitStatus::Usage,
+        _ => ExitStatus::Other,
+    }
+}
+
+/// The exit status for an error answer judged by its HTTP status alone.
+fn status_exit_status(status: u16) -> ExitStatus {
+    match status {
+        401 => ExitStatus::Auth,
+        404 => ExitStatus::NotFound,
+        400 | 405 | 413 | 415 | 422 => ExitStatus::Invalid,
+        409 => ExitStatus::Conflict,
+        429 => ExitStatus::RateLimited,
         _ => ExitStatus::Other,
     }
 }
@@ -463,11 +476,16 @@ mod tests {
     #[test]
     fn only_requests_that_may_have_been_processed_get_the_retry_hint() {
         assert!(may_have_reached_the_server(&heldqr_sdk::Error::Timeout {
-            idempotency_key: Some("k".into())
+            idempotency_key: Some("k".into()),
+            request_id: None,
+            attempts: 1,
+            deadline_exceeded: false,
         }));
         let refused = heldqr_sdk::Error::Transport {
             message: "connect".into(),
             idempotency_key: Some("k".into()),
+            request_id: None,
+            attempts: 1,
             source: Some(Box::new(std::io::Error::from(
                 std::io::ErrorKind::ConnectionRefused,
             ))),
@@ -476,6 +494,8 @@ mod tests {
         let reset = heldqr_sdk::Error::Transport {
             message: "reset".into(),
             idempotency_key: Some("k".into()),
+            request_id: None,
+            attempts: 1,
             source: Some(Box::new(std::io::Error::from(
                 std::io::ErrorKind::ConnectionReset,
             ))),
@@ -496,6 +516,8 @@ mod tests {
         let refused = CliError::Sdk(heldqr_sdk::Error::Transport {
             message: "connect".into(),
             idempotency_key: None,
+            request_id: None,
+            attempts: 1,
             source: Some(Box::new(std::io::Error::from(
                 std::io::ErrorKind::ConnectionRefused,
             ))),
@@ -515,6 +537,9 @@ mod tests {
         ));
         let timeout = CliError::Sdk(heldqr_sdk::Error::Timeout {
             idempotency_key: None,
+            request_id: None,
+            attempts: 1,
+            deadline_exceeded: false,
         });
         assert!(!names_fallback(&timeout.describe_in(default_host)));
     }

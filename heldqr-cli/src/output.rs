@@ -560,6 +560,8 @@ mod tests {
             message: "unknown variant `\u{1b}[2Jgone\nfake: line`".into(),
             snippet: "{}".into(),
             idempotency_key: None,
+            request_id: None,
+            attempts: 1,
         });
         let described = err.describe();
         let ui = Ui::new(false, &terminal(false, true));

@@ -1,27 +1,29 @@
 //! [`Client`]: holds the configuration and runs every call through one path (auth headers,
-//! idempotency key, pacing, bounded body reading, error parsing, retries), plus
-//! [`RawRequest`] for calls the typed surface does not cover.
+//! idempotency key, the merged per-call settings, pacing, bounded body reading, error parsing,
+//! retries, tracing), plus [`RawRequest`] for calls the typed surface does not cover.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use backon::Retryable;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
 use crate::codes::Codes;
 use crate::config::{ClientBuilder, Token};
-use crate::error::{ApiError, Error, Result, parse_error_body};
+use crate::error::{ApiError, Error, ErrorCode, HttpError, Result, parse_error_body};
 use crate::models::DataEnvelope;
+use crate::options::{Defaults, RequestOptions, Settings, request_options};
 use crate::pacing::Pacer;
 use crate::response::{
     HEADER_IDEMPOTENCY_KEY, RateLimit, Response, ResponseMeta, parse_rate_limit, parse_replay,
     parse_request_id, parse_retry_after,
 };
 use crate::retry::RetryPolicy;
+use crate::telemetry::{self, CallSpan, GiveUp};
 
 /// Largest successful response body the SDK reads (a full page of codes is ~250 KiB).
 pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
@@ -33,7 +35,8 @@ pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 const SNIPPET_CHARS: usize = 200;
 
 /// A client for the Heldqr Management API. Cheap to clone (an `Arc` inside); clones share
-/// the connection pool and the rate-limit pacing state. `Debug` never shows the token.
+/// the connection pool. Every client of the same base URL and token in the process shares one
+/// rate-limit pacer (when pacing is on). `Debug` never shows the token.
 ///
 /// ```no_run
 /// # async fn demo() -> heldqr_sdk::Result<()> {
@@ -48,44 +51,16 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
-    http: reqwest::Client,
-    base_url: Url,
-    base_url_str: String,
-    token: Token,
-    auth: HeaderValue,
-    user_agent: HeaderValue,
-    timeout: Option<Duration>,
-    retry: RetryPolicy,
-    pacer: Option<Pacer>,
-    last_rate_limit: Mutex<Option<RateLimit>>,
-}
-
-impl Inner {
-    #[allow(clippy::too_many_arguments)] // internal constructor fed by ClientBuilder only
-    pub(crate) fn new(
-        http: reqwest::Client,
-        base_url: Url,
-        token: Token,
-        auth: HeaderValue,
-        user_agent: HeaderValue,
-        timeout: Option<Duration>,
-        retry: RetryPolicy,
-        pace: bool,
-    ) -> Self {
-        let base_url_str = base_url.as_str().trim_end_matches('/').to_owned();
-        Self {
-            http,
-            base_url,
-            base_url_str,
-            token,
-            auth,
-            user_agent,
-            timeout,
-            retry,
-            pacer: pace.then(Pacer::default),
-            last_rate_limit: Mutex::new(None),
-        }
-    }
+    pub(crate) http: reqwest::Client,
+    pub(crate) base_url: Url,
+    pub(crate) base_url_str: String,
+    pub(crate) token: Token,
+    pub(crate) auth: HeaderValue,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) defaults: Defaults,
+    pub(crate) pacer: Option<Arc<Pacer>>,
+    pub(crate) log_bodies: bool,
+    pub(crate) last_rate_limit: Mutex<Option<RateLimit>>,
 }
 
 impl fmt::Debug for Client {
@@ -93,19 +68,52 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("base_url", &self.inner.base_url_str)
             .field("token", &self.inner.token)
-            .field("timeout", &self.inner.timeout)
-            .field("retry_policy", &self.inner.retry)
+            .field("timeout", &self.inner.defaults.timeout)
+            .field("deadline", &self.inner.defaults.deadline)
+            .field("retry_policy", &self.inner.defaults.retry)
             .field("pace_rate_limit", &self.inner.pacer.is_some())
+            .field("log_bodies", &self.inner.log_bodies)
             .finish_non_exhaustive()
     }
 }
 
 /// One HTTP call as the retry loop sees it.
 pub(crate) struct Call {
+    /// `codes.create`, `codes.list`..., `raw` for [`Client::request`].
+    pub(crate) operation: &'static str,
     pub(crate) method: Method,
     pub(crate) url: Url,
     pub(crate) body: Option<Vec<u8>>,
     pub(crate) idempotency_key: Option<String>,
+    pub(crate) options: RequestOptions,
+}
+
+impl Call {
+    pub(crate) fn new(operation: &'static str, method: Method, url: Url) -> Self {
+        Self {
+            operation,
+            method,
+            url,
+            body: None,
+            idempotency_key: None,
+            options: RequestOptions::default(),
+        }
+    }
+
+    pub(crate) fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    pub(crate) fn idempotency_key(mut self, key: Option<String>) -> Self {
+        self.idempotency_key = key;
+        self
+    }
+
+    pub(crate) fn options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
 }
 
 /// A successful raw reply: status, body and metadata.
@@ -160,6 +168,7 @@ impl Client {
             query: Vec::new(),
             body: None,
             idempotency_key: None,
+            options: RequestOptions::default(),
         }
     }
 
@@ -177,9 +186,9 @@ impl Client {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The retry policy in use.
+    /// The client's default retry policy (a call may override it).
     pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.inner.retry
+        &self.inner.defaults.retry
     }
 
     /// `{base}/api/v1/codes[/{shortcode}[/{tail}]]`, the shortcode percent-encoded as one
@@ -211,7 +220,7 @@ impl Client {
     ) -> Result<Response<T>> {
         let reply = self.execute(call).await?;
         let data = decode::<DataEnvelope<T>>(&reply, &self.inner.token)?.data;
-        Ok(Response::new(data, reply.meta))
+        Ok(Response::with_meta(data, reply.meta))
     }
 
     /// Runs `call` with retries and decodes the whole JSON body into `T`.
@@ -221,42 +230,136 @@ impl Client {
     ) -> Result<Response<T>> {
         let reply = self.execute(call).await?;
         let data = decode::<T>(&reply, &self.inner.token)?;
-        Ok(Response::new(data, reply.meta))
+        Ok(Response::with_meta(data, reply.meta))
     }
 
-    /// Runs `call`, retrying as the policy says. The idempotency key is fixed in `call`
-    /// before the first attempt, so every attempt carries the same one.
+    /// Runs `call`, retrying as the merged settings say, inside the call's span. The
+    /// idempotency key is fixed in `call` before the first attempt, so every attempt carries
+    /// the same one.
     pub(crate) async fn execute(&self, call: Call) -> Result<Reply> {
-        let policy = &self.inner.retry;
+        // The one place client defaults and per-call options meet.
+        let settings = self.inner.defaults.merge(&call.options);
+        let span = CallSpan::new(
+            call.operation,
+            &call.method,
+            call.url.path(),
+            call.idempotency_key.as_deref(),
+        );
+        span.instrument(self.run(&call, &settings, &span)).await
+    }
+
+    async fn run(&self, call: &Call, settings: &Settings, span: &CallSpan) -> Result<Reply> {
+        let started = Instant::now();
+        let deadline_at = settings.deadline.and_then(|d| started.checked_add(d));
         let attempts = AtomicU32::new(0);
+        // Why the loop stopped retrying a retryable failure, for the give-up event.
+        let give_up: Mutex<Option<GiveUp>> = Mutex::new(None);
+        let policy = &settings.retry;
         let result = (|| async {
-            attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(&call).await
+            let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            let attempt_started = Instant::now();
+            let result = self.attempt(call, settings, deadline_at).await;
+            let (status, error) = match &result {
+                Ok(reply) => (Some(reply.meta.status), None),
+                Err(error) => (error.status(), Some(error)),
+            };
+            telemetry::attempt(n, status, error, attempt_started.elapsed());
+            result
         })
         .retry(policy.backoff())
         .when(Error::is_retryable)
-        .adjust(|error, step| policy.next_delay(error, step))
+        .adjust(|error, step| {
+            let why = match step {
+                None => GiveUp::RetriesExhausted,
+                Some(step) => match policy.next_delay(error, Some(step)) {
+                    None => GiveUp::RetryAfterTooLong,
+                    Some(delay) => {
+                        let too_late = deadline_at.is_some_and(|at| Instant::now() + delay >= at);
+                        if !too_late {
+                            return Some(delay);
+                        }
+                        GiveUp::DeadlineExceeded
+                    }
+                },
+            };
+            *give_up.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+            None
+        })
+        .notify(|error, delay| telemetry::retry(attempts.load(Ordering::Relaxed), delay, error))
         .await;
         let attempts = attempts.load(Ordering::Relaxed);
         match result {
             Ok(mut reply) => {
                 reply.meta.attempts = attempts;
+                span.finish(
+                    attempts,
+                    Some(reply.meta.status),
+                    reply.meta.request_id.as_deref(),
+                    started.elapsed(),
+                );
                 Ok(reply)
             }
             Err(mut error) => {
                 error.set_attempts(attempts);
+                span.finish(
+                    attempts,
+                    error.status(),
+                    error.request_id(),
+                    started.elapsed(),
+                );
+                let why = *give_up.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(why) = why.filter(|_| error.is_retryable()) {
+                    telemetry::giving_up(
+                        call.operation,
+                        &call.method,
+                        call.url.path(),
+                        why,
+                        &error,
+                    );
+                }
                 Err(error)
             }
         }
     }
 
-    async fn attempt(&self, call: &Call) -> Result<Reply> {
+    async fn attempt(
+        &self,
+        call: &Call,
+        settings: &Settings,
+        deadline_at: Option<Instant>,
+    ) -> Result<Reply> {
         let inner = &*self.inner;
-        let _permit = match &inner.pacer {
-            Some(pacer) => Some(pacer.acquire(inner.retry.max_retry_after).await),
+        let key = call.idempotency_key.clone();
+        let deadline_passed = || Error::Timeout {
+            idempotency_key: key.clone(),
+            request_id: None,
+            attempts: 1,
+            deadline_exceeded: true,
+        };
+        let left = |now: Instant| deadline_at.map(|at| at.saturating_duration_since(now));
+        let permit = match &inner.pacer {
+            Some(pacer) => {
+                let mut max_wait = settings.retry.max_retry_after;
+                if let Some(left) = left(Instant::now()) {
+                    max_wait = max_wait.min(left);
+                }
+                Some(pacer.acquire(max_wait).await)
+            }
             None => None,
         };
-        let key = call.idempotency_key.clone();
+
+        // The per-attempt timeout, cut short by the deadline.
+        let mut timeout = settings.timeout;
+        let mut cut_by_deadline = false;
+        if let Some(left) = left(Instant::now()) {
+            if left.is_zero() {
+                return Err(deadline_passed());
+            }
+            if timeout.is_none_or(|t| left < t) {
+                timeout = Some(left);
+                cut_by_deadline = true;
+            }
+        }
 
         let mut request = inner
             .http
@@ -264,32 +367,41 @@ impl Client {
             .header(AUTHORIZATION, inner.auth.clone())
             .header(USER_AGENT, inner.user_agent.clone())
             .header(ACCEPT, "application/json");
-        if let Some(timeout) = inner.timeout {
+        if let Some(timeout) = timeout {
             request = request.timeout(timeout);
         }
         if let Some(key) = &call.idempotency_key {
             request = request.header(HEADER_IDEMPOTENCY_KEY, idempotency_header(key)?);
         }
         if let Some(body) = &call.body {
+            if inner.log_bodies && telemetry::bodies_enabled() {
+                telemetry::body(
+                    "request",
+                    &inner.token.mask(String::from_utf8_lossy(body).into_owned()),
+                );
+            }
             request = request
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
 
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| from_reqwest(e, key.clone()))?;
+        let failed = |e: reqwest::Error, request_id: Option<String>| {
+            from_reqwest(e, key.clone(), request_id, cut_by_deadline, &inner.token)
+        };
+        let mut response = request.send().await.map_err(|e| failed(e, None))?;
         let status = response.status().as_u16();
         let headers = response.headers();
         let rate_limit = parse_rate_limit(headers);
         let retry_after = parse_retry_after(headers);
         let request_id = parse_request_id(headers);
         let replay = parse_replay(headers);
-        if let Some(rate_limit) = &rate_limit {
-            if let Some(pacer) = &inner.pacer {
-                pacer.observe(rate_limit);
+        if let Some(permit) = &permit {
+            match &rate_limit {
+                Some(rate_limit) => permit.observe(rate_limit),
+                None => permit.no_budget_stated(),
             }
+        }
+        if let Some(rate_limit) = &rate_limit {
             *inner
                 .last_rate_limit
                 .lock()
@@ -304,7 +416,15 @@ impl Client {
         };
         let (body, truncated) = read_bounded(&mut response, limit)
             .await
-            .map_err(|e| from_reqwest(e, key.clone()))?;
+            .map_err(|e| failed(e, request_id.clone()))?;
+        if inner.log_bodies && telemetry::bodies_enabled() {
+            telemetry::body(
+                "response",
+                &inner
+                    .token
+                    .mask(String::from_utf8_lossy(&body).into_owned()),
+            );
+        }
 
         if success {
             if truncated {
@@ -313,6 +433,8 @@ impl Client {
                     message: format!("the response body is larger than {MAX_RESPONSE_BYTES} bytes"),
                     snippet: snippet(&body, &inner.token),
                     idempotency_key: key,
+                    request_id,
+                    attempts: 1,
                 });
             }
             return Ok(Reply {
@@ -328,18 +450,38 @@ impl Client {
             });
         }
 
-        let parsed = parse_error_body(status, &body, snippet(&body, &inner.token));
+        let Some(envelope) = parse_error_body(&body) else {
+            let mut http = HttpError::new(status, snippet(&body, &inner.token));
+            http.rate_limit = rate_limit;
+            http.retry_after = retry_after;
+            http.request_id = request_id;
+            http.idempotency_key = key;
+            return Err(Error::Http(Box::new(http)));
+        };
+        // Whatever the server echoes, the token is masked: code, message, field errors.
+        let token = &inner.token;
+        let message = envelope
+            .message
+            .unwrap_or_else(|| crate::error::http_reason(status).to_owned());
         Err(Error::Api(Box::new(ApiError {
             status,
-            code: parsed.code,
-            message: redact(parsed.message, &inner.token),
-            field_errors: parsed.field_errors,
+            code: ErrorCode::from(token.mask(envelope.code)),
+            message: token.mask(message),
+            field_errors: envelope
+                .field_errors
+                .into_iter()
+                .map(|(field, problems)| {
+                    (
+                        token.mask(field),
+                        problems.into_iter().map(|p| token.mask(p)).collect(),
+                    )
+                })
+                .collect(),
             rate_limit,
             retry_after,
             request_id,
             idempotency_key: key,
             idempotent_replay: replay,
-            body_snippet: parsed.snippet,
             attempts: 1,
         })))
     }
@@ -375,9 +517,11 @@ async fn read_bounded(
 fn decode<T: DeserializeOwned>(reply: &Reply, token: &Token) -> Result<T> {
     serde_json::from_slice(&reply.body).map_err(|e| Error::Decode {
         status: reply.meta.status,
-        message: e.to_string(),
+        message: token.mask(e.to_string()),
         snippet: snippet(&reply.body, token),
         idempotency_key: reply.meta.idempotency_key.clone(),
+        request_id: reply.meta.request_id.clone(),
+        attempts: reply.meta.attempts,
     })
 }
 
@@ -386,27 +530,32 @@ fn decode<T: DeserializeOwned>(reply: &Reply, token: &Token) -> Result<T> {
 pub(crate) fn snippet(body: &[u8], token: &Token) -> String {
     let head = &body[..body.len().min(SNIPPET_CHARS * 4)];
     let text = String::from_utf8_lossy(head);
-    let cut = text
+    // Mask the whole head first (the token may straddle the cut), then cut.
+    let masked = token.mask(text.into_owned());
+    let cut = masked
         .char_indices()
         .nth(SNIPPET_CHARS)
-        .map_or(text.len(), |(i, _)| i);
-    redact(text[..cut].to_owned(), token)
+        .map_or(masked.len(), |(i, _)| i);
+    masked[..cut].to_owned()
 }
 
-fn redact(text: String, token: &Token) -> String {
-    if token.expose().is_empty() || !text.contains(token.expose()) {
-        text
-    } else {
-        text.replace(token.expose(), "[redacted]")
-    }
-}
-
-fn from_reqwest(error: reqwest::Error, idempotency_key: Option<String>) -> Error {
+fn from_reqwest(
+    error: reqwest::Error,
+    idempotency_key: Option<String>,
+    request_id: Option<String>,
+    cut_by_deadline: bool,
+    token: &Token,
+) -> Error {
     if error.is_timeout() {
-        return Error::Timeout { idempotency_key };
+        return Error::Timeout {
+            idempotency_key,
+            request_id,
+            attempts: 1,
+            deadline_exceeded: cut_by_deadline,
+        };
     }
     if error.is_builder() {
-        return Error::config(format!("could not build the request: {error}"));
+        return Error::config(token.mask(format!("could not build the request: {error}")));
     }
     // reqwest's message is generic ("error sending request"); name the root cause too.
     let mut message = error.to_string();
@@ -417,8 +566,10 @@ fn from_reqwest(error: reqwest::Error, idempotency_key: Option<String>) -> Error
         source = cause.source();
     }
     Error::Transport {
-        message,
+        message: token.mask(message),
         idempotency_key,
+        request_id,
+        attempts: 1,
         source: Some(Box::new(error)),
     }
 }
@@ -471,7 +622,10 @@ pub struct RawRequest {
     query: Vec<(String, String)>,
     body: Option<serde_json::Value>,
     idempotency_key: Option<String>,
+    options: RequestOptions,
 }
+
+request_options!(RawRequest);
 
 impl RawRequest {
     /// Appends query parameters.
@@ -525,20 +679,16 @@ impl RawRequest {
             .map(|value| serde_json::to_vec(&value))
             .transpose()
             .map_err(|e| Error::config(format!("could not serialize the body: {e}")))?;
-        let reply = self
-            .client
-            .execute(Call {
-                method: self.method,
-                url,
-                body,
-                idempotency_key,
-            })
-            .await?;
+        let mut call = Call::new("raw", self.method, url)
+            .idempotency_key(idempotency_key)
+            .options(self.options);
+        call.body = body;
+        let reply = self.client.execute(call).await?;
         if reply.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Response::new(serde_json::Value::Null, reply.meta));
+            return Ok(Response::with_meta(serde_json::Value::Null, reply.meta));
         }
         let value = decode::<serde_json::Value>(&reply, &self.client.inner.token)?;
-        Ok(Response::new(value, reply.meta))
+        Ok(Response::with_meta(value, reply.meta))
     }
 }
 
@@ -548,7 +698,7 @@ mod tests {
 
     #[test]
     fn snippets_are_bounded_and_char_safe() {
-        let token = Token("hkr_secret".into());
+        let token = Token::new("hkr_secret");
         let body = "é".repeat(1000);
         let s = snippet(body.as_bytes(), &token);
         assert_eq!(s.chars().count(), SNIPPET_CHARS);

@@ -10,6 +10,8 @@ use reqwest::header::HeaderValue;
 
 use crate::client::{Client, Inner};
 use crate::error::{Error, Result};
+use crate::options::Defaults;
+use crate::pacing;
 use crate::retry::RetryPolicy;
 
 /// The production API host.
@@ -35,12 +37,26 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const SDK_USER_AGENT: &str = concat!("heldqr-sdk-rust/", env!("CARGO_PKG_VERSION"));
 
 /// A bearer token. Its `Debug` prints `[redacted]`, and it has no `Display`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Token(pub(crate) Arc<str>);
 
 impl Token {
+    pub(crate) fn new(token: impl Into<String>) -> Self {
+        Self(token.into().into())
+    }
+
     pub(crate) fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// `text` with every occurrence of the token replaced by `[redacted]`: for anything the
+    /// server (or a proxy) echoes back.
+    pub(crate) fn mask(&self, text: String) -> String {
+        if self.0.is_empty() || !text.contains(&*self.0) {
+            text
+        } else {
+            text.replace(&*self.0, "[redacted]")
+        }
     }
 }
 
@@ -52,6 +68,10 @@ impl fmt::Debug for Token {
 
 /// Builds a [`Client`]. Only the token is required.
 ///
+/// Everything set here is a default for every call; a request builder overrides the
+/// timeout, retry policy and deadline for one call (`.timeout(..)`, `.retry_policy(..)`,
+/// `.max_retries(..)`, `.deadline(..)`).
+///
 /// ```
 /// use std::time::Duration;
 /// use heldqr_sdk::{Client, RetryPolicy};
@@ -60,6 +80,7 @@ impl fmt::Debug for Token {
 ///     .token("hkr_test_business")
 ///     .base_url("http://127.0.0.1:8080")
 ///     .timeout(Duration::from_secs(10))
+///     .deadline(Duration::from_secs(60))
 ///     .user_agent("menu-sync/1.2")
 ///     .retry_policy(RetryPolicy::default().max_retries(5))
 ///     .pace_rate_limit(true)
@@ -73,11 +94,15 @@ pub struct ClientBuilder {
     token: Option<Token>,
     base_url: Option<String>,
     timeout: Option<Duration>,
+    deadline: Option<Duration>,
     connect_timeout: Option<Duration>,
     user_agent: Option<String>,
     retry_policy: RetryPolicy,
     http_client: Option<reqwest::Client>,
     pace_rate_limit: bool,
+    log_bodies: bool,
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    http2_prior_knowledge: bool,
 }
 
 impl Default for ClientBuilder {
@@ -86,11 +111,14 @@ impl Default for ClientBuilder {
             token: None,
             base_url: None,
             timeout: Some(DEFAULT_TIMEOUT),
+            deadline: None,
             connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
             user_agent: None,
             retry_policy: RetryPolicy::default(),
             http_client: None,
             pace_rate_limit: false,
+            log_bodies: false,
+            http2_prior_knowledge: false,
         }
     }
 }
@@ -140,7 +168,7 @@ impl ClientBuilder {
 
     /// The bearer token (required).
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(Token(token.into().into()));
+        self.token = Some(Token::new(token));
         self
     }
 
@@ -160,6 +188,25 @@ impl ClientBuilder {
     /// No whole-request timeout (not recommended outside tests).
     pub fn no_timeout(mut self) -> Self {
         self.timeout = None;
+        self
+    }
+
+    /// Overall time for each call, its retries, backoff, `Retry-After` and pacing waits
+    /// included (default none: [`RetryPolicy`] alone bounds a call). Each attempt's timeout
+    /// is cut to what is left; a retry that could not start before the deadline is not made,
+    /// and the call returns its last error. A request builder's `.deadline(..)` overrides it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = heldqr_sdk::Client::builder()
+    ///     .token("hkr_test_pro")
+    ///     .timeout(Duration::from_secs(1)) // each attempt
+    ///     .deadline(Duration::from_secs(3)) // the whole call, retries included
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), heldqr_sdk::Error>(())
+    /// ```
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
         self
     }
 
@@ -190,14 +237,50 @@ impl ClientBuilder {
     }
 
     /// Wait for the rate-limit budget instead of spending requests on 429s (default off).
-    /// The budget is shared by every clone of the client.
+    ///
+    /// The budget belongs to the token, so the pacing state is shared by every pacing client
+    /// of the same base URL and token in this process (clones and separately built clients
+    /// alike); it is forgotten once the last such client is dropped. The limit comes from
+    /// `X-RateLimit-Limit` and the window is inferred from the headers against the pacer's
+    /// own send times, so nothing assumes a particular budget. A wait is at most the retry
+    /// policy's `max_retry_after` (and what is left of the call's deadline); past that the
+    /// request is sent and the server decides.
     pub fn pace_rate_limit(mut self, pace: bool) -> Self {
         self.pace_rate_limit = pace;
         self
     }
 
+    /// Log request and response bodies at `TRACE` level (default off; with the `tracing`
+    /// feature). The token is masked wherever it appears in them; bodies are cut at 16 KiB.
+    /// Meant for debugging (the `heldqr` CLI's `-vv`), not for production logs.
+    pub fn log_bodies(mut self, log_bodies: bool) -> Self {
+        self.log_bodies = log_bodies;
+        self
+    }
+
+    /// Speak HTTP/2 with prior knowledge: no HTTP/1.1 upgrade, no ALPN. Use it for an
+    /// `http://` base URL of a server that answers HTTP/2 over cleartext (the `heldqr-mock`
+    /// does); over `https://` HTTP/2 is negotiated anyway. Needs the `http2` feature (on by
+    /// default); ignored when [`ClientBuilder::http_client`] is set.
+    ///
+    /// ```
+    /// let client = heldqr_sdk::Client::builder()
+    ///     .token("hkr_test_pro")
+    ///     .base_url("http://127.0.0.1:8080")
+    ///     .http2_prior_knowledge()
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), heldqr_sdk::Error>(())
+    /// ```
+    #[cfg(feature = "http2")]
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.http2_prior_knowledge = true;
+        self
+    }
+
     /// Builds the client. Fails with [`Error::Config`] on a missing or unusable token, a base
-    /// URL that is not an absolute `http(s)` URL, or an unusable user agent.
+    /// URL that is not an absolute `http(s)` URL (or carries credentials), an `https` base URL
+    /// in a build with neither the `rustls` nor the `native-tls` feature, or an unusable user
+    /// agent.
     pub fn build(self) -> Result<Client> {
         let token = self
             .token
@@ -212,6 +295,11 @@ impl ClientBuilder {
         auth.set_sensitive(true);
 
         let base_url = parse_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
+        if base_url.scheme() == "https" && !cfg!(any(feature = "rustls", feature = "native-tls")) {
+            return Err(Error::config(
+                "an https base URL needs TLS: enable the heldqr-sdk feature `rustls` or `native-tls`",
+            ));
+        }
 
         let agent = match self.user_agent.as_deref().map(str::trim) {
             Some(extra) if !extra.is_empty() => format!("{SDK_USER_AGENT} {extra}"),
@@ -229,27 +317,41 @@ impl ClientBuilder {
                 if let Some(connect) = self.connect_timeout {
                     builder = builder.connect_timeout(connect);
                 }
+                #[cfg(feature = "http2")]
+                if self.http2_prior_knowledge {
+                    builder = builder.http2_prior_knowledge();
+                }
                 builder
                     .build()
                     .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?
             }
         };
 
-        Ok(Client::from_inner(Inner::new(
+        let base_url_str = base_url.as_str().trim_end_matches('/').to_owned();
+        let pacer = self
+            .pace_rate_limit
+            .then(|| pacing::shared(&base_url_str, &token));
+        Ok(Client::from_inner(Inner {
             http,
             base_url,
+            base_url_str,
             token,
             auth,
             user_agent,
-            self.timeout,
-            self.retry_policy,
-            self.pace_rate_limit,
-        )))
+            defaults: Defaults {
+                timeout: self.timeout,
+                retry: self.retry_policy,
+                deadline: self.deadline,
+            },
+            pacer,
+            log_bodies: self.log_bodies,
+            last_rate_limit: std::sync::Mutex::new(None),
+        }))
     }
 }
 
 /// Checks a base URL exactly as [`ClientBuilder::build`] will: an absolute `http` or `https`
-/// URL with a host, no credentials, query or fragment (surrounding whitespace and trailing
+/// URL with a host, no credentials (no userinfo at all), query or fragment (surrounding whitespace and trailing
 /// slashes are ignored; a path prefix is allowed). Fails with [`Error::Config`] saying why.
 ///
 /// Lets a program (the `heldqr` CLI, say) reject a bad URL up front with the SDK's own rules.
@@ -258,16 +360,37 @@ impl ClientBuilder {
 /// use heldqr_sdk::validate_base_url;
 /// assert!(validate_base_url("http://127.0.0.1:8080/").is_ok());
 /// assert!(validate_base_url("api.heldqr.com").is_err());
+/// // Any userinfo is refused, a password alone included, and never echoed back.
+/// let err = validate_base_url("https://:s3cret@api.heldqr.com").unwrap_err();
+/// assert!(!err.to_string().contains("s3cret"));
 /// assert!(validate_base_url("https://user:pw@api.heldqr.com").is_err());
 /// ```
 pub fn validate_base_url(base_url: &str) -> Result<()> {
     parse_base_url(base_url).map(drop)
 }
 
+/// `raw` for an error message, with any userinfo (`user:password@`) replaced: a base URL
+/// that carries credentials must not put them in an error.
+fn shown(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return if raw.contains('@') {
+            "[a URL with credentials]".to_owned()
+        } else {
+            raw.to_owned()
+        };
+    };
+    let authority_end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://[credentials]@{}", &rest[at + 1..]),
+        None => raw.to_owned(),
+    }
+}
+
 fn parse_base_url(raw: &str) -> Result<Url> {
     let trimmed = raw.trim().trim_end_matches('/');
+    let shown = shown(trimmed);
     let url = Url::parse(trimmed)
-        .map_err(|e| Error::config(format!("base URL {trimmed:?} is not a valid URL: {e}")))?;
+        .map_err(|e| Error::config(format!("base URL {shown:?} is not a valid URL: {e}")))?;
     // The URL parser forgives `https:///x` and `http:host` (reading the host `x`, `host`);
     // insist on the plain `scheme://host` form so what the user wrote is what is used.
     let after_scheme = trimmed
@@ -280,12 +403,21 @@ fn parse_base_url(raw: &str) -> Result<Url> {
         || after_scheme.starts_with(['/', '\\'])
     {
         return Err(Error::config(format!(
-            "base URL {trimmed:?} must be an absolute http or https URL"
+            "base URL {shown:?} must be an absolute http or https URL"
         )));
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+    // Any userinfo at all, a password alone (`https://:pw@host`) or an empty `@` included:
+    // the token is the only credential, and a URL is too easily logged.
+    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') || !url.username().is_empty() || url.password().is_some() {
         return Err(Error::config(format!(
-            "base URL {trimmed:?} must not carry credentials, a query or a fragment"
+            "base URL {shown:?} must not carry credentials (user or password); the token is \
+             the only credential"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::config(format!(
+            "base URL {shown:?} must not carry a query or a fragment"
         )));
     }
     Ok(url)
@@ -325,6 +457,9 @@ mod tests {
             "http://",
             "https://h/?q=1",
             "https://u:p@h",
+            "https://:p@h",
+            "https://u@h",
+            "https://@h",
         ] {
             assert!(
                 matches!(
@@ -424,6 +559,39 @@ mod tests {
             validate_base_url("ftp://x"),
             Err(Error::Config(_))
         ));
+    }
+
+    #[test]
+    fn userinfo_is_refused_without_echoing_it() {
+        for url in [
+            "https://user:s3cret-pw@api.heldqr.com",
+            "https://:s3cret-pw@api.heldqr.com",
+            "https://s3cret-pw@api.heldqr.com/prefix",
+            "http://:s3cret-pw@127.0.0.1:8080",
+            "https://s3cret-pw:@h",
+            "https://u:s3cret-pw@[::1",
+            "http:u:s3cret-pw@h",
+        ] {
+            let err = validate_base_url(url).unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{url}");
+            assert!(!err.to_string().contains("s3cret-pw"), "{url}: {err}");
+        }
+        assert!(
+            validate_base_url("https://:pw@api.heldqr.com")
+                .unwrap_err()
+                .to_string()
+                .contains("credentials")
+        );
+    }
+
+    #[test]
+    fn token_masking() {
+        let token = Token::new("hkr_live_abcdef");
+        assert_eq!(
+            token.mask("bad token hkr_live_abcdef, hkr_live_abcdef".into()),
+            "bad token [redacted], [redacted]"
+        );
+        assert_eq!(token.mask("nothing here".into()), "nothing here");
     }
 
     #[test]

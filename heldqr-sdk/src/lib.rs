@@ -22,7 +22,10 @@
 //!     .label("Restaurant menu")
 //!     .send()
 //!     .await?;
-//! println!("{} encodes {}", created.shortcode, created.scan_url);
+//! // `scan_url` is optional: the API may leave it out of a response.
+//! if let Some(scan_url) = &created.scan_url {
+//!     println!("{} encodes {scan_url}", created.shortcode);
+//! }
 //!
 //! // Change the destination; the printed QR keeps working.
 //! client
@@ -37,6 +40,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Until `api.heldqr.com` answers, the same routes answer on `app.heldqr.com`: set
+//! `HELDQR_BASE_URL=https://app.heldqr.com` or use [`FALLBACK_BASE_URL`].
+//!
 //! # Configuration
 //!
 //! ```
@@ -46,7 +52,8 @@
 //! let client = Client::builder()
 //!     .token("hkr_live_...")
 //!     .base_url(heldqr_sdk::FALLBACK_BASE_URL) // until api.heldqr.com ships
-//!     .timeout(Duration::from_secs(15))
+//!     .timeout(Duration::from_secs(15)) // each attempt
+//!     .deadline(Duration::from_secs(60)) // each call, retries and waits included
 //!     .retry_policy(RetryPolicy::default().max_retries(5))
 //!     .pace_rate_limit(true) // wait for the budget instead of hitting 429s
 //!     .build()?;
@@ -55,10 +62,41 @@
 //! # Ok::<(), heldqr_sdk::Error>(())
 //! ```
 //!
-//! # Every code, across pages
+//! # Per-request options
+//!
+//! Every request builder takes `.timeout(..)`, `.retry_policy(..)` or `.max_retries(..)`, and
+//! `.deadline(..)` for that call only; the client's settings stay the defaults. They merge
+//! with the client's defaults in one place, which the retry loop reads.
 //!
 //! ```no_run
-//! use futures_util::StreamExt;
+//! use std::time::Duration;
+//! # async fn demo(client: heldqr_sdk::Client) -> heldqr_sdk::Result<()> {
+//! // A health probe: one attempt, two seconds, whatever the client's policy.
+//! let probe = client
+//!     .codes()
+//!     .list()
+//!     .page_size(1)
+//!     .max_retries(0)
+//!     .timeout(Duration::from_secs(2))
+//!     .send()
+//!     .await;
+//! // A create that may retry for up to a minute, waits included.
+//! let code = client
+//!     .codes()
+//!     .create("https://example.com/menu")
+//!     .max_retries(10)
+//!     .deadline(Duration::from_secs(60))
+//!     .send()
+//!     .await?;
+//! # let _ = (probe, code); Ok(()) }
+//! ```
+//!
+//! # Every code, across pages
+//!
+//! The stream needs only this crate: its `StreamExt` is re-exported in [`stream`].
+//!
+//! ```no_run
+//! use heldqr_sdk::stream::StreamExt;
 //!
 //! # async fn demo(client: heldqr_sdk::Client) -> heldqr_sdk::Result<()> {
 //! let mut codes = client.codes().list().page_size(100).into_stream();
@@ -66,7 +104,9 @@
 //!     let code = code?;
 //!     println!("{} -> {}", code.shortcode, code.target_url);
 //! }
-//! # Ok(()) }
+//! // Or every code in one Vec:
+//! let all = client.codes().list().page_size(100).all().await?;
+//! # let _ = all; Ok(()) }
 //! ```
 //!
 //! # Scans, typed by plan
@@ -90,10 +130,13 @@
 //!
 //! # Errors and retrying later
 //!
-//! Every failure is an [`Error`]. Server answers are [`Error::Api`] with an [`ErrorCode`];
-//! switch on the code, never the message. Each error carries the idempotency key its request
-//! used, so a create that failed for good *as far as this process knows* can be retried later
-//! (after a crash, tomorrow) without risking a duplicate:
+//! Every failure is an [`Error`]. Server answers in the API's error envelope are
+//! [`Error::Api`] with an [`ErrorCode`]; switch on the code, never the message. An error
+//! status without the envelope (a proxy's HTML page) is [`Error::Http`]. Every error says how
+//! many attempts were made ([`Error::attempts`]) and, when there was a response, its request
+//! id ([`Error::request_id`]). Each carries the idempotency key its request used, so a create
+//! that failed for good *as far as this process knows* can be retried later (after a crash,
+//! tomorrow) without risking a duplicate:
 //!
 //! ```no_run
 //! use heldqr_sdk::{Error, ErrorCode};
@@ -111,23 +154,129 @@
 //!     }
 //!     Err(err) if err.is_retryable() => {
 //!         // Retries were used up: save the key and try again later with it.
-//!         println!("try again later with key {:?}", err.idempotency_key());
+//!         println!(
+//!             "gave up after {} attempts; try again later with key {:?}",
+//!             err.attempts(),
+//!             err.idempotency_key()
+//!         );
 //!     }
 //!     Err(err) => return Err(err),
 //! }
 //! # Ok(()) }
 //! ```
 //!
+//! # Observability
+//!
+//! With the `tracing` feature (on by default) every call is a span `heldqr.call` (INFO) with
+//! `operation`, `http.method`, `url.path`, `idempotency_key`, and at its end `attempts`,
+//! `http.status_code`, `request_id` and `elapsed_ms`; each attempt, retry (why, how long) and
+//! pacing wait is a DEBUG event, and giving up on a retryable failure is a WARN event. The
+//! token is never logged. Bodies are logged only with [`ClientBuilder::log_bodies`], at TRACE,
+//! with the token masked. Without the feature the SDK does not depend on `tracing`.
+//!
+//! ```no_run
+//! # async fn demo() -> heldqr_sdk::Result<()> {
+//! // With tracing-subscriber in your application: RUST_LOG=heldqr_sdk=debug
+//! // tracing_subscriber::fmt().with_env_filter(EnvFilter::from_default_env()).init();
+//! let client = heldqr_sdk::ClientBuilder::from_env()?.log_bodies(false).build()?;
+//! client.codes().list().send().await?; // one span, one "attempt succeeded" event
+//! # Ok(()) }
+//! ```
+//!
+//! # Cargo features
+//!
+//! | feature | default | what it does |
+//! | --- | --- | --- |
+//! | `rustls` | yes | TLS with rustls (aws-lc-rs) and the platform's verifier |
+//! | `native-tls` | no | TLS with the platform's library instead (OpenSSL on Linux) |
+//! | `http2` | yes | HTTP/2 by ALPN, and [`ClientBuilder::http2_prior_knowledge`] |
+//! | `tracing` | yes | spans and events as above |
+//!
+//! `default-features = false, features = ["native-tls"]` builds without rustls and aws-lc;
+//! with neither TLS feature only `http://` base URLs work (a mock server, a local proxy).
+//!
+//! # Testing your application
+//!
+//! **Unit tests: fakes.** Put the calls your application makes behind a small trait of your
+//! own, implement it with the SDK in production and with a fake in tests. Every type a call
+//! returns has a constructor ([`Code::new`], [`Page::new`], [`Pagination::new`],
+//! [`LifetimeScans::new`], [`WindowedScans::new`], [`Response::new`], [`ResponseMeta::new`])
+//! and so do the errors ([`ApiError::new`], [`HttpError::new`]), so the fake returns exactly
+//! the value or error the test is about:
+//!
+//! ```
+//! use heldqr_sdk::{ApiError, Code, Error, ErrorCode, Result};
+//! use heldqr_sdk::time::OffsetDateTime;
+//!
+//! // Your application's seam.
+//! trait Codes {
+//!     async fn create(&self, target: &str) -> Result<Code>;
+//! }
+//!
+//! // Production: the SDK.
+//! impl Codes for heldqr_sdk::Client {
+//!     async fn create(&self, target: &str) -> Result<Code> {
+//!         Ok(self.codes().create(target).send().await?.into_inner())
+//!     }
+//! }
+//!
+//! // Tests: a fake that answers what the test needs.
+//! struct Taken;
+//! impl Codes for Taken {
+//!     async fn create(&self, _: &str) -> Result<Code> {
+//!         Err(ApiError::new(409, ErrorCode::ShortcodeTaken, "taken").into())
+//!     }
+//! }
+//!
+//! // The code under test.
+//! async fn publish(codes: &impl Codes) -> String {
+//!     match codes.create("https://example.com/menu").await {
+//!         Ok(code) => code.shortcode,
+//!         Err(Error::Api(api)) if api.code == ErrorCode::ShortcodeTaken => "taken".into(),
+//!         Err(_) => "failed".into(),
+//!     }
+//! }
+//!
+//! struct Works;
+//! impl Codes for Works {
+//!     async fn create(&self, target: &str) -> Result<Code> {
+//!         Ok(Code::new("menu-v3", target, OffsetDateTime::UNIX_EPOCH))
+//!     }
+//! }
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! assert_eq!(publish(&Taken).await, "taken");
+//! assert_eq!(publish(&Works).await, "menu-v3");
+//! # });
+//! ```
+//!
+//! **Integration tests: the in-process mock.** The `heldqr-mock` crate runs the whole API in
+//! your test process on `127.0.0.1`, port 0: point [`ClientBuilder::base_url`] at it and use
+//! its dev tokens (`hkr_test_free`, `hkr_test_pro`, `hkr_test_business`). Its journal
+//! (`GET /_mock/requests`) shows what your code sent, its clock moves without sleeping, and
+//! seeded fault injection (drops, resets, 5xx, 429 bursts) proves your retries. A dev-dependency
+//! on `heldqr-mock` and `tokio` is all it takes (this is `examples/quickstart.rs` in short):
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn publishes_a_menu() {
+//!     let mock = heldqr_mock::MockServer::start(heldqr_mock::MockConfig::default())
+//!         .await
+//!         .unwrap();
+//!     let client = heldqr_sdk::Client::builder()
+//!         .token(heldqr_mock::DEV_TOKEN_PRO)
+//!         .base_url(mock.base_url())
+//!         .build()
+//!         .unwrap();
+//!     let code = client.codes().create("https://example.com/menu").send().await.unwrap();
+//!     assert_eq!(code.target_url, "https://example.com/menu");
+//!     mock.shutdown().await;
+//! }
+//! ```
+//!
 //! # Anything else
 //!
 //! [`Client::request`] makes a raw call with the same auth, retries and error handling and
 //! returns the JSON body.
-//!
-//! # Testing against the mock server
-//!
-//! The `heldqr-mock` crate runs the whole API in-process; point [`ClientBuilder::base_url`]
-//! at its `base_url()` and use its dev tokens (`hkr_test_free`, `hkr_test_pro`,
-//! `hkr_test_business`).
 
 #![warn(missing_docs)]
 
@@ -139,9 +288,11 @@ mod contract_tests;
 mod enums;
 mod error;
 mod models;
+mod options;
 mod pacing;
 mod response;
 mod retry;
+mod telemetry;
 
 pub use client::{Client, MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES, RawRequest};
 pub use codes::{Codes, CreateCode, GetCode, GetScans, ListCodes, UpdateCode};
@@ -149,10 +300,11 @@ pub use config::{
     ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_BASE_URL,
     ENV_TOKEN, FALLBACK_BASE_URL, SDK_USER_AGENT, validate_base_url,
 };
-pub use error::{ApiError, Error, ErrorCode, Result};
+pub use enums::UnknownValue;
+pub use error::{ApiError, Error, ErrorCode, HttpError, Result};
 pub use models::{
     Code, CodeStatus, CountryScans, DailyScans, Device, DeviceScans, LifetimeScans, Page,
-    Pagination, Plan, ScanReport, ScanWindow, WindowedScans,
+    Pagination, Plan, ScanReport, ScanWindow, UnknownReport, WindowedScans,
 };
 pub use response::{RateLimit, Response, ResponseMeta};
 pub use retry::RetryPolicy;
@@ -160,6 +312,12 @@ pub use retry::RetryPolicy;
 /// The `reqwest` version the SDK is built on (for [`reqwest::Method`] in
 /// [`Client::request`] and for [`ClientBuilder::http_client`]).
 pub use reqwest;
+
+/// The stream traits for [`ListCodes::into_stream`], re-exported so a program needs no
+/// `futures` dependency of its own to walk the pages.
+pub mod stream {
+    pub use futures_util::stream::{Stream, StreamExt, TryStreamExt};
+}
 
 /// The `time` version the models use (`time::OffsetDateTime`, `time::Date`).
 pub use time;

@@ -1,7 +1,9 @@
 //! Typed models for every schema in `openapi.yaml` that a response carries.
 //!
 //! Models ignore fields they do not know (forward compatible), and the enums the API may grow
-//! keep unknown values in `Unknown(String)`. Timestamps are RFC 3339 (`time::OffsetDateTime`),
+//! keep unknown values in an opaque `Unknown`. Every model has a constructor (`Code::new`,
+//! `Page::new`, `LifetimeScans::new`...) so an application's unit tests can build the values
+//! a fake returns. Timestamps are RFC 3339 (`time::OffsetDateTime`),
 //! dates are `YYYY-MM-DD` (`time::Date`). Every model is `Serialize` too, producing the wire
 //! shape, so a program can print what it received faithfully.
 
@@ -58,10 +60,20 @@ string_enum! {
 
 /// A dynamic QR code.
 ///
-/// Decoding is lenient where the API's own documentation is: the seed's "List your codes"
-/// example has neither `scan_url` nor `updated_at`, so a missing `scan_url` decodes as an
-/// empty string and a missing (or null) `updated_at` as `created_at`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// `scan_url` and `updated_at` are optional: the API documentation's own listing example has
+/// neither, so a response may leave them out. Build one for a unit test with [`Code::new`]:
+///
+/// ```
+/// use heldqr_sdk::{Code, CodeStatus};
+/// use heldqr_sdk::time::macros::datetime;
+///
+/// let code = Code::new("menu-v3", "https://example.com/menu", datetime!(2026-05-15 14:21:03 UTC))
+///     .with_label("Menu")
+///     .with_scan_url("https://hqr.to/r/menu-v3");
+/// assert_eq!(code.status, CodeStatus::Active);
+/// assert_eq!(code.updated_at, None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Code {
     /// Permanent identifier, unique across all accounts.
@@ -69,51 +81,68 @@ pub struct Code {
     /// Where the scan URL currently redirects.
     pub target_url: String,
     /// Free text for people; `None` when unset.
+    #[serde(default)]
     pub label: Option<String>,
     /// Whether the scan URL redirects.
     pub status: CodeStatus,
     /// The URL a printed QR encodes; it records a scan and redirects to `target_url`.
-    ///
-    /// **Empty** when the response did not include it (the API documentation shows listings
-    /// without it): check before drawing a QR, or fetch the code with
-    /// [`crate::Codes::get`].
-    pub scan_url: String,
+    /// `None` when the response did not include it: fetch the code with
+    /// [`crate::Codes::get`] before drawing a QR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_url: Option<String>,
     /// Creation time (UTC, whole seconds).
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// Last change (UTC, whole seconds); `created_at` when the response did not include it.
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
+    /// Last change (UTC, whole seconds); `None` when the response did not include it.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
 }
 
-/// The wire shape of [`Code`], with the fields the API may leave out optional.
-#[derive(Deserialize)]
-struct CodeWire {
-    shortcode: String,
-    target_url: String,
-    #[serde(default)]
-    label: Option<String>,
-    status: CodeStatus,
-    #[serde(default)]
-    scan_url: String,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    updated_at: Option<OffsetDateTime>,
-}
+impl Code {
+    /// An active code with no label, scan URL or update time (add them with the `with_*`
+    /// setters), for tests and fakes.
+    pub fn new(
+        shortcode: impl Into<String>,
+        target_url: impl Into<String>,
+        created_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            shortcode: shortcode.into(),
+            target_url: target_url.into(),
+            label: None,
+            status: CodeStatus::Active,
+            scan_url: None,
+            created_at,
+            updated_at: None,
+        }
+    }
 
-impl<'de> Deserialize<'de> for Code {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let wire = CodeWire::deserialize(deserializer)?;
-        Ok(Code {
-            shortcode: wire.shortcode,
-            target_url: wire.target_url,
-            label: wire.label,
-            status: wire.status,
-            scan_url: wire.scan_url,
-            updated_at: wire.updated_at.unwrap_or(wire.created_at),
-            created_at: wire.created_at,
-        })
+    /// Sets `label`.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Sets `status`.
+    pub fn with_status(mut self, status: CodeStatus) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Sets `scan_url`.
+    pub fn with_scan_url(mut self, scan_url: impl Into<String>) -> Self {
+        self.scan_url = Some(scan_url.into());
+        self
+    }
+
+    /// Sets `updated_at`.
+    pub fn with_updated_at(mut self, updated_at: OffsetDateTime) -> Self {
+        self.updated_at = Some(updated_at);
+        self
     }
 }
 
@@ -142,7 +171,37 @@ pub struct Page<T> {
     pub pagination: Pagination,
 }
 
+impl Pagination {
+    /// The position of page `page` (from 1) of `page_size` items in a listing of `total`
+    /// items; `total_pages` is computed.
+    pub fn new(page: u32, page_size: u32, total: u64) -> Self {
+        let total_pages = if page_size == 0 {
+            0
+        } else {
+            u32::try_from(total.div_ceil(u64::from(page_size))).unwrap_or(u32::MAX)
+        };
+        Self {
+            page,
+            page_size,
+            total,
+            total_pages,
+        }
+    }
+}
+
 impl<T> Page<T> {
+    /// A page of `items` at `pagination`, for tests and fakes.
+    ///
+    /// ```
+    /// use heldqr_sdk::{Page, Pagination};
+    /// let page: Page<u32> = Page::new(vec![1, 2], Pagination::new(1, 2, 3));
+    /// assert!(page.has_next());
+    /// assert_eq!(page.pagination.total_pages, 2);
+    /// ```
+    pub fn new(items: Vec<T>, pagination: Pagination) -> Self {
+        Self { items, pagination }
+    }
+
     /// Whether a later page may hold more items.
     pub fn has_next(&self) -> bool {
         !self.items.is_empty() && self.pagination.page < self.pagination.total_pages
@@ -163,6 +222,31 @@ pub struct LifetimeScans {
     /// Latest scan, if any.
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_scan_at: Option<OffsetDateTime>,
+}
+
+impl LifetimeScans {
+    /// A report of no scans for `shortcode` (set figures with the `with_*` setters).
+    pub fn new(shortcode: impl Into<String>) -> Self {
+        Self {
+            shortcode: shortcode.into(),
+            total_scans: 0,
+            first_scan_at: None,
+            last_scan_at: None,
+        }
+    }
+
+    /// Sets `total_scans`.
+    pub fn with_total_scans(mut self, total_scans: u64) -> Self {
+        self.total_scans = total_scans;
+        self
+    }
+
+    /// Sets `first_scan_at` and `last_scan_at`.
+    pub fn with_scan_times(mut self, first: OffsetDateTime, last: OffsetDateTime) -> Self {
+        self.first_scan_at = Some(first);
+        self.last_scan_at = Some(last);
+        self
+    }
 }
 
 /// The `pro` and `business` plans' scans report: lifetime totals plus a window of daily
@@ -192,6 +276,52 @@ pub struct WindowedScans {
     pub devices: Vec<DeviceScans>,
 }
 
+impl WindowedScans {
+    /// A report of no scans for `shortcode` over `window`, with one zero bucket per day of
+    /// the window (set figures with the `with_*` setters or the public fields).
+    pub fn new(shortcode: impl Into<String>, window: ScanWindow) -> Self {
+        let mut daily = Vec::new();
+        let mut day = Some(window.start_date);
+        while let Some(date) = day.filter(|d| *d <= window.end_date) {
+            daily.push(DailyScans { date, scans: 0 });
+            day = date.next_day();
+        }
+        Self {
+            shortcode: shortcode.into(),
+            total_scans: 0,
+            first_scan_at: None,
+            last_scan_at: None,
+            window,
+            window_scans: 0,
+            daily,
+            countries: Vec::new(),
+            devices: Vec::new(),
+        }
+    }
+
+    /// Sets `total_scans` and `window_scans`.
+    pub fn with_scans(mut self, total_scans: u64, window_scans: u64) -> Self {
+        self.total_scans = total_scans;
+        self.window_scans = window_scans;
+        self
+    }
+
+    /// Adds a country to the breakdown.
+    pub fn with_country(mut self, country: impl Into<String>, scans: u64) -> Self {
+        self.countries.push(CountryScans {
+            country: country.into(),
+            scans,
+        });
+        self
+    }
+
+    /// Adds a device class to the breakdown.
+    pub fn with_device(mut self, device: Device, scans: u64) -> Self {
+        self.devices.push(DeviceScans { device, scans });
+        self
+    }
+}
+
 /// The days a windowed report covers, both ends included, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -204,6 +334,19 @@ pub struct ScanWindow {
     pub end_date: Date,
     /// Number of days covered.
     pub days: u32,
+}
+
+impl ScanWindow {
+    /// The window from `start_date` to `end_date`, both included (`days` is computed; an
+    /// end before the start gives 0 days).
+    pub fn new(start_date: Date, end_date: Date) -> Self {
+        let days = (end_date - start_date).whole_days() + 1;
+        Self {
+            start_date,
+            end_date,
+            days: u32::try_from(days.max(0)).unwrap_or(u32::MAX),
+        }
+    }
 }
 
 /// Scans on one day.
@@ -250,14 +393,23 @@ pub struct DeviceScans {
 ///         ScanReport::Pro(r) | ScanReport::Business(r) => {
 ///             format!("{} scans in the last {} days", r.window_scans, r.window.days)
 ///         }
-///         ScanReport::Unknown { plan, .. } => format!("a report for plan {plan}"),
+///         ScanReport::Unknown(other) => format!("a report for plan {}", other.plan()),
 ///         _ => String::from("a report this SDK version does not know"),
 ///     }
 /// }
 /// ```
 ///
 /// Serde reads the `plan` field to pick the variant; an unknown plan keeps the whole object
-/// in `Unknown { plan, raw }`. Serializing writes the wire shape back, `plan` included.
+/// in [`ScanReport::Unknown`] (opaque: read it with [`UnknownReport::plan`] and
+/// [`UnknownReport::raw`]). Serializing writes the wire shape back, `plan` included.
+///
+/// For a unit test, build the variant you need:
+///
+/// ```
+/// use heldqr_sdk::{LifetimeScans, ScanReport};
+/// let report = ScanReport::Free(LifetimeScans::new("menu-v3").with_total_scans(42));
+/// assert_eq!(report.total_scans(), 42);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ScanReport {
@@ -267,13 +419,28 @@ pub enum ScanReport {
     Pro(WindowedScans),
     /// `plan: business`: a 365-day window.
     Business(WindowedScans),
-    /// A plan this SDK version does not know; `raw` is the whole report object.
-    Unknown {
-        /// The `plan` value the server sent.
-        plan: String,
-        /// The report as received.
-        raw: serde_json::Value,
-    },
+    /// A plan this SDK version does not know, kept whole.
+    Unknown(UnknownReport),
+}
+
+/// A scans report for a plan this SDK version does not know: its `plan` and the whole object.
+/// Opaque (no public constructor), so code cannot match a plan added later by name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnknownReport {
+    plan: String,
+    raw: serde_json::Value,
+}
+
+impl UnknownReport {
+    /// The `plan` value the server sent.
+    pub fn plan(&self) -> &str {
+        &self.plan
+    }
+
+    /// The report object as received.
+    pub fn raw(&self) -> &serde_json::Value {
+        &self.raw
+    }
 }
 
 impl ScanReport {
@@ -283,7 +450,7 @@ impl ScanReport {
             Self::Free(_) => Plan::Free,
             Self::Pro(_) => Plan::Pro,
             Self::Business(_) => Plan::Business,
-            Self::Unknown { plan, .. } => Plan::from(plan.as_str()),
+            Self::Unknown(other) => Plan::from(other.plan()),
         }
     }
 
@@ -292,7 +459,8 @@ impl ScanReport {
         match self {
             Self::Free(r) => r.total_scans,
             Self::Pro(r) | Self::Business(r) => r.total_scans,
-            Self::Unknown { raw, .. } => raw
+            Self::Unknown(other) => other
+                .raw
                 .get("total_scans")
                 .and_then(serde_json::Value::as_u64)
                 .unwrap_or(0),
@@ -304,7 +472,8 @@ impl ScanReport {
         match self {
             Self::Free(r) => &r.shortcode,
             Self::Pro(r) | Self::Business(r) => &r.shortcode,
-            Self::Unknown { raw, .. } => raw
+            Self::Unknown(other) => other
+                .raw
                 .get("shortcode")
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or(""),
@@ -343,7 +512,7 @@ impl<'de> Deserialize<'de> for ScanReport {
             Plan::Business => WindowedScans::deserialize(raw)
                 .map(Self::Business)
                 .map_err(D::Error::custom),
-            Plan::Unknown(_) => Ok(Self::Unknown { plan, raw }),
+            Plan::Unknown(_) => Ok(Self::Unknown(UnknownReport { plan, raw })),
         }
     }
 }
@@ -362,7 +531,7 @@ impl Serialize for ScanReport {
             Self::Free(r) => with_plan(serde_json::to_value(r), "free")?,
             Self::Pro(r) => with_plan(serde_json::to_value(r), "pro")?,
             Self::Business(r) => with_plan(serde_json::to_value(r), "business")?,
-            Self::Unknown { raw, .. } => raw.clone(),
+            Self::Unknown(other) => other.raw.clone(),
         };
         value.serialize(serializer)
     }
@@ -382,7 +551,7 @@ mod tests {
     #[test]
     fn unknown_enum_values_round_trip() {
         let status: CodeStatus = serde_json::from_value(json!("archived")).unwrap();
-        assert_eq!(status, CodeStatus::Unknown("archived".into()));
+        assert!(matches!(&status, CodeStatus::Unknown(v) if v.as_str() == "archived"));
         assert_eq!(serde_json::to_value(&status).unwrap(), json!("archived"));
         let device: Device = serde_json::from_value(json!("watch")).unwrap();
         assert_eq!(device.to_string(), "watch");
@@ -396,7 +565,8 @@ mod tests {
     fn scan_report_unknown_plan_keeps_the_object() {
         let raw = json!({"plan": "enterprise", "shortcode": "abc", "total_scans": 7, "heat": []});
         let report: ScanReport = serde_json::from_value(raw.clone()).unwrap();
-        assert_eq!(report.plan(), Plan::Unknown("enterprise".into()));
+        assert_eq!(report.plan().as_str(), "enterprise");
+        assert!(matches!(&report, ScanReport::Unknown(r) if r.plan() == "enterprise"));
         assert_eq!(report.total_scans(), 7);
         assert_eq!(report.shortcode(), "abc");
         assert_eq!(serde_json::to_value(&report).unwrap(), raw);
@@ -433,14 +603,18 @@ mod tests {
     fn code_without_scan_url_or_updated_at_decodes() {
         let raw = json!({"shortcode": "menu-v3", "target_url": "https://example.com/menu",
             "status": "active", "created_at": "2026-05-15T14:21:03Z"});
-        let code: Code = serde_json::from_value(raw).unwrap();
-        assert_eq!(code.scan_url, "");
+        let code: Code = serde_json::from_value(raw.clone()).unwrap();
+        assert_eq!(code.scan_url, None);
         assert_eq!(code.label, None);
-        assert_eq!(code.updated_at, code.created_at);
+        assert_eq!(code.updated_at, None);
+        // Serialized back, the absent fields stay absent (label is always written).
+        let mut back = raw;
+        back["label"] = serde_json::Value::Null;
+        assert_eq!(serde_json::to_value(&code).unwrap(), back);
         let with_null = json!({"shortcode": "a", "target_url": "https://example.com",
             "status": "paused", "created_at": "2026-05-15T14:21:03Z", "updated_at": null});
         let code: Code = serde_json::from_value(with_null).unwrap();
-        assert_eq!(code.updated_at, code.created_at);
+        assert_eq!(code.updated_at, None);
         // What the API does require is still required.
         for missing in ["shortcode", "target_url", "status", "created_at"] {
             let mut raw = json!({"shortcode": "a", "target_url": "https://example.com",
@@ -448,6 +622,41 @@ mod tests {
             raw.as_object_mut().unwrap().remove(missing);
             assert!(serde_json::from_value::<Code>(raw).is_err(), "{missing}");
         }
+    }
+
+    #[test]
+    fn constructors_build_what_the_wire_would() {
+        let created = time::macros::datetime!(2026-05-15 14:21:03 UTC);
+        let built = Code::new("menu-v3", "https://example.com/menu", created)
+            .with_scan_url("https://hqr.to/r/menu-v3")
+            .with_updated_at(created)
+            .with_status(CodeStatus::Paused);
+        let decoded: Code = serde_json::from_value(json!({"shortcode": "menu-v3",
+            "target_url": "https://example.com/menu", "label": null, "status": "paused",
+            "scan_url": "https://hqr.to/r/menu-v3", "created_at": "2026-05-15T14:21:03Z",
+            "updated_at": "2026-05-15T14:21:03Z"}))
+        .unwrap();
+        assert_eq!(built, decoded);
+
+        let window = ScanWindow::new(
+            time::macros::date!(2026 - 04 - 16),
+            time::macros::date!(2026 - 05 - 15),
+        );
+        assert_eq!(window.days, 30);
+        let report = WindowedScans::new("menu-v3", window)
+            .with_scans(9, 5)
+            .with_country("DE", 5)
+            .with_device(Device::Mobile, 5);
+        assert_eq!(report.daily.len(), 30);
+        assert_eq!(report.daily[29].date, window.end_date);
+        let report = ScanReport::Pro(report);
+        let back: ScanReport =
+            serde_json::from_value(serde_json::to_value(&report).unwrap()).unwrap();
+        assert_eq!(back, report);
+
+        let pagination = Pagination::new(1, 50, 101);
+        assert_eq!(pagination.total_pages, 3);
+        assert_eq!(Pagination::new(1, 50, 0).total_pages, 0);
     }
 
     #[test]

@@ -27,7 +27,26 @@ pub struct Response<T> {
 }
 
 impl<T> Response<T> {
-    pub(crate) fn new(data: T, meta: ResponseMeta) -> Self {
+    /// `data` as a plain `200` with no headers, for tests and fakes.
+    ///
+    /// ```
+    /// use heldqr_sdk::{Code, Response, ResponseMeta};
+    /// use heldqr_sdk::time::OffsetDateTime;
+    ///
+    /// let code = Code::new("menu-v3", "https://example.com/menu", OffsetDateTime::UNIX_EPOCH);
+    /// let created = Response::with_meta(code, ResponseMeta::new(201).with_idempotent_replay(true));
+    /// assert_eq!(created.shortcode, "menu-v3");
+    /// assert!(created.meta().idempotent_replay);
+    /// ```
+    pub fn new(data: T) -> Self {
+        Self {
+            data,
+            meta: ResponseMeta::new(200),
+        }
+    }
+
+    /// `data` with this metadata.
+    pub fn with_meta(data: T, meta: ResponseMeta) -> Self {
         Self { data, meta }
     }
 
@@ -81,6 +100,51 @@ pub struct ResponseMeta {
     pub attempts: u32,
 }
 
+impl ResponseMeta {
+    /// A response with this status and nothing else (one attempt, no headers); add the rest
+    /// with the `with_*` setters.
+    pub fn new(status: u16) -> Self {
+        Self {
+            status,
+            rate_limit: None,
+            idempotent_replay: false,
+            idempotency_key: None,
+            request_id: None,
+            attempts: 1,
+        }
+    }
+
+    /// Sets `rate_limit`.
+    pub fn with_rate_limit(mut self, rate_limit: RateLimit) -> Self {
+        self.rate_limit = Some(rate_limit);
+        self
+    }
+
+    /// Sets `idempotent_replay`.
+    pub fn with_idempotent_replay(mut self, replay: bool) -> Self {
+        self.idempotent_replay = replay;
+        self
+    }
+
+    /// Sets `idempotency_key`.
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// Sets `request_id`.
+    pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
+    }
+
+    /// Sets `attempts`.
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts;
+        self
+    }
+}
+
 /// The rate-limit budget after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
@@ -95,6 +159,15 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
+    /// A budget: `limit` per window, `remaining` left, next credit at Unix time `reset`.
+    pub fn new(limit: u32, remaining: u32, reset: u64) -> Self {
+        Self {
+            limit,
+            remaining,
+            reset,
+        }
+    }
+
     /// Time from now until `reset` (zero if it has passed).
     pub fn reset_in(&self) -> Duration {
         let now = SystemTime::now()

@@ -129,17 +129,17 @@ pub(crate) fn is_retryable(error: &Error) -> bool {
             if api.status == 429 || api.status >= 500 {
                 return true;
             }
-            match &api.code {
-                // Not an envelope: judged by status (408 Request Timeout from a proxy).
-                ErrorCode::Unknown(raw) if raw.is_empty() => api.status == 408,
+            matches!(
+                &api.code,
                 // A code we do not know: the API says retry on the same key.
-                ErrorCode::Unknown(_) => true,
-                ErrorCode::RateLimited
-                | ErrorCode::InternalError
-                | ErrorCode::ServiceUnavailable => true,
-                _ => false,
-            }
+                ErrorCode::Unknown(_)
+                    | ErrorCode::RateLimited
+                    | ErrorCode::InternalError
+                    | ErrorCode::ServiceUnavailable
+            )
         }
+        // Not an envelope: judged by status (408 Request Timeout from a proxy, 429, 5xx).
+        Error::Http(http) => matches!(http.status, 408 | 429) || http.status >= 500,
         Error::Transport { .. } | Error::Timeout { .. } => true,
         Error::Decode { .. } | Error::Config(_) => false,
     }
@@ -148,23 +148,23 @@ pub(crate) fn is_retryable(error: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ApiError;
-    use std::collections::BTreeMap;
+    use crate::error::{ApiError, HttpError};
 
     fn api(status: u16, code: &str, retry_after: Option<u64>) -> Error {
-        Error::Api(Box::new(ApiError {
-            status,
-            code: ErrorCode::from(code),
-            message: String::new(),
-            field_errors: BTreeMap::new(),
-            rate_limit: None,
-            retry_after: retry_after.map(Duration::from_secs),
-            request_id: None,
-            idempotency_key: None,
-            idempotent_replay: false,
-            body_snippet: None,
-            attempts: 1,
-        }))
+        if code.is_empty() {
+            let http = HttpError::new(status, "<html>");
+            return match retry_after {
+                Some(s) => http.with_retry_after(Duration::from_secs(s)),
+                None => http,
+            }
+            .into();
+        }
+        let api = ApiError::new(status, code, "");
+        match retry_after {
+            Some(s) => api.with_retry_after(Duration::from_secs(s)),
+            None => api,
+        }
+        .into()
     }
 
     #[test]
@@ -175,6 +175,7 @@ mod tests {
         assert!(api(502, "", None).is_retryable());
         assert!(api(400, "brand_new_code", None).is_retryable());
         assert!(!api(404, "", None).is_retryable());
+        assert!(api(408, "", None).is_retryable());
         for (status, code) in [
             (400, "invalid_json"),
             (401, "unauthorized"),
@@ -187,7 +188,10 @@ mod tests {
         }
         assert!(
             Error::Timeout {
-                idempotency_key: None
+                idempotency_key: None,
+                request_id: None,
+                attempts: 1,
+                deadline_exceeded: false,
             }
             .is_retryable()
         );

@@ -643,10 +643,19 @@ fn check(ended: &Ended, endpoint: Endpoint, status: u16, oversized: bool, case: 
     );
     // The helpers never panic, whatever the response said.
     let _ = (e.is_retryable(), e.retry_after(), e.status(), e.code());
+    let _ = (e.request_id(), e.attempts());
     if let Some(api) = e.api() {
-        let _ = (api.is_envelope(), api.rate_limit.map(|rl| rl.reset_in()));
+        let _ = api.rate_limit.map(|rl| rl.reset_in());
         assert!(!(200..300).contains(&api.status), "case {case}: {shown}");
     }
+    if let Error::Http(http) = e {
+        let _ = http.rate_limit.map(|rl| rl.reset_in());
+        assert!(!(200..300).contains(&http.status), "case {case}: {shown}");
+    }
+    assert!(
+        matches!(e, Error::Config(_)) || e.attempts() >= 1,
+        "case {case}: no attempt count: {shown}"
+    );
     if matches!(e, Error::Config(_)) {
         panic!("case {case}: a configuration error from a response: {shown}");
     }
@@ -691,6 +700,7 @@ async fn every_response_decodes_to_ok_or_a_typed_error_without_panic_or_hang() {
                 "ok"
             }
             Err(Error::Api(_)) => "api",
+            Err(Error::Http(_)) => "http",
             Err(Error::Decode { .. }) => "decode",
             Err(Error::Transport { .. }) => "transport",
             Err(Error::Timeout { .. }) => "timeout",
@@ -700,7 +710,7 @@ async fn every_response_decodes_to_ok_or_a_typed_error_without_panic_or_hang() {
     }
     println!("{CASES} cases: {kinds:?}");
     // The generator reaches every outcome.
-    for kind in ["ok", "api", "decode", "transport"] {
+    for kind in ["ok", "api", "http", "decode", "transport"] {
         assert!(
             kinds.get(kind).is_some_and(|n| *n > 0),
             "no {kind}: {kinds:?}"

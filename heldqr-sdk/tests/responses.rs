@@ -101,40 +101,38 @@ async fn requests_carry_auth_agent_and_json_headers() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn unreadable_error_bodies_become_typed_errors_with_the_status() {
-    let cases: Vec<(u16, ResponseTemplate, ErrorCode, bool)> = vec![
+async fn unreadable_error_bodies_are_their_own_case_with_the_status() {
+    // `None`: not an envelope, so `Error::Http` with a snippet; `Some(code)`: `Error::Api`.
+    let cases: Vec<(u16, ResponseTemplate, Option<&str>)> = vec![
         (
             502,
             ResponseTemplate::new(502)
-                .set_body_raw("<html><body>Bad Gateway</body></html>", "text/html"),
-            ErrorCode::Unknown(String::new()),
-            false,
+                .set_body_raw("<html><body>Bad Gateway</body></html>", "text/html")
+                .insert_header("x-request-id", "req_proxy"),
+            None,
         ),
-        (404, ResponseTemplate::new(404), ErrorCode::Unknown(String::new()), false),
+        (404, ResponseTemplate::new(404), None),
         (
             400,
             ResponseTemplate::new(400)
                 .set_body_raw(r#"{"error":{"code":"invalid_js"#, "application/json"),
-            ErrorCode::Unknown(String::new()),
-            false,
+            None,
         ),
         (
             404,
             ResponseTemplate::new(404).set_body_json(
                 json!({"error": {"code": "not_found", "message": 42, "field_errors": "x"}}),
             ),
-            ErrorCode::NotFound,
-            true,
+            Some("not_found"),
         ),
         (
             418,
             ResponseTemplate::new(418)
                 .set_body_json(json!({"error": {"code": "teapot", "message": "short and stout", "extra": 1}, "more": true})),
-            ErrorCode::Unknown("teapot".into()),
-            true,
+            Some("teapot"),
         ),
     ];
-    for (status, template, code, envelope) in cases {
+    for (status, template, code) in cases {
         let server = MockServer::start().await;
         Mock::given(method("GET"))
             .respond_with(template)
@@ -146,15 +144,24 @@ async fn unreadable_error_bodies_become_typed_errors_with_the_status() {
             .send()
             .await
             .unwrap_err();
-        let Error::Api(api) = &err else {
-            panic!("{status}: expected Error::Api, got {err:?}")
-        };
-        assert_eq!(api.status, status);
-        assert_eq!(api.code, code);
-        assert_eq!(api.is_envelope(), envelope, "{status}");
-        assert!(!api.message.is_empty());
-        if !envelope {
-            assert!(api.body_snippet.as_ref().unwrap().len() <= 800);
+        assert_eq!(err.status(), Some(status));
+        assert_eq!(err.attempts(), 1);
+        match (&err, code) {
+            (Error::Http(http), None) => {
+                assert_eq!(http.status, status);
+                assert!(!http.message.is_empty());
+                assert!(http.body_snippet.len() <= 800);
+                assert_eq!(err.code(), None);
+                if status == 502 {
+                    assert_eq!(err.request_id(), Some("req_proxy"));
+                }
+            }
+            (Error::Api(api), Some(code)) => {
+                assert_eq!(api.status, status);
+                assert_eq!(api.code.as_str(), code);
+                assert!(!api.message.is_empty());
+            }
+            _ => panic!("{status}: unexpected {err:?}"),
         }
     }
 }
@@ -252,19 +259,47 @@ async fn the_token_never_appears_in_errors_or_debug_output() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(422).set_body_json(
-            json!({"error": {"code": "validation_failed", "message": format!("token {TOKEN} rejected")}}),
-        ))
+        .respond_with(ResponseTemplate::new(422).set_body_json(json!({"error": {
+            "code": "validation_failed",
+            "message": format!("token {TOKEN} rejected"),
+            "field_errors": {
+                format!("header:{TOKEN}"): [format!("{TOKEN} is not a field")],
+                "target_url": format!("echo {TOKEN}"),
+            },
+        }})))
+        .mount(&server)
+        .await;
+    // A server that puts the token in the error code itself.
+    Mock::given(method("PATCH"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"error": {"code": format!("bad_{TOKEN}"), "message": "m"}})),
+        )
         .mount(&server)
         .await;
     let client = client(&server.uri());
     let get = client.codes().get("menu-v3").send().await.unwrap_err();
     let create = client.codes().create("x").send().await.unwrap_err();
-    for err in [&get, &create] {
+    let update = client
+        .codes()
+        .update("menu-v3")
+        .label("l")
+        .max_retries(0)
+        .send()
+        .await
+        .unwrap_err();
+    for err in [&get, &create, &update] {
         let text = format!("{err} {err:?} {:?}", err.api());
         assert!(!text.contains(TOKEN), "{text}");
         assert!(text.contains("[redacted]"), "{text}");
     }
+    let fields = &create.api().unwrap().field_errors;
+    assert_eq!(
+        fields["header:[redacted]"],
+        vec!["[redacted] is not a field".to_owned()]
+    );
+    assert_eq!(fields["target_url"], vec!["echo [redacted]".to_owned()]);
+    assert_eq!(update.code().unwrap().as_str(), "bad_[redacted]");
     let text = format!("{client:?} {:?}", client.codes().create("x"));
     assert!(!text.contains(TOKEN), "{text}");
 }
@@ -282,24 +317,37 @@ async fn pacing_waits_for_the_reset_instead_of_spending_a_request() {
         )
         .mount(&server)
         .await;
-    let paced = heldqr_sdk::Client::builder()
-        .token(TOKEN)
-        .base_url(server.uri())
-        .no_timeout()
-        .http_client(http())
-        .pace_rate_limit(true)
-        .build()
-        .unwrap();
-    paced.codes().get("menu-v3").send().await.unwrap();
+    let paced = |token: &str| {
+        heldqr_sdk::Client::builder()
+            .token(token)
+            .base_url(server.uri())
+            .no_timeout()
+            .http_client(http())
+            .pace_rate_limit(true)
+            .build()
+            .unwrap()
+    };
+    let first = paced(TOKEN);
+    first.codes().get("menu-v3").send().await.unwrap();
     let start = Instant::now();
-    // A clone shares the budget.
-    paced.clone().codes().get("menu-v3").send().await.unwrap();
+    // A client built separately for the same base URL and token shares the budget.
+    let second = paced(TOKEN);
+    second.codes().get("menu-v3").send().await.unwrap();
     let waited = start.elapsed();
     assert!(
         waited >= Duration::from_secs(2) && waited <= Duration::from_secs(3),
         "{waited:?}"
     );
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    // Another token has its own budget: its first request goes at once.
+    let start = Instant::now();
+    paced("hkr_live_another_token")
+        .codes()
+        .get("menu-v3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.elapsed(), Duration::ZERO);
 
     // Without pacing the same exchange does not wait.
     let unpaced = client(&server.uri());

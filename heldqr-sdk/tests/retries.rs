@@ -358,10 +358,178 @@ async fn timeouts_are_retried_then_reported_with_the_key() {
         .send()
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                attempts: 2,
+                deadline_exceeded: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("2 attempt"), "{err}");
     assert_eq!(err.idempotency_key(), Some("slow-1"));
     assert!(err.is_retryable());
     assert_eq!(keys(&server).await, vec![Some("slow-1".to_owned()); 2]);
+}
+
+// Real time, as above.
+#[tokio::test]
+async fn a_per_call_timeout_overrides_the_clients() {
+    let server = MockServer::start().await;
+    mount_always(
+        &server,
+        "GET",
+        "/api/v1/codes/slow",
+        ok_code("slow").set_delay(Duration::from_secs(3600)),
+    )
+    .await;
+    // The client would wait an hour per attempt and retry three times.
+    let client = heldqr_sdk::Client::builder()
+        .token(TOKEN)
+        .base_url(server.uri())
+        .timeout(Duration::from_secs(3600))
+        .http_client(http())
+        .build()
+        .unwrap();
+    let err = client
+        .codes()
+        .get("slow")
+        .timeout(Duration::from_millis(200))
+        .retry_policy(
+            RetryPolicy::default()
+                .max_retries(2)
+                .initial_backoff(Duration::from_millis(1)),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert_eq!(err.attempts(), 3);
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
+
+// Real time: the deadline cuts an attempt that would otherwise wait an hour.
+#[tokio::test]
+async fn a_deadline_cuts_the_attempt_in_flight() {
+    let server = MockServer::start().await;
+    mount_always(
+        &server,
+        "GET",
+        "/api/v1/codes/slow",
+        ok_code("slow").set_delay(Duration::from_secs(3600)),
+    )
+    .await;
+    let client = heldqr_sdk::Client::builder()
+        .token(TOKEN)
+        .base_url(server.uri())
+        .timeout(Duration::from_secs(3600))
+        .deadline(Duration::from_millis(300))
+        .http_client(http())
+        .build()
+        .unwrap();
+    let err = client.codes().get("slow").send().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                attempts: 1,
+                deadline_exceeded: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("deadline"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_stops_retries_that_could_not_finish_in_time() {
+    let server = MockServer::start().await;
+    mount_always(
+        &server,
+        "GET",
+        "/api/v1/codes/menu-v3",
+        error(503, "service_unavailable"),
+    )
+    .await;
+    let client = client_with(
+        &server.uri(),
+        RetryPolicy::default()
+            .max_retries(10)
+            .initial_backoff(Duration::from_secs(1))
+            .jitter(false),
+    );
+    let start = Instant::now();
+    // Attempt at 0 s, backoff 1 s, attempt at 1 s; the next backoff (2 s) would pass 2.5 s.
+    let err = client
+        .codes()
+        .get("menu-v3")
+        .deadline(Duration::from_millis(2500))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(err.attempts(), 2);
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+
+    // Without the deadline the same call uses all ten retries.
+    let err = client.codes().get("menu-v3").send().await.unwrap_err();
+    assert_eq!(err.attempts(), 11);
+}
+
+#[tokio::test(start_paused = true)]
+async fn per_call_retry_settings_override_the_clients_for_that_call_only() {
+    let server = MockServer::start().await;
+    mount_always(
+        &server,
+        "GET",
+        "/api/v1/codes/menu-v3",
+        error(500, "internal_error"),
+    )
+    .await;
+    let client = client(&server.uri()); // 3 retries
+    let err = client
+        .codes()
+        .get("menu-v3")
+        .max_retries(0)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts(), 1);
+    let err = client
+        .codes()
+        .get("menu-v3")
+        .retry_policy(RetryPolicy::default().max_retries(1).jitter(false))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts(), 2);
+    // max_retries applies on top of a per-call policy too.
+    let err = client
+        .codes()
+        .get("menu-v3")
+        .retry_policy(RetryPolicy::none())
+        .max_retries(4)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts(), 5);
+    // The client's own policy is untouched.
+    let err = client.codes().get("menu-v3").send().await.unwrap_err();
+    assert_eq!(err.attempts(), 4);
+    assert_eq!(client.retry_policy().max_retries, 3);
+    // Every builder has the options: raw calls too.
+    let err = client
+        .request(heldqr_sdk::reqwest::Method::GET, "/api/v1/codes/menu-v3")
+        .max_retries(0)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts(), 1);
 }
 
 /// Answers the first connection by closing it after reading the request (a reset from the
@@ -461,7 +629,11 @@ async fn connection_refused_is_a_transport_error_with_the_key() {
     .send()
     .await
     .unwrap_err();
-    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Transport { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("3 attempt"), "{err}");
     assert_eq!(err.idempotency_key(), Some("refused-1"));
     assert!(err.is_retryable());
     assert!(!format!("{err:?}{err}").contains(TOKEN));

@@ -25,6 +25,8 @@ pub struct Setup {
     pub policy: RetryPolicy,
     /// How often the caller re-tries one create (with the same key) before calling it lost.
     pub caller_retry_limit: u32,
+    /// Speak HTTP/2 with prior knowledge (the mock serves it on the same port).
+    pub http2: bool,
 }
 
 /// A fault mix over every kind, adding up to `rate` (drops and resets weigh most: they are the
@@ -138,14 +140,21 @@ struct TaskResult {
 
 /// A client for `base` and `token` with `policy`.
 pub fn client(base: &str, token: &str, policy: RetryPolicy) -> Client {
-    Client::builder()
+    client_over(base, token, policy, false)
+}
+
+/// [`client`], over HTTP/2 with prior knowledge when `http2`.
+pub fn client_over(base: &str, token: &str, policy: RetryPolicy, http2: bool) -> Client {
+    let mut builder = Client::builder()
         .token(token)
         .base_url(base)
         // A hang guard only: no request of these runs gets near it.
         .timeout(Duration::from_secs(30))
-        .retry_policy(policy)
-        .build()
-        .expect("client")
+        .retry_policy(policy);
+    if http2 {
+        builder = builder.http2_prior_knowledge();
+    }
+    builder.build().expect("client")
 }
 
 /// Creates `target` with `key`, re-trying with the same key after each retryable error.
@@ -208,7 +217,12 @@ pub async fn run(setup: &Setup) -> Outcome {
     let started = Instant::now();
     let mut handles = Vec::new();
     for t in 0..setup.tasks {
-        let client = client(server.base_url(), &token_of(t), setup.policy.clone());
+        let client = client_over(
+            server.base_url(),
+            &token_of(t),
+            setup.policy.clone(),
+            setup.http2,
+        );
         let (tasks, creates, limit) = (setup.tasks, setup.creates, setup.caller_retry_limit);
         handles.push(tokio::spawn(async move {
             let mut out = TaskResult::default();
@@ -297,6 +311,7 @@ pub async fn same_key(
         faults,
         policy: fast_policy(),
         caller_retry_limit: 100,
+        http2: false,
     };
     let server = start_server(&setup).await;
     let client = client(server.base_url(), &token_of(0), fast_policy());

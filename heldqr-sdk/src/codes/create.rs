@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::client::{Call, new_idempotency_key, validate_idempotency_key};
 use crate::error::{Error, Result};
 use crate::models::Code;
+use crate::options::{RequestOptions, request_options};
 use crate::{Client, Response};
 
 /// Builder for [`crate::Codes::create`]; serializes to the request body.
@@ -41,7 +42,11 @@ pub struct CreateCode {
     label: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     shortcode: Option<String>,
+    #[serde(skip)]
+    options: RequestOptions,
 }
+
+request_options!(CreateCode);
 
 impl CreateCode {
     pub(crate) fn new(client: Client, target_url: String) -> Self {
@@ -51,6 +56,7 @@ impl CreateCode {
             target_url,
             label: None,
             shortcode: None,
+            options: RequestOptions::default(),
         }
     }
 
@@ -91,12 +97,12 @@ impl CreateCode {
             .map_err(|e| Error::config(format!("could not serialize the body: {e}")))?;
         let url = self.client.codes_url(None, None)?;
         self.client
-            .execute_data(Call {
-                method: Method::POST,
-                url,
-                body: Some(body),
-                idempotency_key: Some(key),
-            })
+            .execute_data(
+                Call::new("codes.create", Method::POST, url)
+                    .body(body)
+                    .idempotency_key(Some(key))
+                    .options(self.options),
+            )
             .await
     }
 }

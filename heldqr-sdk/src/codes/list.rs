@@ -7,20 +7,27 @@ use serde::Serialize;
 use crate::client::Call;
 use crate::error::Result;
 use crate::models::{Code, Page};
+use crate::options::{RequestOptions, request_options};
 use crate::{Client, Response};
 
 /// Builder for [`crate::Codes::list`]; serializes to the query string.
 ///
 /// ```no_run
 /// # async fn demo(client: heldqr_sdk::Client) -> heldqr_sdk::Result<()> {
-/// use futures_util::TryStreamExt;
+/// use heldqr_sdk::stream::StreamExt; // re-exported: no futures crate to add
 ///
 /// // One page:
 /// let page = client.codes().list().page(2).page_size(20).send().await?;
 /// println!("page {} of {}", page.pagination.page, page.pagination.total_pages);
 ///
-/// // Every code, fetching pages as needed:
-/// let all: Vec<_> = client.codes().list().page_size(100).into_stream().try_collect().await?;
+/// // Every code, fetching pages as they are needed:
+/// let mut codes = client.codes().list().page_size(100).into_stream();
+/// while let Some(code) = codes.next().await {
+///     println!("{}", code?.shortcode);
+/// }
+///
+/// // Or all of them at once:
+/// let all = client.codes().list().page_size(100).all().await?;
 /// println!("{} codes", all.len());
 /// # Ok(()) }
 /// ```
@@ -33,7 +40,11 @@ pub struct ListCodes {
     page: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     page_size: Option<u32>,
+    #[serde(skip)]
+    options: RequestOptions,
 }
+
+request_options!(ListCodes);
 
 impl ListCodes {
     pub(crate) fn new(client: Client) -> Self {
@@ -41,6 +52,7 @@ impl ListCodes {
             client,
             page: None,
             page_size: None,
+            options: RequestOptions::default(),
         }
     }
 
@@ -72,13 +84,15 @@ impl ListCodes {
             url.set_query(None);
         }
         self.client
-            .execute_body(Call {
-                method: Method::GET,
-                url,
-                body: None,
-                idempotency_key: None,
-            })
+            .execute_body(Call::new("codes.list", Method::GET, url).options(self.options))
             .await
+    }
+
+    /// Every code from the starting page on, oldest first, in one `Vec` (the stream of
+    /// [`ListCodes::into_stream`], collected). Stops at the first error.
+    pub async fn all(self) -> Result<Vec<Code>> {
+        use futures_util::TryStreamExt;
+        self.into_stream().try_collect().await
     }
 
     /// Every code from the starting page on, oldest first, fetching pages as the stream is

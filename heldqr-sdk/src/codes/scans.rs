@@ -5,6 +5,7 @@ use reqwest::Method;
 use crate::client::Call;
 use crate::error::Result;
 use crate::models::ScanReport;
+use crate::options::{RequestOptions, request_options};
 use crate::{Client, Response};
 
 /// Builder for [`crate::Codes::scans`].
@@ -28,11 +29,18 @@ use crate::{Client, Response};
 pub struct GetScans {
     client: Client,
     shortcode: String,
+    options: RequestOptions,
 }
+
+request_options!(GetScans);
 
 impl GetScans {
     pub(crate) fn new(client: Client, shortcode: String) -> Self {
-        Self { client, shortcode }
+        Self {
+            client,
+            shortcode,
+            options: RequestOptions::default(),
+        }
     }
 
     /// Sends the request.
@@ -41,12 +49,7 @@ impl GetScans {
             .client
             .codes_url(Some(&self.shortcode), Some("scans"))?;
         self.client
-            .execute_data(Call {
-                method: Method::GET,
-                url,
-                body: None,
-                idempotency_key: None,
-            })
+            .execute_data(Call::new("codes.scans", Method::GET, url).options(self.options))
             .await
     }
 }

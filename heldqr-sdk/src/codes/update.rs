@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::client::Call;
 use crate::error::{Error, Result};
 use crate::models::{Code, CodeStatus};
+use crate::options::{RequestOptions, request_options};
 use crate::{Client, Response};
 
 /// Builder for [`crate::Codes::update`]; serializes to the request body, which holds only
@@ -38,7 +39,11 @@ pub struct UpdateCode {
     label: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<CodeStatus>,
+    #[serde(skip)]
+    options: RequestOptions,
 }
+
+request_options!(UpdateCode);
 
 impl UpdateCode {
     pub(crate) fn new(client: Client, shortcode: String) -> Self {
@@ -48,6 +53,7 @@ impl UpdateCode {
             target_url: None,
             label: None,
             status: None,
+            options: RequestOptions::default(),
         }
     }
 
@@ -81,12 +87,11 @@ impl UpdateCode {
         let body = serde_json::to_vec(&self)
             .map_err(|e| Error::config(format!("could not serialize the body: {e}")))?;
         self.client
-            .execute_data(Call {
-                method: Method::PATCH,
-                url,
-                body: Some(body),
-                idempotency_key: None,
-            })
+            .execute_data(
+                Call::new("codes.update", Method::PATCH, url)
+                    .body(body)
+                    .options(self.options),
+            )
             .await
     }
 }

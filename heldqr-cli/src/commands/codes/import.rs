@@ -413,6 +413,7 @@ async fn create(
 fn stops_the_import(err: &SdkError) -> bool {
     match err {
         SdkError::Api(api) => matches!(api.status, 401 | 429) || api.status >= 500,
+        SdkError::Http(http) => matches!(http.status, 401 | 429) || http.status >= 500,
         _ => true,
     }
 }
@@ -589,7 +590,7 @@ fn print_results(ctx: &Ctx, results: &[RowResult]) -> Result<(), CliError> {
         .iter()
         .map(|r| {
             let detail = match (&r.code, &r.error) {
-                (Some(code), _) => code.scan_url.clone(),
+                (Some(code), _) => code.scan_url.clone().unwrap_or_default(),
                 (None, None) if r.already_imported.is_some() => r
                     .already_imported
                     .as_ref()
@@ -860,7 +861,10 @@ mod tests {
     #[test]
     fn only_row_specific_errors_let_the_import_go_on() {
         assert!(stops_the_import(&SdkError::Timeout {
-            idempotency_key: None
+            idempotency_key: None,
+            request_id: None,
+            attempts: 1,
+            deadline_exceeded: false,
         }));
         assert!(stops_the_import(&SdkError::Config("x".into())));
     }

@@ -71,9 +71,12 @@ pub fn code_fields(code: &Code) -> Vec<Field> {
             Some(label) => Field::new("label", label),
             None => Field::toned("label", "", Tone::Dim),
         },
-        Field::new("scan_url", &code.scan_url),
+        Field::new("scan_url", code.scan_url.as_deref().unwrap_or_default()),
         Field::new("created_at", rfc3339(code.created_at)),
-        Field::new("updated_at", rfc3339(code.updated_at)),
+        Field::new(
+            "updated_at",
+            code.updated_at.map(rfc3339).unwrap_or_default(),
+        ),
     ]
 }
 

@@ -104,11 +104,11 @@ pub async fn run(args: QrArgs, ctx: &Ctx) -> Result<(), CliError> {
         .send()
         .await?
         .into_inner();
-    check_scan_url(&code)?;
-    let qr = qr::encode(&code.scan_url)?;
+    let scan_url = check_scan_url(&code)?;
+    let qr = qr::encode(scan_url)?;
     let mut json = QrJson {
         shortcode: &code.shortcode,
-        scan_url: &code.scan_url,
+        scan_url,
         format: None,
         file: None,
         text: None,
@@ -123,7 +123,7 @@ pub async fn run(args: QrArgs, ctx: &Ctx) -> Result<(), CliError> {
                 }
                 OutputMode::Table => ctx
                     .ui
-                    .stdout_text(&format!("{text}\n{}", one_line(&code.scan_url))),
+                    .stdout_text(&format!("{text}\n{}", one_line(scan_url))),
                 OutputMode::Plain => ctx.ui.stdout_text(&text),
             }
         }
@@ -140,7 +140,7 @@ pub async fn run(args: QrArgs, ctx: &Ctx) -> Result<(), CliError> {
                     "Wrote {} ({}) encoding {}",
                     path.display(),
                     format.as_str().to_uppercase(),
-                    one_line(&code.scan_url)
+                    one_line(scan_url)
                 ));
                 Ok(())
             }
@@ -148,16 +148,16 @@ pub async fn run(args: QrArgs, ctx: &Ctx) -> Result<(), CliError> {
     }
 }
 
-/// A code whose response had no `scan_url` (the SDK reads it as empty) has nothing to encode:
-/// say so instead of drawing an empty QR.
-fn check_scan_url(code: &heldqr_sdk::Code) -> Result<(), CliError> {
-    if code.scan_url.trim().is_empty() {
-        return Err(CliError::Other(format!(
+/// A code whose response had no (or an empty) `scan_url` has nothing to encode: say so
+/// instead of drawing an empty QR.
+fn check_scan_url(code: &heldqr_sdk::Code) -> Result<&str, CliError> {
+    match code.scan_url.as_deref() {
+        Some(url) if !url.trim().is_empty() => Ok(url),
+        _ => Err(CliError::Other(format!(
             "the API returned code {} without a scan_url, so there is no URL to draw as a QR",
             one_line(&code.shortcode)
-        )));
+        ))),
     }
-    Ok(())
 }
 
 fn render(qr: &qrcode::QrCode, format: ImageFormat, size: u32) -> Result<Vec<u8>, CliError> {

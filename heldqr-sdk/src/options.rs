@@ -1,0 +1,159 @@
+//! Per-call settings: what a request builder may override ([`RequestOptions`]), the client's
+//! defaults ([`Defaults`]), and the one place they merge ([`Defaults::merge`]) into the
+//! [`Settings`] the retry loop reads.
+
+use std::time::Duration;
+
+use crate::retry::RetryPolicy;
+
+/// What one call overrides; `None` keeps the client's default.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RequestOptions {
+    /// `Some(None)`: no per-attempt timeout for this call.
+    pub(crate) timeout: Option<Option<Duration>>,
+    pub(crate) retry: Option<RetryPolicy>,
+    /// Applied on top of whichever policy wins.
+    pub(crate) max_retries: Option<u32>,
+    /// `Some(None)`: no deadline for this call.
+    pub(crate) deadline: Option<Option<Duration>>,
+}
+
+/// The client's defaults, set on [`crate::ClientBuilder`].
+#[derive(Debug, Clone)]
+pub(crate) struct Defaults {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) deadline: Option<Duration>,
+}
+
+/// What the retry loop uses for one call.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Settings {
+    /// Per-attempt timeout.
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: RetryPolicy,
+    /// Overall time for the call: attempts, backoff, `Retry-After` and pacing waits.
+    pub(crate) deadline: Option<Duration>,
+}
+
+impl Defaults {
+    /// The one merge of client defaults and per-call options: a per-call value wins, and
+    /// `max_retries` applies to whichever policy won.
+    pub(crate) fn merge(&self, options: &RequestOptions) -> Settings {
+        let mut retry = options.retry.clone().unwrap_or_else(|| self.retry.clone());
+        if let Some(max_retries) = options.max_retries {
+            retry.max_retries = max_retries;
+        }
+        Settings {
+            timeout: options.timeout.unwrap_or(self.timeout),
+            retry,
+            deadline: options.deadline.unwrap_or(self.deadline),
+        }
+    }
+}
+
+/// Adds `timeout`, `no_timeout`, `retry_policy`, `max_retries`, `deadline` and `no_deadline`
+/// to a request builder with an `options: RequestOptions` field.
+macro_rules! request_options {
+    ($builder:ty) => {
+        impl $builder {
+            /// Per-attempt timeout for this call only, overriding
+            /// [`ClientBuilder::timeout`](crate::ClientBuilder::timeout).
+            pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+                self.options.timeout = Some(Some(timeout));
+                self
+            }
+
+            /// No per-attempt timeout for this call (the deadline, if any, still applies).
+            pub fn no_timeout(mut self) -> Self {
+                self.options.timeout = Some(None);
+                self
+            }
+
+            /// The retry policy for this call only, overriding
+            /// [`ClientBuilder::retry_policy`](crate::ClientBuilder::retry_policy).
+            pub fn retry_policy(mut self, policy: $crate::RetryPolicy) -> Self {
+                self.options.retry = Some(policy);
+                self
+            }
+
+            /// Retries after the first attempt for this call only (the rest of the policy as
+            /// configured); `0` sends exactly one attempt.
+            pub fn max_retries(mut self, max_retries: u32) -> Self {
+                self.options.max_retries = Some(max_retries);
+                self
+            }
+
+            /// Overall time for this call, retries, backoff, `Retry-After` and pacing waits
+            /// included, overriding
+            /// [`ClientBuilder::deadline`](crate::ClientBuilder::deadline). When it runs out
+            /// the call returns its last error (or [`Error::Timeout`](crate::Error::Timeout)
+            /// with `deadline_exceeded`), never a retry that could not finish in time.
+            pub fn deadline(mut self, deadline: std::time::Duration) -> Self {
+                self.options.deadline = Some(Some(deadline));
+                self
+            }
+
+            /// No overall deadline for this call.
+            pub fn no_deadline(mut self) -> Self {
+                self.options.deadline = Some(None);
+                self
+            }
+        }
+    };
+}
+
+pub(crate) use request_options;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Defaults {
+        Defaults {
+            timeout: Some(Duration::from_secs(30)),
+            retry: RetryPolicy::default(),
+            deadline: None,
+        }
+    }
+
+    #[test]
+    fn nothing_set_is_the_client_default() {
+        let settings = defaults().merge(&RequestOptions::default());
+        assert_eq!(settings.timeout, Some(Duration::from_secs(30)));
+        assert_eq!(settings.retry, RetryPolicy::default());
+        assert_eq!(settings.deadline, None);
+    }
+
+    #[test]
+    fn per_call_values_win() {
+        let options = RequestOptions {
+            timeout: Some(None),
+            retry: Some(RetryPolicy::none().jitter(false)),
+            max_retries: None,
+            deadline: Some(Some(Duration::from_secs(5))),
+        };
+        let settings = defaults().merge(&options);
+        assert_eq!(settings.timeout, None);
+        assert_eq!(settings.retry, RetryPolicy::none().jitter(false));
+        assert_eq!(settings.deadline, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn max_retries_applies_to_the_winning_policy() {
+        let mut client = defaults();
+        client.retry = RetryPolicy::default().max_retry_after(Duration::from_secs(90));
+        let settings = client.merge(&RequestOptions {
+            max_retries: Some(7),
+            ..RequestOptions::default()
+        });
+        assert_eq!(settings.retry.max_retries, 7);
+        assert_eq!(settings.retry.max_retry_after, Duration::from_secs(90));
+        let settings = client.merge(&RequestOptions {
+            retry: Some(RetryPolicy::default()),
+            max_retries: Some(0),
+            ..RequestOptions::default()
+        });
+        assert_eq!(settings.retry, RetryPolicy::none());
+    }
+}

@@ -1,0 +1,236 @@
+//! What the SDK tells `tracing` (the `tracing` feature, on by default): one span per call and
+//! one event per attempt, retry, pacing wait and give-up. Without the feature every function
+//! here is an empty inline no-op and the SDK does not depend on `tracing`.
+//!
+//! Levels: the call span is `INFO` (so a service's `warn` lines about a call carry its
+//! fields); attempts, retries and pacing waits are `DEBUG`; giving up on a retryable failure is
+//! `WARN`; bodies are `TRACE` and only when the client opted in
+//! ([`crate::ClientBuilder::log_bodies`]). The token is never a field: errors and bodies are
+//! masked before they get here.
+//!
+//! Span `heldqr.call` fields: `operation` (`codes.create`...), `http.method`, `url.path`,
+//! `idempotency_key`, then at the end `attempts`, `http.status_code`, `request_id`,
+//! `elapsed_ms`.
+
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// Why a retryable failure was not retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GiveUp {
+    RetriesExhausted,
+    DeadlineExceeded,
+    RetryAfterTooLong,
+}
+
+impl GiveUp {
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::RetriesExhausted => "retries exhausted",
+            Self::DeadlineExceeded => "deadline would pass before the next attempt",
+            Self::RetryAfterTooLong => "Retry-After is longer than the policy's max_retry_after",
+        }
+    }
+}
+
+/// Longest body text logged at `TRACE`.
+#[cfg(feature = "tracing")]
+const MAX_LOGGED_BODY_BYTES: usize = 16 * 1024;
+
+#[cfg(feature = "tracing")]
+mod imp {
+    use super::*;
+    use tracing::field::Empty;
+
+    /// The span of one call.
+    #[derive(Clone)]
+    pub(crate) struct CallSpan(tracing::Span);
+
+    impl CallSpan {
+        pub(crate) fn new(
+            operation: &'static str,
+            method: &reqwest::Method,
+            path: &str,
+            idempotency_key: Option<&str>,
+        ) -> Self {
+            Self(tracing::info_span!(
+                "heldqr.call",
+                operation,
+                http.method = %method,
+                url.path = path,
+                idempotency_key,
+                attempts = Empty,
+                http.status_code = Empty,
+                request_id = Empty,
+                elapsed_ms = Empty,
+            ))
+        }
+
+        pub(crate) fn instrument<F: std::future::Future>(
+            &self,
+            future: F,
+        ) -> tracing::instrument::Instrumented<F> {
+            tracing::Instrument::instrument(future, self.0.clone())
+        }
+
+        pub(crate) fn finish(
+            &self,
+            attempts: u32,
+            status: Option<u16>,
+            request_id: Option<&str>,
+            elapsed: Duration,
+        ) {
+            self.0.record("attempts", attempts);
+            if let Some(status) = status {
+                self.0.record("http.status_code", status);
+            }
+            if let Some(request_id) = request_id {
+                self.0.record("request_id", request_id);
+            }
+            self.0.record("elapsed_ms", elapsed_ms(elapsed));
+        }
+    }
+
+    fn elapsed_ms(d: Duration) -> u64 {
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn attempt(
+        attempt: u32,
+        status: Option<u16>,
+        error: Option<&Error>,
+        elapsed: Duration,
+    ) {
+        match error {
+            None => tracing::debug!(
+                attempt,
+                http.status_code = status,
+                elapsed_ms = elapsed_ms(elapsed),
+                "attempt succeeded"
+            ),
+            Some(error) => tracing::debug!(
+                attempt,
+                http.status_code = status,
+                elapsed_ms = elapsed_ms(elapsed),
+                error = %error,
+                "attempt failed"
+            ),
+        }
+    }
+
+    pub(crate) fn retry(attempt: u32, delay: Duration, error: &Error) {
+        let reason = if error.retry_after().is_some() {
+            "Retry-After"
+        } else {
+            "backoff"
+        };
+        tracing::debug!(
+            attempt,
+            delay_ms = elapsed_ms(delay),
+            reason,
+            error = %error,
+            "retrying"
+        );
+    }
+
+    pub(crate) fn pacing_wait(wait: Duration, reason: &'static str) {
+        tracing::debug!(
+            wait_ms = elapsed_ms(wait),
+            reason,
+            "waiting for the rate-limit budget"
+        );
+    }
+
+    pub(crate) fn giving_up(
+        operation: &'static str,
+        method: &reqwest::Method,
+        path: &str,
+        why: GiveUp,
+        error: &Error,
+    ) {
+        tracing::warn!(
+            operation,
+            http.method = %method,
+            url.path = path,
+            attempts = error.attempts(),
+            reason = why.as_str(),
+            error = %error,
+            "giving up"
+        );
+    }
+
+    /// `direction` is `request` or `response`; `text` is already masked.
+    pub(crate) fn body(direction: &'static str, text: &str) {
+        let cut = if text.len() > MAX_LOGGED_BODY_BYTES {
+            let mut end = MAX_LOGGED_BODY_BYTES;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            end
+        } else {
+            text.len()
+        };
+        tracing::trace!(
+            direction,
+            body = &text[..cut],
+            truncated = cut < text.len(),
+            "body"
+        );
+    }
+
+    pub(crate) fn bodies_enabled() -> bool {
+        tracing::enabled!(tracing::Level::TRACE)
+    }
+}
+
+#[cfg(not(feature = "tracing"))]
+mod imp {
+    use super::*;
+
+    #[derive(Clone)]
+    pub(crate) struct CallSpan;
+
+    impl CallSpan {
+        #[inline]
+        pub(crate) fn new(
+            _operation: &'static str,
+            _method: &reqwest::Method,
+            _path: &str,
+            _idempotency_key: Option<&str>,
+        ) -> Self {
+            Self
+        }
+
+        #[inline]
+        pub(crate) fn instrument<F: std::future::Future>(&self, future: F) -> F {
+            future
+        }
+
+        #[inline]
+        pub(crate) fn finish(&self, _: u32, _: Option<u16>, _: Option<&str>, _: Duration) {}
+    }
+
+    #[inline]
+    pub(crate) fn attempt(_: u32, _: Option<u16>, _: Option<&Error>, _: Duration) {}
+
+    #[inline]
+    pub(crate) fn retry(_: u32, _: Duration, _: &Error) {}
+
+    #[inline]
+    pub(crate) fn pacing_wait(_: Duration, _: &'static str) {}
+
+    #[inline]
+    pub(crate) fn giving_up(_: &'static str, _: &reqwest::Method, _: &str, _: GiveUp, _: &Error) {}
+
+    #[inline]
+    pub(crate) fn body(_: &'static str, _: &str) {}
+
+    #[inline]
+    pub(crate) fn bodies_enabled() -> bool {
+        false
+    }
+}
+
+pub(crate) use imp::*;
