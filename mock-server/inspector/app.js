@@ -214,9 +214,10 @@
     return s;
   }
 
+  // HH:MM:SS.mmm of an RFC 3339 instant (the server drops trailing zeros of the fraction).
   function timeOf(at) {
-    const m = /T(\d\d:\d\d:\d\d(?:\.\d+)?)/.exec(at || '');
-    return m ? m[1] : at;
+    const m = /T(\d\d:\d\d:\d\d)(?:\.(\d+))?/.exec(at || '');
+    return m ? `${m[1]}.${(m[2] || '').padEnd(3, '0').slice(0, 3)}` : at;
   }
 
   function statusClass(status) {
@@ -242,7 +243,7 @@
       },
       el('td', {}, el('button', {
         type: 'button', class: 'linklike', text: timeOf(e.at),
-        'aria-label': `Open request ${e.id}: ${e.method} ${e.path}, ${e.status}`,
+        'aria-label': `${timeOf(e.at)} ${e.method} ${e.path} ${e.status}: open request ${e.id}`,
         'aria-pressed': e.id === selectedId ? 'true' : 'false',
         onclick: open,
       })),
@@ -407,7 +408,7 @@
     const shown = a.codes.length < a.code_count ? ` (newest ${a.codes.length} shown)` : '';
     return el('section', { class: 'account', 'aria-label': `Account ${a.id}` },
       el('h4', { text: `${a.id}: ${plural(a.code_count, 'code', 'codes')}${shown}` }),
-      a.codes.length === 0 ? el('p', { class: 'note', text: 'No codes.' }) : el('ul', { class: 'codes' }, ...a.codes.map(codeCard)));
+      a.codes.length === 0 ? null : el('ul', { class: 'codes' }, ...a.codes.map(codeCard)));
   }
 
   function shares(title, list, key) {
