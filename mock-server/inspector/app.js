@@ -35,6 +35,7 @@
   let signedIn = false;
   let timer = null;
   let accountsKnown = '';
+  let journalOff = false;
 
   // ---- talking to the mock ----
 
@@ -296,7 +297,7 @@
     tbody.replaceChildren(...rows);
     const n = entries.size;
     $('#requests-count').textContent = n === 0
-      ? 'No requests yet. Point a client at this server and they appear here.'
+      ? (journalOff ? 'The journal is off (--journal-size 0): no requests are recorded.' : 'No requests yet. Point a client at this server and they appear here.')
       : `${plural(n, 'request', 'requests')} shown${n >= KEEP ? ` (the newest ${KEEP})` : ''}.`;
   }
 
@@ -380,6 +381,10 @@
   // ---- state ----
 
   function renderState(s) {
+    if (journalOff !== !s.journal_enabled) {
+      journalOff = !s.journal_enabled;
+      renderRequests();
+    }
     $('#clock').textContent = s.now;
     $('#clock').setAttribute('datetime', s.now);
     $('#clock-offset').textContent = s.clock_offset_seconds > 0 ? `(advanced ${s.clock_offset_seconds} s)` : '';

@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
@@ -87,7 +87,7 @@ fn route_table(state: AppState) -> Router {
         .route("/reference", get(reference::serve))
         .route("/healthz", get(handlers::healthz))
         // The inspector: `/` from a browser goes to its page; its files and data.
-        .route("/", any(inspector::root))
+        .route("/", get(inspector::root))
         .route("/_mock", get(inspector::to_page))
         .route("/_mock/", get(inspector::page))
         .route("/_mock/inspector/{file}", get(inspector::asset))

@@ -43,7 +43,7 @@ async fn a_browser_at_the_root_goes_to_the_page_and_api_clients_keep_the_404() {
         .header("accept", browser)
         .send()
         .await;
-    assert_eq!((r.status, r.error_code()), (404, "not_found"));
+    assert_eq!((r.status, r.error_code()), (405, "method_not_allowed"));
     let r = m.req(Method::GET, "/_mock").send().await;
     assert_eq!((r.status, r.header("location")), (307, Some("/_mock/")));
 }

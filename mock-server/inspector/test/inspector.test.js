@@ -202,6 +202,16 @@ async function run(browser, withAdmin) {
     const left = await fetch(`${base}/_mock/requests`, { headers: withAdmin ? { authorization: `Bearer ${ADMIN}` } : {} });
     assert.deepEqual((await left.json()).data, []);
 
+    // Move the clock; clear the journal after one more request.
+    await page.getByLabel('Advance the clock by (seconds)').fill('86400');
+    await page.getByRole('button', { name: 'Advance' }).click();
+    await page.locator('#clock-offset', { hasText: 'advanced 86400 s' }).waitFor({ timeout: WAIT });
+    await untilAnswered(base, 'GET', '/api/v1/codes', undefined, null);
+    await page.locator('#requests tr.req').first().waitFor({ timeout: WAIT });
+    await page.getByRole('button', { name: 'Clear the journal' }).click();
+    await page.locator('#control-status', { hasText: 'Journal cleared.' }).waitFor({ timeout: WAIT });
+    await page.locator('#requests tbody tr').first().waitFor({ state: 'detached', timeout: WAIT });
+
     assert.deepEqual(problems, [], 'console errors');
     log(`ok ${label}`);
   } finally {

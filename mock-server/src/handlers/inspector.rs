@@ -93,14 +93,15 @@ pub(crate) async fn asset(
     }
 }
 
-/// `/`: a browser asking for HTML goes to the page; anything else is the unknown route.
+/// `GET /`: a browser asking for HTML goes to the page; any other client gets the unknown
+/// route's 404.
 pub(crate) async fn root(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let wants_html = headers
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.to_ascii_lowercase().contains("text/html"));
-    if wants_html && (method == Method::GET || method == Method::HEAD) {
+    if wants_html {
         redirect(PAGE_PATH)
     } else {
         ApiError::route_not_found(method.as_str(), uri.path()).into_response()
