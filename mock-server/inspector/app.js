@@ -147,7 +147,9 @@
         askToken('The mock asked for the admin token again.');
         return;
       }
-      setLive(`Cannot reach the mock (${err.message}); retrying.`);
+      setLive(err instanceof TypeError
+        ? 'Cannot reach the mock; retrying.'
+        : `The mock refused the update (${err.message}); retrying.`);
     }
     schedule();
   }
