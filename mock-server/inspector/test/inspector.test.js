@@ -194,7 +194,15 @@ async function run(browser, withAdmin) {
       assert.ok(!session.value.includes(ADMIN));
     }
 
+    // Reset one account: another account's requests and codes stay.
+    await page.getByLabel('Reset', { exact: true }).selectOption('acct_pro');
+    await page.getByRole('button', { name: 'Reset', exact: true }).click();
+    await page.locator('#control-status', { hasText: 'Account acct_pro reset.' }).waitFor({ timeout: WAIT });
+    await group.waitFor({ timeout: WAIT });
+    await card.waitFor({ timeout: WAIT });
+
     // Reset everything: the requests and the codes go.
+    await page.getByLabel('Reset', { exact: true }).selectOption('');
     await page.getByRole('button', { name: 'Reset', exact: true }).click();
     await page.locator('#control-status', { hasText: 'Everything reset.' }).waitFor({ timeout: WAIT });
     await page.locator('#requests tbody tr').first().waitFor({ state: 'detached', timeout: WAIT });
