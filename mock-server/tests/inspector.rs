@@ -355,3 +355,40 @@ async fn the_journal_gives_the_newest_entries_with_limit() {
         assert_eq!(r.status, 400, "limit={bad}");
     }
 }
+
+#[tokio::test]
+async fn the_state_lists_the_newest_25_codes_of_an_account_and_counts_them_all() {
+    let m = Mock::with(
+        MockConfig::default()
+            .rate_limit(1_000_000, Duration::from_secs(60))
+            .journal_size(0),
+    );
+    let mut made = Vec::new();
+    for i in 0..30 {
+        made.push(
+            m.create(
+                BUSINESS,
+                &format!(r#"{{"target_url":"https://example.com/{i}"}}"#),
+            )
+            .await,
+        );
+    }
+    let r = m.req(Method::GET, "/_mock/state").send().await;
+    let d = &r.json["data"];
+    assert_eq!(d["journal_enabled"], false);
+    let business = d["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "acct_business")
+        .unwrap();
+    assert_eq!(business["code_count"], 30);
+    let listed: Vec<&str> = business["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["shortcode"].as_str().unwrap())
+        .collect();
+    let newest: Vec<&str> = made.iter().rev().take(25).map(String::as_str).collect();
+    assert_eq!(listed, newest);
+}
