@@ -11,7 +11,8 @@
 //! callgrind_annotate /tmp/cg.out | head -60
 //! ```
 //!
-//! `BENCH_REQUESTS` sets the number of requests (default 20000).
+//! `BENCH_REQUESTS` sets the number of requests (default 20000); `BENCH_JOURNAL=0` turns the
+//! journal off and `BENCH_LOG=0` the request log, to see what each costs.
 
 use std::time::{Duration, Instant};
 
@@ -32,10 +33,14 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let config = MockConfig::default()
+        let on = |var: &str| std::env::var(var).map_or(true, |v| v != "0");
+        let mut config = MockConfig::default()
             .rate_limit(u32::MAX, Duration::from_secs(1))
-            .log_requests(true)
+            .log_requests(on("BENCH_LOG"))
             .seed(1);
+        if !on("BENCH_JOURNAL") {
+            config = config.journal_size(0);
+        }
         let state = AppState::new(config).expect("config");
         let router = app(state.clone());
         let auth = format!("Bearer {DEV_TOKEN_PRO}");

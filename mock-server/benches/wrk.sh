@@ -43,29 +43,30 @@ cleanup() {
 trap cleanup EXIT
 LOG=${LOG:-$tmp/mock.log}
 
-# Starts "$@" with stdout to $1's file, waits for its "listening on http://..." line, prints the URL.
-start() {
-    local out=$1; shift
-    "$@" >"$out" &
-    pids+=($!)
-    for _ in $(seq 1 200); do
-        if url=$(grep -o 'listening on http://[0-9.:]*' "$out" 2>/dev/null | head -1); then
+# Waits for the "listening on http://..." line in file $1 and prints the URL.
+url_in() {
+    for _ in $(seq 1 400); do
+        if url=$(grep -o 'listening on http://[0-9.:]*' "$1" 2>/dev/null | head -1); then
             echo "${url#listening on }"
             return
         fi
         sleep 0.05
     done
-    echo "server did not start: $*" >&2
+    echo "server did not start (see $1)" >&2
     exit 1
 }
 
 # shellcheck disable=SC2086
-mock=$(start "$tmp/mock.out" "$MOCK_BIN" --listen 127.0.0.1:0 --token "$TOKEN=pro" \
-    --rate-limit 4294967295/1s ${MOCK_ARGS:-} 2>"$LOG")
+"$MOCK_BIN" --listen 127.0.0.1:0 --token "$TOKEN=pro" --rate-limit 4294967295/1s ${MOCK_ARGS:-} \
+    >"$tmp/mock.out" 2>"$LOG" &
+pids+=($!)
+mock=$(url_in "$tmp/mock.out")
 curl -fsS -o "$tmp/code.json" -X POST "$mock/api/v1/codes" -H "Authorization: Bearer $TOKEN" \
     -H 'Content-Type: application/json' \
     -d '{"target_url": "https://example.com/menu", "label": "Restaurant menu", "shortcode": "menu-v3"}'
-bare=$(start "$tmp/bare.out" "$BARE_BIN" "$tmp/code.json")
+"$BARE_BIN" "$tmp/code.json" >"$tmp/bare.out" &
+pids+=($!)
+bare=$(url_in "$tmp/bare.out")
 path=/api/v1/codes/menu-v3
 cmp -s <(curl -fsS "$bare$path") <(curl -fsS -H "Authorization: Bearer $TOKEN" "$mock$path") ||
     { echo "the two servers do not serve the same JSON" >&2; exit 1; }

@@ -126,7 +126,7 @@ fn last_four(token: &str) -> Option<&str> {
 /// The headers as the journal records them: copied once, the token masked.
 fn record_headers(h: &HeaderMap) -> HeaderBlock {
     HeaderBlock::record(
-        h.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+        || h.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
         |name, value| (name == header::AUTHORIZATION).then(|| masked_authorization(value)),
     )
 }

@@ -179,14 +179,20 @@ pub(crate) struct HeaderBlock(Box<[u8]>);
 impl HeaderBlock {
     /// Records `(name, value)` pairs, a name's values next to each other (as `HeaderMap`
     /// iterates); `shown` may replace a value (the token masked).
-    pub(crate) fn record<'a>(
-        pairs: impl Iterator<Item = (&'a str, &'a [u8])>,
+    pub(crate) fn record<'a, I: Iterator<Item = (&'a str, &'a [u8])>>(
+        pairs: impl Fn() -> I,
         mut shown: impl FnMut(&str, &'a [u8]) -> Option<String>,
     ) -> HeaderBlock {
-        let mut out = Vec::with_capacity(512);
+        // Room for every pair as it comes (a replaced value gets room as it is made): the
+        // buffer is allocated once and never copied to shrink.
+        let room: usize = pairs()
+            .take(4 * JOURNAL_HEADER_COUNT)
+            .map(|(n, v)| n.len() + v.len().min(JOURNAL_HEADER_LIMIT) + 3)
+            .sum();
+        let mut out = Vec::with_capacity(room);
         let mut names = 0;
         let mut last: Option<&str> = None;
-        for (name, value) in pairs {
+        for (name, value) in pairs() {
             if last != Some(name) {
                 if names == JOURNAL_HEADER_COUNT {
                     break;
@@ -551,7 +557,7 @@ mod tests {
         let mut e = entry(1, 0, &"y".repeat(3000));
         let long = "v".repeat(2 * JOURNAL_HEADER_LIMIT);
         e.request_headers = HeaderBlock::record(
-            [("a", long.as_bytes()), ("b", b"c".as_slice())].into_iter(),
+            || [("a", long.as_bytes()), ("b", b"c".as_slice())].into_iter(),
             |_, _| None,
         );
         let held = e.request_headers.len() + e.request_body.bytes.len() + e.target.len();
@@ -573,9 +579,10 @@ mod tests {
             ("x-bytes", b"caf\xe9\x00"),
         ];
         pairs.extend(names.iter().map(|n| (n.as_str(), b"1".as_slice())));
-        let block = HeaderBlock::record(pairs.into_iter(), |name, _| {
-            (name == "authorization").then(|| "Bearer ...oken".to_owned())
-        });
+        let block = HeaderBlock::record(
+            || pairs.iter().copied(),
+            |name, _| (name == "authorization").then(|| "Bearer ...oken".to_owned()),
+        );
         let shown = block.shown();
         assert_eq!(shown["accept"], "a/b, c/d");
         assert_eq!(shown["authorization"], "Bearer ...oken");
