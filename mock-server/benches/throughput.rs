@@ -2,12 +2,16 @@
 //!
 //! 1. Memory per stored code: resident set size (`/proc/self/statm`) before and after creating
 //!    100,000 codes through the router in-process.
-//! 2. Throughput: authenticated `GET /api/v1/codes/{shortcode}` against heldqr-mock with 32
-//!    keep-alive connections, beside the same request on a minimal axum route in the same run:
-//!    requests per second, p50/p99 latency and the ratio.
+//! 2. Throughput: authenticated `GET /api/v1/codes/{shortcode}` against heldqr-mock in the
+//!    binary's default configuration (request log on, through a subscriber and a non-blocking
+//!    writer like the binary's, to nowhere; journal on) with 32 keep-alive connections, beside
+//!    the same request on a minimal axum route in the same run, alternating rounds: requests
+//!    per second, p50/p99 latency, the medians and the ratios.
 //!
 //! Everything is on 127.0.0.1. Run: `cargo bench -p heldqr-mock --bench throughput`
-//! (`BENCH_SECS` sets the seconds per target, default 5; `BENCH_CONNECTIONS` the connections).
+//! (`BENCH_SECS` sets the seconds per run, default 5; `BENCH_ROUNDS` the rounds, default 3;
+//! `BENCH_CONNECTIONS` the connections). `benches/wrk.sh` measures the release binary with an
+//! external load generator.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +39,9 @@ fn rss_bytes() -> Option<u64> {
 async fn memory_per_code() {
     let config = MockConfig::default()
         .rate_limit(u32::MAX, Duration::from_millis(1))
+        .max_codes_per_account(CODES)
+        // The codes alone (the journal has its own budget).
+        .journal_size(0)
         .seed(1);
     let state = AppState::new(config).expect("config");
     let router = app(state.clone());
@@ -125,7 +132,17 @@ fn pct(sorted: &[u32], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
-fn report(name: &str, l: &Load) -> f64 {
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Prints one run; returns (req/s, p99 ms).
+fn report(name: &str, l: &Load) -> (f64, f64) {
     let rps = l.requests as f64 / l.elapsed.as_secs_f64();
     println!(
         "{name:<28} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} requests in {:.1} s)",
@@ -135,7 +152,7 @@ fn report(name: &str, l: &Load) -> f64 {
         l.requests,
         l.elapsed.as_secs_f64()
     );
-    rps
+    (rps, pct(&l.latencies_us, 0.99))
 }
 
 async fn bare_axum(body: String) -> (String, tokio::task::JoinHandle<()>) {
@@ -163,6 +180,15 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(32);
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    // The binary's log path: every request line formatted and handed to a writer thread.
+    let (writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::sink());
+    tracing_subscriber::fmt().with_writer(writer).init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -171,7 +197,10 @@ fn main() {
         memory_per_code().await;
 
         // A limit far above what the run sends, so the limiter runs but never rejects.
-        let config = MockConfig::default().rate_limit(u32::MAX, Duration::from_secs(1)).seed(1);
+        let config = MockConfig::default()
+            .rate_limit(u32::MAX, Duration::from_secs(1))
+            .log_requests(true)
+            .seed(1);
         let server = MockServer::start(config).await.expect("start");
         let auth = format!("Bearer {DEV_TOKEN_PRO}");
         let create = Request::post("/api/v1/codes")
@@ -188,9 +217,27 @@ fn main() {
         // Warm both up, then measure.
         load(&bare_base, path, &auth, connections, 1).await;
         load(server.base_url(), path, &auth, connections, 1).await;
-        let bare = report("bare axum route", &load(&bare_base, path, &auth, connections, secs).await);
-        let mock = report("heldqr-mock (auth+limit)", &load(server.base_url(), path, &auth, connections, secs).await);
-        println!("ratio heldqr-mock / bare axum: {:.2} (target >= 0.6)", mock / bare);
+        let (mut bare, mut mock) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            for side in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
+                if side == 0 {
+                    bare.push(report("bare axum route", &load(&bare_base, path, &auth, connections, secs).await));
+                } else {
+                    mock.push(report("heldqr-mock (log+journal)", &load(server.base_url(), path, &auth, connections, secs).await));
+                }
+            }
+        }
+        let rps = |v: &[(f64, f64)]| median(v.iter().map(|r| r.0).collect());
+        let p99 = |v: &[(f64, f64)]| median(v.iter().map(|r| r.1).collect());
+        println!(
+            "medians: bare {:.0} req/s p99 {:.2} ms; heldqr-mock {:.0} req/s p99 {:.2} ms",
+            rps(&bare), p99(&bare), rps(&mock), p99(&mock)
+        );
+        println!(
+            "ratio heldqr-mock / bare axum: {:.2} req/s (target >= 0.85), {:.2} p99 (target <= 2)",
+            rps(&mock) / rps(&bare),
+            p99(&mock) / p99(&bare)
+        );
         bare_task.abort();
         server.shutdown().await;
     });

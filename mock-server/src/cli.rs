@@ -1,6 +1,9 @@
 //! The command line of `heldqr-mock`: arguments (clap), turned into a [`MockConfig`] in one
 //! step; then bind, print the address line, serve until SIGINT/SIGTERM, shut down gracefully.
 //!
+//! The log (`--log-level`, `--log-format`, `--quiet`) is set up in `logging`: request lines
+//! and other events on stderr, written off the request path.
+//!
 //! Fault flags (`--fault-*`) map one to one onto [`FaultConfig`]'s builder methods.
 //!
 //! Every flag can also come from the environment (`HELDQR_MOCK_<FLAG>`, named in `--help`), so a
@@ -24,6 +27,8 @@ use heldqr_mock::{
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+use crate::logging::{self, LogFormat};
 
 /// Stateful reference mock server of the Heldqr Management API.
 ///
@@ -109,6 +114,21 @@ struct Args {
     /// Do not log one line per request on stderr (in the environment: 1/0, true/false).
     #[arg(long, short, env = "HELDQR_MOCK_QUIET", value_parser = clap::builder::BoolishValueParser::new())]
     quiet: bool,
+
+    /// Which log events to write on stderr: a `RUST_LOG`-style filter, e.g. `info` (the
+    /// default: one line per request), `warn` (no request lines), or
+    /// `info,heldqr_mock::request=off`. The address line on stdout is never filtered.
+    #[arg(
+        long,
+        value_name = "FILTER",
+        default_value = "info",
+        env = "HELDQR_MOCK_LOG"
+    )]
+    log_level: String,
+
+    /// The log's line format: text, or json (one object per line, for CI log processors).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text, env = "HELDQR_MOCK_LOG_FORMAT")]
+    log_format: LogFormat,
 
     /// Seed of the fault generator: the same seed and the same sequence of requests per token
     /// give the same faults (default: random, printed at start).
@@ -493,11 +513,10 @@ async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
         listen.window.as_secs_f64()
     );
     if !bound.ip().is_loopback() && !config.has_admin_token() {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "heldqr-mock: warning: listening on {bound} with the /_mock routes open to anyone who \
-             can reach it (they reset state and move the clock); set --admin-token \
-             (HELDQR_MOCK_ADMIN_TOKEN) to guard them"
+        tracing::warn!(
+            "listening on {bound} with the /_mock routes open to anyone who can reach it (they \
+             reset state and move the clock); set --admin-token (HELDQR_MOCK_ADMIN_TOKEN) to \
+             guard them"
         );
     }
     if let Some(seed) = server.state().fault_seed() {
@@ -511,7 +530,7 @@ async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
     let _ = out.flush();
     drop(out);
     signals.next().await;
-    let _ = writeln!(std::io::stderr().lock(), "heldqr-mock: shutting down");
+    tracing::info!("shutting down");
     // Requests in flight get a moment to finish; then the rest are cut, so `docker stop` and
     // CI teardown never wait on a slow client (or a long injected latency). A second signal
     // stops at once.
@@ -536,6 +555,14 @@ pub fn main() -> ExitCode {
     }
     let config = match config_from(&args) {
         Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr().lock(), "heldqr-mock: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Flushes the buffered log lines when dropped, after the server stopped.
+    let _log = match logging::init(&args.log_level, args.log_format) {
+        Ok(guard) => guard,
         Err(e) => {
             let _ = writeln!(std::io::stderr().lock(), "heldqr-mock: {e}");
             return ExitCode::from(2);

@@ -45,6 +45,7 @@ pub use config::{
     MAX_LATENCY, MockConfig, RateLimitConfig, TokenSpec, UNKNOWN_CODE, UNKNOWN_CODE_STATUS,
 };
 pub use handlers::reference::OPENAPI_YAML;
+pub use layers::log::REQUEST_TARGET as REQUEST_LOG_TARGET;
 pub use model::{Plan, UnknownPlan};
 pub use routes::app;
 pub use server::MockServer;

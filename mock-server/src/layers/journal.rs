@@ -7,7 +7,6 @@
 //! The request body is recorded as it streams to the handler (the first
 //! `JOURNAL_BODY_LIMIT` bytes), so the handler's own limits and errors are unchanged.
 
-use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -20,16 +19,12 @@ use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
 use http_body::Frame;
-use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
 
 use super::auth::bearer_token;
 use super::faults::Injected;
 use super::in_api;
-use super::request_id::X_REQUEST_ID;
 use crate::state::{
-    AppState, JOURNAL_BODY_LIMIT, JOURNAL_HEADER_COUNT, JOURNAL_HEADER_LIMIT, JournalEntry,
-    JournalMessage, escape_bytes, last_four,
+    AppState, HeaderBlock, JOURNAL_BODY_LIMIT, Recorded, RecordedBody, last_four,
 };
 
 /// The most bytes of an answer read back to record it (the server's own answers are small
@@ -40,6 +35,8 @@ fn journaled(path: &str) -> bool {
     in_api(path) || path.starts_with("/r/")
 }
 
+/// Records the request as it passes: copies of its bytes, cut to the journal's bounds, the
+/// token masked. Formatting them for a reader waits until someone reads the journal.
 pub(crate) async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(journal) = state.journal() else {
         return next.run(req).await;
@@ -48,82 +45,68 @@ pub(crate) async fn layer(State(state): State<AppState>, req: Request, next: Nex
         return next.run(req).await;
     }
     let started = Instant::now();
-    let now = state.clock().now();
-    let at = now
-        .replace_nanosecond(u32::from(now.millisecond()) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default();
+    let at = state.clock().now();
     let id = journal.lock().unwrap_or_else(|p| p.into_inner()).take_id();
-    let method = req.method().as_str().to_owned();
-    let path = req.uri().path().to_owned();
-    let query = req.uri().query().map(str::to_owned);
-    let token = bearer_token(req.headers()).map(str::to_owned);
-    let account = token
-        .as_deref()
-        .and_then(|t| state.caller(t))
-        .map(|c| state.account_name(c.account).to_owned());
+    let method = req.method().clone();
+    let target: Box<str> = match req.uri().path_and_query() {
+        Some(pq) => pq.as_str().into(),
+        None => req.uri().path().into(),
+    };
+    let bearer = bearer_token(req.headers());
+    let account = bearer.and_then(|t| state.caller(t)).map(|c| c.account);
+    let token = bearer.and_then(last_four).map(Box::from);
     let idempotency_key = req
         .headers()
         .get("idempotency-key")
-        .map(|v| escape_bytes(v.as_bytes()));
-    let request_headers = headers(req.headers());
+        .map(|v| Box::from(v.as_bytes()));
     // Set on the request by the request-id layer (outside this one); it is also the answer's.
-    let request_id = req
-        .headers()
-        .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let request_headers = record_headers(req.headers());
 
-    let captured = Arc::new(Mutex::new(Captured::default()));
-    let req = req.map(|body| {
-        Body::new(Tee {
-            inner: body,
-            captured: captured.clone(),
-        })
-    });
+    // A request without a body (most of them) needs no tee.
+    let captured = (!req.body().is_end_stream()).then(|| Arc::new(Mutex::new(Captured::default())));
+    let req = match &captured {
+        Some(captured) => req.map(|body| {
+            Body::new(Tee {
+                inner: body,
+                captured: captured.clone(),
+            })
+        }),
+        None => req,
+    };
     let res = next.run(req).await;
 
     let (parts, body) = res.into_parts();
     let answer = axum::body::to_bytes(body, ANSWER_READ_LIMIT)
         .await
         .unwrap_or_default();
-    let fault = parts.extensions.get::<Injected>().map(|f| f.0.to_owned());
-    let request_body = {
-        let c = captured.lock().unwrap_or_else(|p| p.into_inner());
-        body_value(&c.bytes, c.truncated)
+    let request_body = match captured {
+        Some(c) => {
+            let c = c.lock().unwrap_or_else(|p| p.into_inner());
+            RecordedBody {
+                bytes: Bytes::copy_from_slice(&c.bytes),
+                truncated: c.truncated,
+            }
+        }
+        None => RecordedBody::default(),
     };
-    let entry = JournalEntry {
+    let entry = Recorded {
         id,
         at,
         method,
-        path,
-        query,
+        target,
         status: parts.status.as_u16(),
         account,
-        token: token.as_deref().and_then(last_four),
+        token,
         idempotency_key,
-        idempotent_replay: parts
-            .headers
-            .get("idempotent-replay")
-            .is_some_and(|v| v == "true"),
-        fault,
-        request_id,
+        fault: parts.extensions.get::<Injected>().map(|f| f.0),
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-        request: JournalMessage {
-            headers: request_headers,
-            body: request_body.0,
-            body_truncated: request_body.1,
-        },
-        response: {
-            let cut = answer.len() > JOURNAL_BODY_LIMIT;
-            let kept = &answer[..answer.len().min(JOURNAL_BODY_LIMIT)];
-            let (body, body_truncated) = body_value(kept, cut);
-            JournalMessage {
-                headers: headers(&parts.headers),
-                body,
-                body_truncated,
-            }
+        request_headers,
+        request_body,
+        response_headers: record_headers(&parts.headers),
+        response_body: RecordedBody {
+            // A copy, so an entry never holds a larger buffer alive than it is charged for.
+            bytes: Bytes::copy_from_slice(&answer[..answer.len().min(JOURNAL_BODY_LIMIT)]),
+            truncated: answer.len() > JOURNAL_BODY_LIMIT,
         },
     };
     journal
@@ -133,48 +116,26 @@ pub(crate) async fn layer(State(state): State<AppState>, req: Request, next: Nex
     Response::from_parts(parts, Body::from(answer))
 }
 
-/// The headers as the journal shows them: the token masked, values escaped and cut.
-fn headers(h: &HeaderMap) -> BTreeMap<String, String> {
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
-    for (name, value) in h.iter() {
-        if out.len() >= JOURNAL_HEADER_COUNT && !out.contains_key(name.as_str()) {
-            continue;
-        }
-        let shown = if name == header::AUTHORIZATION {
-            match value.to_str().ok().and_then(|v| v.trim().split_once(' ')) {
-                Some((scheme, token)) => match last_four(token.trim()) {
-                    Some(last) => format!("{scheme} ...{last}"),
-                    None => format!("{scheme} [redacted]"),
-                },
-                None => "[redacted]".to_owned(),
-            }
-        } else {
-            let bytes = value.as_bytes();
-            let mut s = escape_bytes(&bytes[..bytes.len().min(JOURNAL_HEADER_LIMIT)]);
-            if bytes.len() > JOURNAL_HEADER_LIMIT {
-                s.push('…');
-            }
-            s
-        };
-        out.entry(name.as_str().to_owned())
-            .and_modify(|v| {
-                v.push_str(", ");
-                v.push_str(&shown);
-            })
-            .or_insert(shown);
-    }
-    out
+/// The headers as the journal records them: copied once, the token masked.
+fn record_headers(h: &HeaderMap) -> HeaderBlock {
+    HeaderBlock::record(
+        || h.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+        |name, value| (name == header::AUTHORIZATION).then(|| masked_authorization(value)),
+    )
 }
 
-/// A body as the journal shows it: its JSON value when whole and JSON, else its text.
-fn body_value(bytes: &[u8], truncated: bool) -> (Value, bool) {
-    if bytes.is_empty() && !truncated {
-        return (Value::Null, false);
+/// `Scheme ...last4`, or `Scheme [redacted]` for a short token, or `[redacted]`.
+fn masked_authorization(value: &[u8]) -> String {
+    match std::str::from_utf8(value)
+        .ok()
+        .and_then(|v| v.trim().split_once(' '))
+    {
+        Some((scheme, token)) => match last_four(token.trim()) {
+            Some(last) => format!("{scheme} ...{last}"),
+            None => format!("{scheme} [redacted]"),
+        },
+        None => "[redacted]".to_owned(),
     }
-    if !truncated && let Ok(v) = serde_json::from_slice::<Value>(bytes) {
-        return (v, false);
-    }
-    (Value::String(escape_bytes(bytes)), truncated)
 }
 
 /// The first bytes of a request body, as the handler read them.
@@ -227,10 +188,11 @@ mod tests {
 
     #[test]
     fn tokens_show_their_last_four_characters_only_when_long() {
-        let mut h = HeaderMap::new();
-        h.insert("authorization", "Bearer hkr_test_business".parse().unwrap());
-        assert_eq!(headers(&h)["authorization"], "Bearer ...ness");
-        h.insert("authorization", "Bearer short".parse().unwrap());
-        assert_eq!(headers(&h)["authorization"], "Bearer [redacted]");
+        assert_eq!(
+            masked_authorization(b"Bearer hkr_test_business"),
+            "Bearer ...ness"
+        );
+        assert_eq!(masked_authorization(b"Bearer short"), "Bearer [redacted]");
+        assert_eq!(masked_authorization(b"hkr_test_business"), "[redacted]");
     }
 }

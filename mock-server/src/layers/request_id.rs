@@ -31,12 +31,3 @@ pub(crate) async fn drop_client_id(mut req: Request, next: Next) -> Response {
     req.headers_mut().remove(&X_REQUEST_ID);
     next.run(req).await
 }
-
-/// The request id of a request (set by the layer), or `-`.
-pub(crate) fn of(req: &Request) -> String {
-    req.headers()
-        .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_owned()
-}

@@ -5,11 +5,19 @@
 //! increase and are never reused, also across resets. The journal layer (`layers::journal`)
 //! fills it; `GET /_mock/requests` and [`MockServer::requests`](crate::MockServer::requests)
 //! read it.
+//!
+//! On the request path an entry is recorded as a [`Recorded`]: the bytes as they came and went,
+//! copied once and cut to the bounds (headers in one buffer each, the token already masked).
+//! Turning them into a [`JournalEntry`] (escaping, JSON bodies, the timestamp's text) waits
+//! until someone reads the journal.
 
 use std::collections::{BTreeMap, VecDeque};
 
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// The most bytes of a request or response body an entry keeps.
 pub const JOURNAL_BODY_LIMIT: usize = 4 * 1024;
@@ -162,69 +170,249 @@ impl RequestFilter {
         self.limit = Some(n);
         self
     }
+}
 
-    pub(crate) fn matches(&self, e: &JournalEntry) -> bool {
-        self.method
+/// Separates a header's name from its value, and one header from the next, in a
+/// [`HeaderBlock`]: a byte no header name or value holds.
+const SEP: u8 = 0;
+/// Ends a header value that was cut at [`JOURNAL_HEADER_LIMIT`] bytes (another byte a value
+/// never holds).
+const CUT: u8 = 1;
+
+/// The headers of one message as recorded: `name SEP value [CUT] SEP`, repeated, in one
+/// allocation; at most [`JOURNAL_HEADER_COUNT`] names, each value cut at
+/// [`JOURNAL_HEADER_LIMIT`] bytes.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct HeaderBlock(Box<[u8]>);
+
+impl HeaderBlock {
+    /// Records `(name, value)` pairs, a name's values next to each other (as `HeaderMap`
+    /// iterates); `shown` may replace a value (the token masked).
+    pub(crate) fn record<'a, I: Iterator<Item = (&'a str, &'a [u8])>>(
+        pairs: impl Fn() -> I,
+        mut shown: impl FnMut(&str, &'a [u8]) -> Option<String>,
+    ) -> HeaderBlock {
+        // Room for every pair as it comes (a replaced value gets room as it is made): the
+        // buffer is allocated once and never copied to shrink.
+        let room: usize = pairs()
+            .take(4 * JOURNAL_HEADER_COUNT)
+            .map(|(n, v)| n.len() + v.len().min(JOURNAL_HEADER_LIMIT) + 3)
+            .sum();
+        let mut out = Vec::with_capacity(room);
+        let mut names = 0;
+        let mut last: Option<&str> = None;
+        for (name, value) in pairs() {
+            if last != Some(name) {
+                if names == JOURNAL_HEADER_COUNT {
+                    break;
+                }
+                names += 1;
+                last = Some(name);
+            }
+            out.extend_from_slice(name.as_bytes());
+            out.push(SEP);
+            let replaced = shown(name, value);
+            let value = replaced.as_ref().map_or(value, |s| s.as_bytes());
+            let kept = &value[..value.len().min(JOURNAL_HEADER_LIMIT)];
+            // Header values never hold the separators; a stray one is dropped, not misread.
+            if kept.iter().all(|b| *b > CUT) {
+                out.extend_from_slice(kept);
+            } else {
+                out.extend(kept.iter().copied().filter(|b| *b > CUT));
+            }
+            if value.len() > JOURNAL_HEADER_LIMIT {
+                out.push(CUT);
+            }
+            out.push(SEP);
+        }
+        HeaderBlock(out.into_boxed_slice())
+    }
+
+    /// `(name, value bytes, cut)`, in the recorded order.
+    fn iter(&self) -> impl Iterator<Item = (&str, &[u8], bool)> {
+        let mut parts = self.0.split(|b| *b == SEP);
+        std::iter::from_fn(move || {
+            let name = parts.next().filter(|n| !n.is_empty())?;
+            let value = parts.next()?;
+            let (value, cut) = match value.split_last() {
+                Some((&CUT, rest)) => (rest, true),
+                _ => (value, false),
+            };
+            Some((std::str::from_utf8(name).unwrap_or("?"), value, cut))
+        })
+    }
+
+    /// The first value of `name`, as recorded (possibly cut).
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter().find(|(n, _, _)| *n == name).map(|(_, v, _)| v)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The headers as the journal shows them: values escaped, repeated names joined with `, `,
+    /// cut values ending with `…`.
+    fn shown(&self) -> BTreeMap<String, String> {
+        let mut out: BTreeMap<String, String> = BTreeMap::new();
+        for (name, value, cut) in self.iter() {
+            let mut shown = escape_bytes(value);
+            if cut {
+                shown.push('…');
+            }
+            out.entry(name.to_owned())
+                .and_modify(|v| {
+                    v.push_str(", ");
+                    v.push_str(&shown);
+                })
+                .or_insert(shown);
+        }
+        out
+    }
+}
+
+/// A body as recorded: its first [`JOURNAL_BODY_LIMIT`] bytes, and whether it was longer.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct RecordedBody {
+    pub bytes: Bytes,
+    pub truncated: bool,
+}
+
+impl RecordedBody {
+    /// The body as the journal shows it: its JSON value when whole and JSON, else its text.
+    fn shown(&self) -> (Value, bool) {
+        if self.bytes.is_empty() && !self.truncated {
+            return (Value::Null, false);
+        }
+        if !self.truncated
+            && let Ok(v) = serde_json::from_slice::<Value>(&self.bytes)
+        {
+            return (v, false);
+        }
+        (Value::String(escape_bytes(&self.bytes)), self.truncated)
+    }
+}
+
+/// One request as recorded on the request path; [`Recorded::entry`] turns it into what the
+/// journal shows.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorded {
+    pub id: u64,
+    pub at: OffsetDateTime,
+    pub method: axum::http::Method,
+    /// The path, and the query after `?` when there is one.
+    pub target: Box<str>,
+    pub status: u16,
+    /// The account index of the request's token, when the token is known.
+    pub account: Option<u32>,
+    /// The last four characters of the bearer token, for a token longer than 8 characters.
+    pub token: Option<Box<str>>,
+    /// The whole `Idempotency-Key` sent (its value is not cut like other headers).
+    pub idempotency_key: Option<Box<[u8]>>,
+    pub fault: Option<&'static str>,
+    pub duration_ms: f64,
+    pub request_headers: HeaderBlock,
+    pub request_body: RecordedBody,
+    pub response_headers: HeaderBlock,
+    pub response_body: RecordedBody,
+}
+
+impl Recorded {
+    fn path(&self) -> &str {
+        self.target.split_once('?').map_or(&self.target, |(p, _)| p)
+    }
+
+    fn idempotency_key(&self) -> Option<String> {
+        self.idempotency_key.as_deref().map(escape_bytes)
+    }
+
+    /// The entry the journal shows; `accounts` names the account indexes.
+    fn entry(&self, accounts: &[String]) -> JournalEntry {
+        let at = self
+            .at
+            .replace_nanosecond(u32::from(self.at.millisecond()) * 1_000_000)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_default();
+        let (request_body, request_truncated) = self.request_body.shown();
+        let (response_body, response_truncated) = self.response_body.shown();
+        JournalEntry {
+            id: self.id,
+            at,
+            method: self.method.as_str().to_owned(),
+            path: self.path().to_owned(),
+            query: self.target.split_once('?').map(|(_, q)| q.to_owned()),
+            status: self.status,
+            account: self.account_name(accounts).map(str::to_owned),
+            token: self.token.as_deref().map(str::to_owned),
+            idempotency_key: self.idempotency_key(),
+            idempotent_replay: self.response_headers.get("idempotent-replay") == Some(b"true"),
+            fault: self.fault.map(str::to_owned),
+            request_id: self
+                .response_headers
+                .get("x-request-id")
+                .or_else(|| self.request_headers.get("x-request-id"))
+                .map(escape_bytes),
+            duration_ms: self.duration_ms,
+            request: JournalMessage {
+                headers: self.request_headers.shown(),
+                body: request_body,
+                body_truncated: request_truncated,
+            },
+            response: JournalMessage {
+                headers: self.response_headers.shown(),
+                body: response_body,
+                body_truncated: response_truncated,
+            },
+        }
+    }
+
+    fn account_name<'a>(&self, accounts: &'a [String]) -> Option<&'a str> {
+        self.account
+            .and_then(|a| accounts.get(a as usize))
+            .map(String::as_str)
+    }
+
+    fn matches(&self, filter: &RequestFilter, accounts: &[String]) -> bool {
+        filter
+            .method
             .as_ref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(&e.method))
-            && self.path.as_ref().is_none_or(|p| *p == e.path)
-            && self.status.is_none_or(|s| s == e.status)
-            && self
+            .is_none_or(|m| m.eq_ignore_ascii_case(self.method.as_str()))
+            && filter.path.as_ref().is_none_or(|p| p == self.path())
+            && filter.status.is_none_or(|s| s == self.status)
+            && filter
                 .account
                 .as_ref()
-                .is_none_or(|a| e.account.as_ref() == Some(a))
-            && self
+                .is_none_or(|a| self.account_name(accounts) == Some(a.as_str()))
+            && filter
                 .idempotency_key
                 .as_ref()
-                .is_none_or(|k| e.idempotency_key.as_ref() == Some(k))
-            && self.since.is_none_or(|s| e.id > s)
+                .is_none_or(|k| self.idempotency_key().as_ref() == Some(k))
+            && filter.since.is_none_or(|s| self.id > s)
     }
+}
+
+/// The bytes a recorded request is charged against the journal's budget: what it holds, and
+/// a generous allowance for its fixed parts and allocations.
+pub(crate) fn recorded_bytes(r: &Recorded) -> usize {
+    ENTRY_OVERHEAD
+        + r.target.len()
+        + r.token.as_ref().map_or(0, |t| t.len())
+        + r.idempotency_key.as_ref().map_or(0, |k| k.len())
+        + r.request_headers.len()
+        + r.response_headers.len()
+        + r.request_body.bytes.len()
+        + r.response_body.bytes.len()
 }
 
 /// The bounded journal.
 #[derive(Debug)]
 pub(crate) struct Journal {
-    entries: VecDeque<(usize, JournalEntry)>,
+    entries: VecDeque<(usize, Recorded)>,
     bytes: usize,
     next_id: u64,
     max_entries: usize,
     max_bytes: usize,
-}
-
-fn message_bytes(m: &JournalMessage) -> usize {
-    let headers: usize = m.headers.iter().map(|(k, v)| 48 + k.len() + v.len()).sum();
-    headers + value_bytes(&m.body)
-}
-
-/// A generous estimate of the memory a JSON value holds: every node costs its enum slot and
-/// map or vector overhead, plus its strings.
-fn value_bytes(v: &Value) -> usize {
-    const NODE: usize = 64;
-    match v {
-        Value::Null | Value::Bool(_) | Value::Number(_) => NODE,
-        Value::String(s) => NODE + s.len(),
-        Value::Array(a) => NODE + a.iter().map(value_bytes).sum::<usize>(),
-        Value::Object(o) => {
-            NODE + o
-                .iter()
-                .map(|(k, v)| NODE + k.len() + value_bytes(v))
-                .sum::<usize>()
-        }
-    }
-}
-
-/// The bytes an entry is charged against the journal's budget.
-pub(crate) fn entry_bytes(e: &JournalEntry) -> usize {
-    ENTRY_OVERHEAD
-        + e.at.len()
-        + e.method.len()
-        + e.path.len()
-        + e.query.as_ref().map_or(0, String::len)
-        + e.account.as_ref().map_or(0, String::len)
-        + e.idempotency_key.as_ref().map_or(0, String::len)
-        + e.request_id.as_ref().map_or(0, String::len)
-        + message_bytes(&e.request)
-        + message_bytes(&e.response)
 }
 
 impl Journal {
@@ -248,8 +436,8 @@ impl Journal {
 
     /// Records `entry` (its id from [`Journal::take_id`]), dropping the oldest entries over
     /// the bounds.
-    pub(crate) fn push(&mut self, entry: JournalEntry) {
-        let cost = entry_bytes(&entry);
+    pub(crate) fn push(&mut self, entry: Recorded) {
+        let cost = recorded_bytes(&entry);
         // Entries arrive in the order their answers finished; keep them ordered by id.
         let at = self
             .entries
@@ -266,16 +454,17 @@ impl Journal {
         }
     }
 
-    /// The entries `filter` selects, oldest first.
-    pub(crate) fn select(&self, filter: &RequestFilter) -> Vec<JournalEntry> {
+    /// The entries `filter` selects, oldest first; `accounts` names the account indexes.
+    pub(crate) fn select(&self, filter: &RequestFilter, accounts: &[String]) -> Vec<JournalEntry> {
+        // Newest first to stop at the limit, then back to oldest first.
         let mut out: Vec<JournalEntry> = self
             .entries
             .iter()
             .rev()
             .map(|(_, e)| e)
-            .filter(|e| filter.matches(e))
+            .filter(|e| e.matches(filter, accounts))
             .take(filter.limit.unwrap_or(usize::MAX))
-            .cloned()
+            .map(|e| e.entry(accounts))
             .collect();
         out.reverse();
         out
@@ -292,10 +481,9 @@ impl Journal {
         self.bytes = 0;
     }
 
-    /// Forgets the entries of `account`.
-    pub(crate) fn clear_account(&mut self, account: &str) {
-        self.entries
-            .retain(|(_, e)| e.account.as_deref() != Some(account));
+    /// Forgets the entries of the account with this index.
+    pub(crate) fn clear_account(&mut self, account: u32) {
+        self.entries.retain(|(_, e)| e.account != Some(account));
         self.bytes = self.entries.iter().map(|(c, _)| c).sum();
     }
 }
@@ -322,71 +510,108 @@ pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn entry(id: u64, account: &str, body: &str) -> JournalEntry {
-        JournalEntry {
+    fn entry(id: u64, account: u32, body: &str) -> Recorded {
+        Recorded {
             id,
-            at: "2026-06-01T09:00:00.000Z".into(),
-            method: "POST".into(),
-            path: "/api/v1/codes".into(),
-            query: None,
+            at: OffsetDateTime::UNIX_EPOCH,
+            method: axum::http::Method::POST,
+            target: "/api/v1/codes?x=1".into(),
             status: 201,
-            account: Some(account.into()),
+            account: Some(account),
             token: None,
             idempotency_key: None,
-            idempotent_replay: false,
             fault: None,
-            request_id: None,
             duration_ms: 0.0,
-            request: JournalMessage {
-                headers: BTreeMap::new(),
-                body: Value::String(body.into()),
-                body_truncated: false,
+            request_headers: HeaderBlock::default(),
+            request_body: RecordedBody {
+                bytes: Bytes::copy_from_slice(body.as_bytes()),
+                truncated: false,
             },
-            response: JournalMessage {
-                headers: BTreeMap::new(),
-                body: Value::Null,
-                body_truncated: false,
-            },
+            response_headers: HeaderBlock::default(),
+            response_body: RecordedBody::default(),
         }
     }
 
     #[test]
     fn bounded_in_entries_and_bytes_oldest_out_first() {
+        let accounts = ["a".to_owned()];
         let mut j = Journal::new(3, usize::MAX);
         for _ in 0..5 {
             let id = j.take_id();
-            j.push(entry(id, "a", "x"));
+            j.push(entry(id, 0, "x"));
         }
         let ids: Vec<u64> = j
-            .select(&RequestFilter::new())
+            .select(&RequestFilter::new(), &accounts)
             .iter()
             .map(|e| e.id)
             .collect();
         assert_eq!(ids, [3, 4, 5]);
-        let newest: Vec<u64> = j
-            .select(&RequestFilter::new().limit(2))
-            .iter()
-            .map(|e| e.id)
-            .collect();
-        assert_eq!(newest, [4, 5], "the newest two, oldest first");
 
-        let one = entry_bytes(&entry(0, "a", &"x".repeat(1000)));
+        let one = recorded_bytes(&entry(0, 0, &"x".repeat(1000)));
         let mut j = Journal::new(1000, one * 4);
         for _ in 0..10 {
             let id = j.take_id();
-            j.push(entry(id, "a", &"x".repeat(1000)));
+            j.push(entry(id, 0, &"x".repeat(1000)));
         }
         assert!(j.bytes() <= one * 4);
-        assert_eq!(j.select(&RequestFilter::new()).len(), 4);
+        let kept = j.select(&RequestFilter::new().account("a"), &accounts);
+        assert_eq!(kept.len(), 4);
+        assert_eq!(
+            (kept[0].path.as_str(), kept[0].query.as_deref()),
+            ("/api/v1/codes", Some("x=1"))
+        );
+        assert_eq!(kept[0].account.as_deref(), Some("a"));
+        assert_eq!(kept[0].at, "1970-01-01T00:00:00Z");
         j.clear();
         let id = j.take_id();
         assert_eq!(id, 11, "ids are never reused");
     }
 
     #[test]
-    fn a_json_body_is_charged_for_every_value_it_holds() {
-        let small: Value = serde_json::from_str(&format!("[{}0]", "0,".repeat(2000))).unwrap();
-        assert!(value_bytes(&small) > 2001 * 32, "{}", value_bytes(&small));
+    fn an_entry_is_charged_at_least_the_bytes_it_holds() {
+        let mut e = entry(1, 0, &"y".repeat(3000));
+        let long = "v".repeat(2 * JOURNAL_HEADER_LIMIT);
+        e.request_headers = HeaderBlock::record(
+            || [("a", long.as_bytes()), ("b", b"c".as_slice())].into_iter(),
+            |_, _| None,
+        );
+        let held = e.request_headers.len() + e.request_body.bytes.len() + e.target.len();
+        assert!(held > 3000 + JOURNAL_HEADER_LIMIT);
+        assert!(recorded_bytes(&e) >= held, "{}", recorded_bytes(&e));
+    }
+
+    #[test]
+    fn headers_are_cut_joined_and_bounded_as_shown() {
+        let long = "v".repeat(JOURNAL_HEADER_LIMIT + 1);
+        let names: Vec<String> = (0..JOURNAL_HEADER_COUNT + 5)
+            .map(|i| format!("x-{i:03}"))
+            .collect();
+        let mut pairs: Vec<(&str, &[u8])> = vec![
+            ("accept", b"a/b"),
+            ("accept", b"c/d"),
+            ("authorization", b"Bearer hkr_secret_token"),
+            ("x-long", long.as_bytes()),
+            ("x-bytes", b"caf\xe9\x00"),
+        ];
+        pairs.extend(names.iter().map(|n| (n.as_str(), b"1".as_slice())));
+        let block = HeaderBlock::record(
+            || pairs.iter().copied(),
+            |name, _| (name == "authorization").then(|| "Bearer ...oken".to_owned()),
+        );
+        let shown = block.shown();
+        assert_eq!(shown["accept"], "a/b, c/d");
+        assert_eq!(shown["authorization"], "Bearer ...oken");
+        assert_eq!(
+            shown["x-long"],
+            format!("{}…", &long[..JOURNAL_HEADER_LIMIT])
+        );
+        assert_eq!(
+            shown["x-bytes"], "caf\\xE9",
+            "a stray separator byte is dropped"
+        );
+        assert_eq!(shown.len(), JOURNAL_HEADER_COUNT);
+        assert!(!String::from_utf8_lossy(&block.0).contains("secret"));
+        assert_eq!(block.get("accept"), Some(b"a/b".as_slice()));
     }
 
     #[test]

@@ -22,10 +22,10 @@ mod store;
 pub use faults::FaultCounts;
 pub(crate) use faults::{DropKind, Fault, Faults};
 pub(crate) use idempotency::{Fingerprint, IdempotencyStore, Lookup, StoredResponse};
+pub(crate) use journal::{HeaderBlock, Journal, Recorded, RecordedBody};
 pub use journal::{
     JOURNAL_BODY_LIMIT, JOURNAL_HEADER_LIMIT, JournalEntry, JournalMessage, RequestFilter,
 };
-pub(crate) use journal::{JOURNAL_HEADER_COUNT, Journal, escape_bytes};
 pub(crate) use overview::{AccountOverview, RateBudget, last_four};
 pub(crate) use ratelimit::{RateDecision, SlidingLog};
 pub(crate) use store::Store;
@@ -217,7 +217,7 @@ impl AppState {
     /// The journal entries `filter` selects, oldest first (empty when the journal is off).
     pub fn requests(&self, filter: &RequestFilter) -> Vec<JournalEntry> {
         self.journal()
-            .map(|j| lock(j).select(filter))
+            .map(|j| lock(j).select(filter, &self.shared.accounts))
             .unwrap_or_default()
     }
 
@@ -272,7 +272,7 @@ impl AppState {
             }
         }
         if let Some(j) = self.journal() {
-            lock(j).clear_account(account);
+            lock(j).clear_account(index);
         }
         true
     }

@@ -46,9 +46,12 @@ pub(crate) struct RateBudget {
 
 /// The last four characters of a token longer than 8 characters: all the journal and the
 /// inspector ever show of one.
-pub(crate) fn last_four(token: &str) -> Option<String> {
+pub(crate) fn last_four(token: &str) -> Option<&str> {
     let n = token.chars().count();
-    (n > 8).then(|| token.chars().skip(n - 4).collect())
+    (n > 8).then(|| {
+        let start = token.char_indices().nth(n - 4).map_or(0, |(i, _)| i);
+        &token[start..]
+    })
 }
 
 impl AppState {
@@ -103,7 +106,7 @@ impl AppState {
                 let log = self.shared.rate.get(i as usize)?;
                 let (remaining, rises) = lock(log).peek(now, cfg);
                 Some(RateBudget {
-                    token: last_four(token),
+                    token: last_four(token).map(str::to_owned),
                     account: self.account_name(info.account).to_owned(),
                     plan: info.plan.as_str(),
                     limit: cfg.limit,
@@ -123,7 +126,8 @@ mod tests {
 
     #[test]
     fn only_the_last_four_of_a_long_token() {
-        assert_eq!(last_four("hkr_test_business").as_deref(), Some("ness"));
+        assert_eq!(last_four("hkr_test_business"), Some("ness"));
+        assert_eq!(last_four("hkr_tëst_büsïnéss"), Some("néss"));
         assert_eq!(last_four("12345678"), None);
         assert_eq!(last_four(""), None);
     }

@@ -217,4 +217,31 @@ mod tests {
         assert!(log.buckets.len() <= 1_001, "{}", log.buckets.len());
         assert_eq!(log.counted, 50_000, "one second of requests");
     }
+
+    #[test]
+    fn entries_are_at_most_the_requests_in_the_window_and_the_milliseconds_it_spans() {
+        let cfg = RateLimitConfig {
+            limit: u32::MAX,
+            window: Duration::from_secs(60),
+        };
+        let mut log = SlidingLog::default();
+        let t0 = 100 * S;
+        // 10 requests in one millisecond: one entry.
+        for i in 0..10 {
+            log.check(t0 + i * 1_000, cfg);
+        }
+        assert_eq!((log.buckets.len(), log.counted), (1, 10));
+        // 10 more a second apart: one entry each, never more entries than requests.
+        for i in 1..=10 {
+            log.check(t0 + i * S, cfg);
+        }
+        assert_eq!((log.buckets.len(), log.counted), (11, 20));
+        // A limit of millions does not make the log grow beyond the window's milliseconds:
+        // 2 million requests over 120 s keep at most 60 000 entries.
+        for i in 0..2_000_000i128 {
+            log.check(t0 + 11 * S + i * 60_000, cfg);
+            assert!(log.buckets.len() <= 60_001);
+        }
+        assert!(log.buckets.len() >= 59_000, "{}", log.buckets.len());
+    }
 }
