@@ -294,7 +294,7 @@ mod response;
 mod retry;
 mod telemetry;
 
-pub use client::{Client, MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES, RawRequest};
+pub use client::{Client, MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES, RawRequest, RawResponse};
 pub use codes::{Codes, CreateCode, GetCode, GetScans, ListCodes, UpdateCode};
 pub use config::{
     ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_BASE_URL,

@@ -127,7 +127,13 @@ async fn one_span_per_call_and_one_event_per_attempt_and_retry() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .respond_with(created("menu-v3").insert_header("x-request-id", "req_42"))
+        .respond_with(
+            created("menu-v3")
+                .insert_header("x-request-id", "req_42")
+                .insert_header("x-ratelimit-limit", "600")
+                .insert_header("x-ratelimit-remaining", "598")
+                .insert_header("x-ratelimit-reset", "1770000000"),
+        )
         .with_priority(5)
         .mount(&server)
         .await;
@@ -173,6 +179,9 @@ async fn one_span_per_call_and_one_event_per_attempt_and_retry() {
     assert_eq!(succeeded.len(), 1);
     assert_eq!(succeeded[0].fields["attempt"], "2");
     assert_eq!(succeeded[0].fields["http.status_code"], "201");
+    // The budget the answer stated; the 500 stated none.
+    assert_eq!(succeeded[0].fields["rate_limit_remaining"], "598");
+    assert!(!failed[0].fields.contains_key("rate_limit_remaining"));
 
     assert!(capture.events_named("giving up").is_empty());
     assert!(capture.events_named("body").is_empty(), "bodies are opt-in");
