@@ -403,9 +403,16 @@ impl Client {
         let failed = |e: reqwest::Error, request_id: Option<String>| {
             from_reqwest(e, key.clone(), request_id, cut_by_deadline, &inner.token)
         };
+        let log_wire = inner.log_bodies && telemetry::bodies_enabled();
+        if log_wire && let Some(built) = request.try_clone().and_then(|r| r.build().ok()) {
+            telemetry::headers("request", &logged_headers(built.headers(), &inner.token));
+        }
         let mut response = request.send().await.map_err(|e| failed(e, None))?;
         let status = response.status().as_u16();
         let headers = response.headers();
+        if log_wire {
+            telemetry::headers("response", &logged_headers(headers, &inner.token));
+        }
         let rate_limit = parse_rate_limit(headers);
         let retry_after = parse_retry_after(headers);
         let request_id = parse_request_id(headers);
@@ -891,6 +898,25 @@ impl RawResponse {
     pub fn into_body(self) -> Vec<u8> {
         self.body
     }
+}
+
+/// `name: value; name: value` for a trace line: the credential headers' values and the token
+/// anywhere else masked.
+fn logged_headers(headers: &HeaderMap, token: &Token) -> String {
+    let mut text = String::new();
+    for (name, value) in headers {
+        if !text.is_empty() {
+            text.push_str("; ");
+        }
+        text.push_str(name.as_str());
+        text.push_str(": ");
+        if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
+            text.push_str("[redacted]");
+        } else {
+            text.push_str(&token.mask(String::from_utf8_lossy(value.as_bytes()).into_owned()));
+        }
+    }
+    text
 }
 
 /// The response headers a caller may see: no credentials, the token masked in any value

@@ -4,7 +4,7 @@
 //!
 //! Levels: the call span is `INFO` (so a service's `warn` lines about a call carry its
 //! fields); attempts, retries and pacing waits are `DEBUG`; giving up on a retryable failure is
-//! `WARN`; bodies are `TRACE` and only when the client opted in
+//! `WARN`; headers and bodies are `TRACE` and only when the client opted in
 //! ([`crate::ClientBuilder::log_bodies`]). The token is never a field: errors and bodies are
 //! masked before they get here.
 //!
@@ -187,6 +187,11 @@ mod imp {
         );
     }
 
+    /// `direction` is `request` or `response`; `text` is already masked.
+    pub(crate) fn headers(direction: &'static str, text: &str) {
+        tracing::trace!(direction, headers = text, "headers");
+    }
+
     pub(crate) fn bodies_enabled() -> bool {
         tracing::enabled!(tracing::Level::TRACE)
     }
@@ -233,6 +238,9 @@ mod imp {
 
     #[inline]
     pub(crate) fn body(_: &'static str, _: &str) {}
+
+    #[inline]
+    pub(crate) fn headers(_: &'static str, _: &str) {}
 
     #[inline]
     pub(crate) fn bodies_enabled() -> bool {
