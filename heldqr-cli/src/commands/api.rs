@@ -114,11 +114,7 @@ pub async fn run(args: ApiArgs, ctx: &Ctx) -> Result<(), CliError> {
         Ok(raw) => raw,
         Err(err) => {
             if let Some(status) = err.status().filter(|_| args.include) {
-                let mut head = status_line(status);
-                if let Some(id) = err.api().and_then(|a| a.request_id.as_deref()) {
-                    head.push_str(&format!("X-Request-Id: {}\n", crate::output::one_line(id)));
-                }
-                ctx.ui.stdout_text(&head)?;
+                ctx.ui.stdout_text(&error_head_text(status, &err))?;
             }
             return Err(err.into());
         }
@@ -211,6 +207,30 @@ fn head_text(raw: &RawResponse) -> String {
             canonical_name(name.as_str()),
             crate::output::one_line(&value)
         ));
+    }
+    text
+}
+
+/// The head of an error answer as far as the SDK's error keeps it: the status line (the
+/// version is not kept), then the rate limit, `Retry-After` and the request id it read.
+fn error_head_text(status: u16, err: &heldqr_sdk::Error) -> String {
+    let mut text = status_line(status);
+    let (rate_limit, retry_after) = match err {
+        heldqr_sdk::Error::Api(api) => (api.rate_limit, api.retry_after),
+        heldqr_sdk::Error::Http(http) => (http.rate_limit, http.retry_after),
+        _ => (None, None),
+    };
+    if let Some(rl) = rate_limit {
+        text.push_str(&format!(
+            "X-Ratelimit-Limit: {}\nX-Ratelimit-Remaining: {}\nX-Ratelimit-Reset: {}\n",
+            rl.limit, rl.remaining, rl.reset
+        ));
+    }
+    if let Some(wait) = retry_after {
+        text.push_str(&format!("Retry-After: {}\n", wait.as_secs()));
+    }
+    if let Some(id) = err.request_id() {
+        text.push_str(&format!("X-Request-Id: {}\n", crate::output::one_line(id)));
     }
     text
 }

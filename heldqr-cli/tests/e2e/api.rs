@@ -229,6 +229,19 @@ fn raw_errors_use_the_usual_exit_codes() {
     let mock = Mock::start();
     let cli = Heldqr::with_token(&mock, PRO);
     cli.run(&["api", "GET", "codes/nope"]).fails(4, "not_found");
+    // -i on an error answer: its status line and what the error kept of its head, on stdout.
+    let head = cli.run(&["api", "-i", "codes/nope"]).fails(4, "not_found");
+    assert!(
+        head.stdout.starts_with("HTTP 404 Not Found\n"),
+        "{}",
+        head.stdout
+    );
+    assert!(
+        head.stdout.contains("\nX-Ratelimit-Remaining: "),
+        "{}",
+        head.stdout
+    );
+    assert!(head.stdout.contains("\nX-Request-Id: "), "{}", head.stdout);
     cli.run(&["api", "DELETE", "codes/nope"])
         .fails(5, "method_not_allowed");
     cli.run(&["api", "POST", "codes", "--data", r#"{"target_url": 3}"#])
