@@ -267,3 +267,37 @@ fn a_timeout_after_retries_says_how_many_attempts() {
         run.stderr
     );
 }
+
+/// An import past the rate limit: `-v` shows the pacing wait, how long and why, inside the call
+/// of the row that waited, and each attempt's budget left.
+#[test]
+fn verbose_shows_pacing_waits_with_their_reason() {
+    let mock = Mock::start_with(&["--rate-limit", "2/2s"]);
+    let cli = Heldqr::with_token(&mock, PRO);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("paced.csv");
+    std::fs::write(
+        &file,
+        "target_url\nhttps://example.com/1\nhttps://example.com/2\nhttps://example.com/3\n",
+    )
+    .unwrap();
+    let run = cli
+        .run(&["-v", "codes", "import", file.to_str().unwrap()])
+        .success();
+    let stderr = &run.stderr;
+    let waits = lines_with(
+        stderr,
+        &[
+            "waiting for the rate-limit budget",
+            "wait_ms=",
+            "reason=",
+            "url.path=\"/api/v1/codes\"",
+        ],
+    );
+    assert!(!waits.is_empty(), "{stderr}");
+    assert!(
+        !lines_with(stderr, &["attempt succeeded", "rate_limit_remaining=0"]).is_empty(),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(PRO), "{stderr}");
+}
