@@ -276,7 +276,9 @@
 //! # Anything else
 //!
 //! [`Client::request`] makes a raw call with the same auth, retries and error handling and
-//! returns the JSON body.
+//! returns the JSON body; [`RawRequest::body`] sends bytes as given, and
+//! [`RawRequest::send_raw`] returns the status line, the headers (never a credential) and the
+//! body's bytes as a [`RawResponse`].
 
 #![warn(missing_docs)]
 
