@@ -300,7 +300,7 @@ fn describe_sdk(
             {
                 details.push(format!("  request id: {id} (quote it to support)"));
             }
-            api_message(api)
+            format!("{}{}", api_message(api), after_attempts(err, " (", ")"))
         }
         Error::Http(http) => {
             if http.status >= 500
@@ -308,15 +308,27 @@ fn describe_sdk(
             {
                 details.push(format!("  request id: {id} (quote it to support)"));
             }
-            http.message.clone()
+            format!("{}{}", http.message, after_attempts(err, " (", ")"))
         }
         Error::Transport { message, .. } => {
             if context.default_host && is_connect_error(err) {
                 hints.push(default_host_unreachable_hint());
             }
-            format!("cannot reach the API: {message}")
+            format!(
+                "cannot reach the API{}: {message}",
+                after_attempts(err, " ", "")
+            )
         }
-        Error::Timeout { .. } => "the API did not answer in time".to_string(),
+        Error::Timeout {
+            deadline_exceeded, ..
+        } => {
+            let what = if *deadline_exceeded {
+                "the API did not answer within the time allowed for the call"
+            } else {
+                "the API did not answer in time"
+            };
+            format!("{what}{}", after_attempts(err, " ", ""))
+        }
         Error::Decode {
             status, message, ..
         } => {
@@ -333,6 +345,15 @@ fn describe_sdk(
             ));
     }
     message
+}
+
+/// `after N attempts` between `before` and `after` when the SDK retried, else nothing: an error
+/// after retries says how many attempts were made.
+fn after_attempts(err: &heldqr_sdk::Error, before: &str, after: &str) -> String {
+    match err.attempts() {
+        n if n > 1 => format!("{before}after {n} attempts{after}"),
+        _ => String::new(),
+    }
 }
 
 /// The published description: until `api.heldqr.com` ships, the same routes answer on
@@ -501,6 +522,32 @@ mod tests {
             ))),
         };
         assert!(may_have_reached_the_server(&reset));
+    }
+
+    #[test]
+    fn errors_after_retries_say_how_many_attempts() {
+        let timeout = |attempts| heldqr_sdk::Error::Timeout {
+            idempotency_key: None,
+            request_id: None,
+            attempts,
+            deadline_exceeded: false,
+        };
+        assert_eq!(
+            describe_sdk_error(&timeout(4)).message,
+            "the API did not answer in time after 4 attempts"
+        );
+        assert_eq!(
+            describe_sdk_error(&timeout(1)).message,
+            "the API did not answer in time"
+        );
+        let api = heldqr_sdk::Error::Api(Box::new(
+            heldqr_sdk::ApiError::new(503, ErrorCode::ServiceUnavailable, "Try later.")
+                .with_attempts(3),
+        ));
+        assert_eq!(
+            describe_sdk_error(&api).message,
+            "Try later. (after 3 attempts)"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::cli::GlobalArgs;
 use crate::config::{ConfigFile, ConfigStore, normalize_base_url};
 use crate::error::CliError;
 use crate::secret::Token;
+use crate::verbose::{ENV_DEBUG, Verbosity};
 
 /// The token and API host variables are the SDK's own, so the CLI and `Client::from_env` agree.
 pub use heldqr_sdk::{ENV_BASE_URL, ENV_TOKEN};
@@ -65,6 +66,9 @@ pub struct Settings {
     pub warnings: Vec<String>,
     /// `HELDQR_STATE_DIR`, where the import ledger lives instead of the platform's directory.
     pub state_dir_override: Option<String>,
+    /// `-v`/`-vv`/`HELDQR_DEBUG`: at `-vv` the clients log headers and bodies (the SDK's
+    /// opt-in; token masked).
+    pub verbosity: Verbosity,
 }
 
 impl Settings {
@@ -150,6 +154,7 @@ impl Settings {
             config,
             warnings,
             state_dir_override: non_empty(crate::ledger::ENV_STATE_DIR),
+            verbosity: Verbosity::resolve(globals.verbose, env(ENV_DEBUG).as_deref()),
         })
     }
 
@@ -169,21 +174,15 @@ impl Settings {
             })
     }
 
-    /// An SDK client for the resolved host and token.
+    /// The SDK client for the resolved host and token: the one client every command uses
+    /// (an import too, with per-request options for each row).
     pub fn client(&self) -> Result<Client, CliError> {
-        self.client_with(|builder| builder)
-    }
-
-    /// An SDK client, with extra builder settings (e.g. pacing for imports).
-    pub fn client_with(
-        &self,
-        configure: impl FnOnce(ClientBuilder) -> ClientBuilder,
-    ) -> Result<Client, CliError> {
         let token = self.require_token()?;
-        self.client_for_token(token, configure)
+        self.client_for_token(token, |builder| builder)
     }
 
-    /// An SDK client using `token` (for `auth login`, which checks a token not yet stored).
+    /// An SDK client using `token` (for `auth login`, which checks a token not yet stored). At
+    /// `-vv` it opts in to the SDK's header and body logging (token masked).
     pub fn client_for_token(
         &self,
         token: &Token,
@@ -192,7 +191,11 @@ impl Settings {
         let mut builder = Client::builder()
             .token(token.expose())
             .base_url(self.base_url.as_str())
-            .user_agent(concat!("heldqr-cli/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("heldqr-cli/", env!("CARGO_PKG_VERSION")))
+            .log_bodies(self.verbosity.bodies())
+            // Wait for the rate-limit budget instead of spending a request on a 429 (an import
+            // of more rows than the limit slides with the window; one command rarely waits).
+            .pace_rate_limit(true);
         if let Some(timeout) = self.timeout {
             builder = builder.timeout(timeout);
         }

@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use backon::Retryable;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
-use reqwest::{Method, Url};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, PROXY_AUTHORIZATION, USER_AGENT,
+};
+use reqwest::{Method, Url, Version};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
@@ -84,8 +86,12 @@ pub(crate) struct Call {
     pub(crate) method: Method,
     pub(crate) url: Url,
     pub(crate) body: Option<Vec<u8>>,
+    /// The body's `Content-Type`; `None` is `application/json`.
+    pub(crate) content_type: Option<HeaderValue>,
     pub(crate) idempotency_key: Option<String>,
     pub(crate) options: RequestOptions,
+    /// Keep the status line's version and the headers in [`Reply::head`] (raw calls only).
+    pub(crate) keep_head: bool,
 }
 
 impl Call {
@@ -95,8 +101,10 @@ impl Call {
             method,
             url,
             body: None,
+            content_type: None,
             idempotency_key: None,
             options: RequestOptions::default(),
+            keep_head: false,
         }
     }
 
@@ -120,6 +128,8 @@ impl Call {
 pub(crate) struct Reply {
     pub(crate) body: Vec<u8>,
     pub(crate) meta: ResponseMeta,
+    /// The HTTP version and headers, when the call asked for them ([`Call::keep_head`]).
+    pub(crate) head: Option<(Version, HeaderMap)>,
 }
 
 impl Client {
@@ -259,11 +269,12 @@ impl Client {
             let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             let attempt_started = Instant::now();
             let result = self.attempt(call, settings, deadline_at).await;
-            let (status, error) = match &result {
-                Ok(reply) => (Some(reply.meta.status), None),
-                Err(error) => (error.status(), Some(error)),
+            let (status, error, rate_limit) = match &result {
+                Ok(reply) => (Some(reply.meta.status), None, reply.meta.rate_limit),
+                Err(error) => (error.status(), Some(error), error.rate_limit()),
             };
-            telemetry::attempt(n, status, error, attempt_started.elapsed());
+            let remaining = rate_limit.map(|r| r.remaining);
+            telemetry::attempt(n, status, error, remaining, attempt_started.elapsed());
             result
         })
         .retry(policy.backoff())
@@ -380,21 +391,35 @@ impl Client {
                     &inner.token.mask(String::from_utf8_lossy(body).into_owned()),
                 );
             }
+            let content_type = call
+                .content_type
+                .clone()
+                .unwrap_or(HeaderValue::from_static("application/json"));
             request = request
-                .header(CONTENT_TYPE, "application/json")
+                .header(CONTENT_TYPE, content_type)
                 .body(body.clone());
         }
 
         let failed = |e: reqwest::Error, request_id: Option<String>| {
             from_reqwest(e, key.clone(), request_id, cut_by_deadline, &inner.token)
         };
+        let log_wire = inner.log_bodies && telemetry::bodies_enabled();
+        if log_wire && let Some(built) = request.try_clone().and_then(|r| r.build().ok()) {
+            telemetry::headers("request", &logged_headers(built.headers(), &inner.token));
+        }
         let mut response = request.send().await.map_err(|e| failed(e, None))?;
         let status = response.status().as_u16();
         let headers = response.headers();
+        if log_wire {
+            telemetry::headers("response", &logged_headers(headers, &inner.token));
+        }
         let rate_limit = parse_rate_limit(headers);
         let retry_after = parse_retry_after(headers);
         let request_id = parse_request_id(headers);
         let replay = parse_replay(headers);
+        let head = call
+            .keep_head
+            .then(|| (response.version(), shown_headers(headers, &inner.token)));
         if let Some(permit) = &permit {
             match &rate_limit {
                 Some(rate_limit) => permit.observe(rate_limit),
@@ -447,6 +472,7 @@ impl Client {
                     request_id,
                     attempts: 1,
                 },
+                head,
             });
         }
 
@@ -613,16 +639,51 @@ pub(crate) fn new_idempotency_key() -> String {
 }
 
 /// A raw API call built by [`Client::request`].
-#[derive(Debug, Clone)]
+///
+/// The body is either a JSON value ([`RawRequest::json`]) or bytes sent as given
+/// ([`RawRequest::body`]). `Debug` shows the body's size and type, never its bytes.
+#[derive(Clone)]
 #[must_use = "a request does nothing until `send` is awaited"]
 pub struct RawRequest {
     client: Client,
     method: Method,
     path: String,
     query: Vec<(String, String)>,
-    body: Option<serde_json::Value>,
+    body: Option<RawBody>,
     idempotency_key: Option<String>,
     options: RequestOptions,
+}
+
+#[derive(Clone)]
+enum RawBody {
+    Json(serde_json::Value),
+    Bytes {
+        bytes: Vec<u8>,
+        /// `Err` holds a content type that is not a valid header value, for `send`'s error.
+        content_type: std::result::Result<HeaderValue, String>,
+    },
+}
+
+impl fmt::Debug for RawRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body = match &self.body {
+            None => "none".to_owned(),
+            Some(RawBody::Json(_)) => "json value".to_owned(),
+            Some(RawBody::Bytes {
+                bytes,
+                content_type,
+            }) => format!("{} bytes of {:?}", bytes.len(), content_type.as_ref().ok()),
+        };
+        f.debug_struct("RawRequest")
+            .field("client", &self.client)
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("body", &body)
+            .field("idempotency_key", &self.idempotency_key)
+            .field("options", &self.options)
+            .finish()
+    }
 }
 
 request_options!(RawRequest);
@@ -638,9 +699,39 @@ impl RawRequest {
         self
     }
 
-    /// Sends this JSON body (with `Content-Type: application/json`).
+    /// Sends this JSON body (with `Content-Type: application/json`), serialized compactly.
+    /// Replaces any body set before.
     pub fn json(mut self, body: serde_json::Value) -> Self {
-        self.body = Some(body);
+        self.body = Some(RawBody::Json(body));
+        self
+    }
+
+    /// Sends `bytes` byte for byte as the body, with this `Content-Type` (every retry sends
+    /// the same bytes). Replaces any body set before. A content type that is not a valid header
+    /// value fails at [`RawRequest::send`] as [`Error::Config`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: heldqr_sdk::Client) -> heldqr_sdk::Result<()> {
+    /// use heldqr_sdk::reqwest::Method;
+    /// // Exactly what the file holds: key order, spacing and duplicate keys included.
+    /// let body = std::fs::read("change.json").expect("readable");
+    /// let reply = client
+    ///     .request(Method::PATCH, "/api/v1/codes/menu-v3")
+    ///     .body(body, "application/json")
+    ///     .send()
+    ///     .await?;
+    /// println!("{}", reply["data"]["target_url"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn body(mut self, bytes: impl Into<Vec<u8>>, content_type: &str) -> Self {
+        let content_type = HeaderValue::from_str(content_type)
+            .ok()
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| content_type.to_owned());
+        self.body = Some(RawBody::Bytes {
+            bytes: bytes.into(),
+            content_type,
+        });
         self
     }
 
@@ -655,6 +746,28 @@ impl RawRequest {
     /// Sends the request (with retries) and returns the JSON body (`Value::Null` for an
     /// empty body such as a 204).
     pub async fn send(self) -> Result<Response<serde_json::Value>> {
+        let raw = self.send_raw().await?;
+        let value = raw.json()?;
+        Ok(Response::with_meta(value, raw.meta))
+    }
+
+    /// Sends the request (with retries) and returns the answer as it came: the status, the
+    /// HTTP version, the headers and the body's bytes (for `curl -i`-style output). The
+    /// headers never include `Authorization` or `Proxy-Authorization`, and any header value
+    /// that echoes the token has it masked.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: heldqr_sdk::Client) -> heldqr_sdk::Result<()> {
+    /// use heldqr_sdk::reqwest::Method;
+    /// let raw = client.request(Method::GET, "/api/v1/codes").send_raw().await?;
+    /// println!("{:?} {}", raw.version(), raw.status());
+    /// for (name, value) in raw.headers() {
+    ///     println!("{name}: {}", value.to_str().unwrap_or("(binary)"));
+    /// }
+    /// let page = raw.json()?;
+    /// # let _ = page; Ok(()) }
+    /// ```
+    pub async fn send_raw(self) -> Result<RawResponse> {
         if !self.path.starts_with('/') {
             return Err(Error::config(format!(
                 "request path {:?} must start with '/'",
@@ -674,22 +787,161 @@ impl RawRequest {
             None if self.method == Method::POST => Some(new_idempotency_key()),
             None => None,
         };
-        let body = self
-            .body
-            .map(|value| serde_json::to_vec(&value))
-            .transpose()
-            .map_err(|e| Error::config(format!("could not serialize the body: {e}")))?;
+        let (body, content_type) = match self.body {
+            None => (None, None),
+            Some(RawBody::Json(value)) => (
+                Some(
+                    serde_json::to_vec(&value)
+                        .map_err(|e| Error::config(format!("could not serialize the body: {e}")))?,
+                ),
+                None,
+            ),
+            Some(RawBody::Bytes {
+                bytes,
+                content_type,
+            }) => {
+                let content_type = content_type.map_err(|given| {
+                    Error::config(format!(
+                        "the body's content type {given:?} is not a valid header value"
+                    ))
+                })?;
+                (Some(bytes), Some(content_type))
+            }
+        };
         let mut call = Call::new("raw", self.method, url)
             .idempotency_key(idempotency_key)
             .options(self.options);
         call.body = body;
+        call.content_type = content_type;
+        call.keep_head = true;
         let reply = self.client.execute(call).await?;
-        if reply.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Response::with_meta(serde_json::Value::Null, reply.meta));
-        }
-        let value = decode::<serde_json::Value>(&reply, &self.client.inner.token)?;
-        Ok(Response::with_meta(value, reply.meta))
+        let (version, headers) = reply.head.unwrap_or_default();
+        Ok(RawResponse {
+            version,
+            headers,
+            body: reply.body,
+            meta: reply.meta,
+            token: self.client.inner.token.clone(),
+        })
     }
+}
+
+/// A successful raw answer from [`RawRequest::send_raw`]: status line, headers and body bytes.
+///
+/// The headers never include `Authorization` or `Proxy-Authorization`, and a header value that
+/// echoes the token has it masked. `Debug` shows the body's size, not its bytes.
+#[derive(Clone)]
+pub struct RawResponse {
+    version: Version,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    meta: ResponseMeta,
+    token: Token,
+}
+
+impl fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawResponse")
+            .field("version", &self.version)
+            .field("status", &self.meta.status)
+            .field("headers", &self.headers)
+            .field("body_bytes", &self.body.len())
+            .field("meta", &self.meta)
+            .finish()
+    }
+}
+
+impl RawResponse {
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.meta.status
+    }
+
+    /// The HTTP version of the answer (`HTTP/1.1`, `HTTP/2`).
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The response headers, in the order received (without `Authorization` or
+    /// `Proxy-Authorization`; the token masked in any value that echoes it).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body, as received (up to [`MAX_RESPONSE_BYTES`]).
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// What the SDK read from the headers (rate limit, replay, request id, attempts).
+    pub fn meta(&self) -> &ResponseMeta {
+        &self.meta
+    }
+
+    /// The body as JSON: `Value::Null` for an empty body (a 204), [`Error::Decode`] when it is
+    /// not JSON.
+    pub fn json(&self) -> Result<serde_json::Value> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
+            status: self.meta.status,
+            message: self.token.mask(e.to_string()),
+            snippet: snippet(&self.body, &self.token),
+            idempotency_key: self.meta.idempotency_key.clone(),
+            request_id: self.meta.request_id.clone(),
+            attempts: self.meta.attempts,
+        })
+    }
+
+    /// The body's bytes, dropping the rest.
+    pub fn into_body(self) -> Vec<u8> {
+        self.body
+    }
+}
+
+/// `name: value; name: value` for a trace line: the credential headers' values and the token
+/// anywhere else masked.
+fn logged_headers(headers: &HeaderMap, token: &Token) -> String {
+    let mut text = String::new();
+    for (name, value) in headers {
+        if !text.is_empty() {
+            text.push_str("; ");
+        }
+        text.push_str(name.as_str());
+        text.push_str(": ");
+        if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
+            text.push_str("[redacted]");
+        } else {
+            text.push_str(&token.mask(String::from_utf8_lossy(value.as_bytes()).into_owned()));
+        }
+    }
+    text
+}
+
+/// The response headers a caller may see: no credentials, the token masked in any value
+/// that echoes it (dropped when the value is not text).
+fn shown_headers(headers: &HeaderMap, token: &Token) -> HeaderMap {
+    let secret = token.expose().as_bytes();
+    let mut shown = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
+            continue;
+        }
+        let echoes = !secret.is_empty()
+            && value
+                .as_bytes()
+                .windows(secret.len())
+                .any(|window| window == secret);
+        if !echoes {
+            shown.append(name.clone(), value.clone());
+        } else if let Ok(text) = value.to_str()
+            && let Ok(masked) = HeaderValue::from_str(&token.mask(text.to_owned()))
+        {
+            shown.append(name.clone(), masked);
+        }
+    }
+    shown
 }
 
 #[cfg(test)]

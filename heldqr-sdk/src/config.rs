@@ -250,8 +250,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Log request and response bodies at `TRACE` level (default off; with the `tracing`
-    /// feature). The token is masked wherever it appears in them; bodies are cut at 16 KiB.
+    /// Log request and response headers and bodies at `TRACE` level (default off; with the
+    /// `tracing` feature). `Authorization` shows as `[redacted]` and the token is masked
+    /// wherever else it appears; bodies are cut at 16 KiB.
     /// Meant for debugging (the `heldqr` CLI's `-vv`), not for production logs.
     pub fn log_bodies(mut self, log_bodies: bool) -> Self {
         self.log_bodies = log_bodies;

@@ -365,6 +365,15 @@ impl Error {
         }
     }
 
+    /// The rate-limit budget the error answer stated, if it did.
+    pub(crate) fn rate_limit(&self) -> Option<crate::RateLimit> {
+        match self {
+            Self::Api(api) => api.rate_limit,
+            Self::Http(http) => http.rate_limit,
+            _ => None,
+        }
+    }
+
     /// The Idempotency-Key the failed request carried. Keep it to retry the create later:
     /// the server replays the original result instead of creating a duplicate.
     pub fn idempotency_key(&self) -> Option<&str> {

@@ -276,7 +276,9 @@
 //! # Anything else
 //!
 //! [`Client::request`] makes a raw call with the same auth, retries and error handling and
-//! returns the JSON body.
+//! returns the JSON body; [`RawRequest::body`] sends bytes as given, and
+//! [`RawRequest::send_raw`] returns the status line, the headers (never a credential) and the
+//! body's bytes as a [`RawResponse`].
 
 #![warn(missing_docs)]
 
@@ -294,7 +296,7 @@ mod response;
 mod retry;
 mod telemetry;
 
-pub use client::{Client, MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES, RawRequest};
+pub use client::{Client, MAX_ERROR_BODY_BYTES, MAX_RESPONSE_BYTES, RawRequest, RawResponse};
 pub use codes::{Codes, CreateCode, GetCode, GetScans, ListCodes, UpdateCode};
 pub use config::{
     ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_BASE_URL,

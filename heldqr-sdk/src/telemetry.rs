@@ -4,9 +4,12 @@
 //!
 //! Levels: the call span is `INFO` (so a service's `warn` lines about a call carry its
 //! fields); attempts, retries and pacing waits are `DEBUG`; giving up on a retryable failure is
-//! `WARN`; bodies are `TRACE` and only when the client opted in
+//! `WARN`; headers and bodies are `TRACE` and only when the client opted in
 //! ([`crate::ClientBuilder::log_bodies`]). The token is never a field: errors and bodies are
 //! masked before they get here.
+//!
+//! Attempt events carry `attempt`, `http.status_code`, `rate_limit_remaining` (the budget the
+//! answer stated) and `elapsed_ms`; retries `delay_ms` and `reason`.
 //!
 //! Span `heldqr.call` fields: `operation` (`codes.create`...), `http.method`, `url.path`,
 //! `idempotency_key`, then at the end `attempts`, `http.status_code`, `request_id`,
@@ -97,22 +100,26 @@ mod imp {
         u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// `rate_limit_remaining`: the `X-RateLimit-Remaining` the answer stated, if any.
     pub(crate) fn attempt(
         attempt: u32,
         status: Option<u16>,
         error: Option<&Error>,
+        rate_limit_remaining: Option<u32>,
         elapsed: Duration,
     ) {
         match error {
             None => tracing::debug!(
                 attempt,
                 http.status_code = status,
+                rate_limit_remaining,
                 elapsed_ms = elapsed_ms(elapsed),
                 "attempt succeeded"
             ),
             Some(error) => tracing::debug!(
                 attempt,
                 http.status_code = status,
+                rate_limit_remaining,
                 elapsed_ms = elapsed_ms(elapsed),
                 error = %error,
                 "attempt failed"
@@ -180,6 +187,11 @@ mod imp {
         );
     }
 
+    /// `direction` is `request` or `response`; `text` is already masked.
+    pub(crate) fn headers(direction: &'static str, text: &str) {
+        tracing::trace!(direction, headers = text, "headers");
+    }
+
     pub(crate) fn bodies_enabled() -> bool {
         tracing::enabled!(tracing::Level::TRACE)
     }
@@ -213,7 +225,7 @@ mod imp {
     }
 
     #[inline]
-    pub(crate) fn attempt(_: u32, _: Option<u16>, _: Option<&Error>, _: Duration) {}
+    pub(crate) fn attempt(_: u32, _: Option<u16>, _: Option<&Error>, _: Option<u32>, _: Duration) {}
 
     #[inline]
     pub(crate) fn retry(_: u32, _: Duration, _: &Error) {}
@@ -226,6 +238,9 @@ mod imp {
 
     #[inline]
     pub(crate) fn body(_: &'static str, _: &str) {}
+
+    #[inline]
+    pub(crate) fn headers(_: &'static str, _: &str) {}
 
     #[inline]
     pub(crate) fn bodies_enabled() -> bool {

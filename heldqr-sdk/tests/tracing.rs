@@ -127,7 +127,13 @@ async fn one_span_per_call_and_one_event_per_attempt_and_retry() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .respond_with(created("menu-v3").insert_header("x-request-id", "req_42"))
+        .respond_with(
+            created("menu-v3")
+                .insert_header("x-request-id", "req_42")
+                .insert_header("x-ratelimit-limit", "600")
+                .insert_header("x-ratelimit-remaining", "598")
+                .insert_header("x-ratelimit-reset", "1770000000"),
+        )
         .with_priority(5)
         .mount(&server)
         .await;
@@ -173,9 +179,16 @@ async fn one_span_per_call_and_one_event_per_attempt_and_retry() {
     assert_eq!(succeeded.len(), 1);
     assert_eq!(succeeded[0].fields["attempt"], "2");
     assert_eq!(succeeded[0].fields["http.status_code"], "201");
+    // The budget the answer stated; the 500 stated none.
+    assert_eq!(succeeded[0].fields["rate_limit_remaining"], "598");
+    assert!(!failed[0].fields.contains_key("rate_limit_remaining"));
 
     assert!(capture.events_named("giving up").is_empty());
     assert!(capture.events_named("body").is_empty(), "bodies are opt-in");
+    assert!(
+        capture.events_named("headers").is_empty(),
+        "headers are opt-in"
+    );
     assert!(!capture.all_text().contains(TOKEN));
 }
 
@@ -254,10 +267,14 @@ async fn pacing_waits_are_events_with_how_long() {
 async fn bodies_only_with_the_opt_in_at_trace_with_the_token_masked() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(422).set_body_json(json!({"error": {
-            "code": "validation_failed",
-            "message": format!("echo {TOKEN}"),
-        }})))
+        .respond_with(
+            ResponseTemplate::new(422)
+                .insert_header("x-echo", format!("Bearer {TOKEN}").as_str())
+                .set_body_json(json!({"error": {
+                    "code": "validation_failed",
+                    "message": format!("echo {TOKEN}"),
+                }})),
+        )
         .mount(&server)
         .await;
     let logging = heldqr_sdk::Client::builder()
@@ -282,6 +299,20 @@ async fn bodies_only_with_the_opt_in_at_trace_with_the_token_masked() {
     assert!(bodies[0].fields["body"].contains("https://example.com/?t=[redacted]"));
     assert_eq!(bodies[1].fields["direction"], "response");
     assert!(bodies[1].fields["body"].contains("echo [redacted]"));
+    // Headers too, both ways, the credential and any echo of the token masked.
+    let headers = capture.events_named("headers");
+    assert_eq!(headers.len(), 2, "{:?}", capture.events());
+    assert!(headers.iter().all(|h| h.level == Level::TRACE));
+    assert_eq!(headers[0].fields["direction"], "request");
+    let request = &headers[0].fields["headers"];
+    assert!(request.contains("authorization: [redacted]"), "{request}");
+    assert!(request.contains("idempotency-key: "), "{request}");
+    assert!(
+        request.contains("content-type: application/json"),
+        "{request}"
+    );
+    assert_eq!(headers[1].fields["direction"], "response");
+    assert!(headers[1].fields["headers"].contains("x-echo: Bearer [redacted]"));
     assert!(
         !capture.all_text().contains(TOKEN),
         "{}",

@@ -7,8 +7,8 @@
 use std::io::Read;
 
 use clap::Args;
-use heldqr_sdk::ResponseMeta;
-use heldqr_sdk::reqwest::{Method, StatusCode};
+use heldqr_sdk::RawResponse;
+use heldqr_sdk::reqwest::{Method, StatusCode, Version};
 use serde_json::Value;
 
 use crate::commands::Ctx;
@@ -34,8 +34,9 @@ PATH: codes, api/v1/codes and /api/v1/codes all mean /api/v1/codes; other paths 
 / are sent as given (/healthz). METHOD may be left out: GET. A POST without --idempotency-key
 gets a generated one, reused on every retry. Errors go to stderr with the usual exit codes.
 
-The body must be JSON (it is checked before anything is sent). It is sent as JSON through the
-SDK, which re-encodes it: the same value, in compact form with object keys sorted.")]
+The body is sent byte for byte as given, with Content-Type: application/json (the API judges
+it: a body that is not JSON gets its invalid_json error, exit 5). -i prints the status line and
+every response header (never Authorization), a blank line, then the body.")]
 pub struct ApiArgs {
     /// HTTP method: GET, POST, PATCH, ... (given alone, it is the PATH of a GET).
     pub method: String,
@@ -43,7 +44,7 @@ pub struct ApiArgs {
     /// Path, e.g. codes/menu-v3 or /api/v1/codes?page=2.
     pub path: Option<String>,
 
-    /// JSON body: inline JSON, @FILE to read a file, @- (or -) to read stdin.
+    /// Body, sent byte for byte: inline text, @FILE to read a file, @- (or -) to read stdin.
     #[arg(
         long,
         short = 'd',
@@ -52,7 +53,7 @@ pub struct ApiArgs {
     )]
     pub data: Option<String>,
 
-    /// Read the JSON body from FILE, or stdin with -.
+    /// Read the body from FILE, or stdin with -, and send it byte for byte.
     #[arg(long, value_name = "FILE|-")]
     pub input: Option<String>,
 
@@ -65,8 +66,9 @@ pub struct ApiArgs {
     #[arg(long = "query", short = 'q', value_name = "KEY=VALUE")]
     pub query: Vec<String>,
 
-    /// Print the status line and the response headers the SDK reads (rate limit, replay,
-    /// request id) on stdout, then a blank line, then the body.
+    /// Print the status line and every response header on stdout, then a blank line, then the
+    /// body (on an error answer: the status line, the rate limit, Retry-After and the request
+    /// id, then the error on stderr).
     #[arg(long, short = 'i')]
     pub include: bool,
 
@@ -104,28 +106,25 @@ pub async fn run(args: ApiArgs, ctx: &Ctx) -> Result<(), CliError> {
     }
     let mut request = client.request(method, &path).query(&query);
     if let Some(body) = body {
-        request = request.json(body);
+        request = request.body(body, "application/json");
     }
     if let Some(key) = args.idempotency_key {
         request = request.idempotency_key(key);
     }
-    let (value, meta) = match request.send().await {
-        Ok(response) => response.into_parts(),
+    let raw = match request.send_raw().await {
+        Ok(raw) => raw,
         Err(err) => {
             if let Some(status) = err.status().filter(|_| args.include) {
-                let mut head = status_line(status);
-                if let Some(id) = err.api().and_then(|a| a.request_id.as_deref()) {
-                    head.push_str(&format!("X-Request-Id: {}\n", crate::output::one_line(id)));
-                }
-                ctx.ui.stdout_text(&head)?;
+                ctx.ui.stdout_text(&error_head_text(status, &err))?;
             }
             return Err(err.into());
         }
     };
     if args.include {
         // The blank line that ends the head, as on the wire.
-        ctx.ui.stdout_text(&format!("{}\n", head_text(&meta)))?;
+        ctx.ui.stdout_text(&format!("{}\n", head_text(&raw)))?;
     }
+    let value = raw.json()?;
     if value.is_null() {
         return Ok(());
     }
@@ -174,37 +173,82 @@ async fn paginate(
     Ok(items)
 }
 
-/// `HTTP 201 Created` and a line end.
+/// `HTTP 201 Created` and a line end (the version unknown: an error answer).
 fn status_line(status: u16) -> String {
+    format!("{}\n", status_text("HTTP", status))
+}
+
+/// `{version} {status} {reason}`, without a trailing space when the reason is unknown.
+fn status_text(version: &str, status: u16) -> String {
     let reason = StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");
-    format!("HTTP {status} {reason}").trim_end().to_string() + "\n"
+    format!("{version} {status} {reason}")
+        .trim_end()
+        .to_string()
 }
 
-/// The status line and the headers the SDK exposes, then a blank line.
-fn head_text(meta: &ResponseMeta) -> String {
-    let mut text = status_line(meta.status);
-    if let Some(rl) = meta.rate_limit {
+/// The status line (`HTTP/1.1 200 OK`, `HTTP/2 201 Created`) and every header the SDK shows
+/// (never `Authorization`), one terminal-safe line each, as received.
+fn head_text(raw: &RawResponse) -> String {
+    let version = match raw.version() {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    };
+    let mut text = status_text(version, raw.status());
+    text.push('\n');
+    for (name, value) in raw.headers() {
+        let value = String::from_utf8_lossy(value.as_bytes());
         text.push_str(&format!(
-            "X-RateLimit-Limit: {}\nX-RateLimit-Remaining: {}\nX-RateLimit-Reset: {}\n",
+            "{}: {}\n",
+            canonical_name(name.as_str()),
+            crate::output::one_line(&value)
+        ));
+    }
+    text
+}
+
+/// The head of an error answer as far as the SDK's error keeps it: the status line (the
+/// version is not kept), then the rate limit, `Retry-After` and the request id it read.
+fn error_head_text(status: u16, err: &heldqr_sdk::Error) -> String {
+    let mut text = status_line(status);
+    let (rate_limit, retry_after) = match err {
+        heldqr_sdk::Error::Api(api) => (api.rate_limit, api.retry_after),
+        heldqr_sdk::Error::Http(http) => (http.rate_limit, http.retry_after),
+        _ => (None, None),
+    };
+    if let Some(rl) = rate_limit {
+        text.push_str(&format!(
+            "X-Ratelimit-Limit: {}\nX-Ratelimit-Remaining: {}\nX-Ratelimit-Reset: {}\n",
             rl.limit, rl.remaining, rl.reset
         ));
     }
-    if let Some(key) = &meta.idempotency_key {
-        text.push_str(&format!(
-            "Idempotency-Key: {}\n",
-            crate::output::one_line(key)
-        ));
+    if let Some(wait) = retry_after {
+        text.push_str(&format!("Retry-After: {}\n", wait.as_secs()));
     }
-    if meta.idempotent_replay {
-        text.push_str("Idempotent-Replay: true\n");
-    }
-    if let Some(id) = &meta.request_id {
+    if let Some(id) = err.request_id() {
         text.push_str(&format!("X-Request-Id: {}\n", crate::output::one_line(id)));
     }
     text
+}
+
+/// `x-ratelimit-limit` as `X-Ratelimit-Limit`: HTTP/1 names arrive lowercased, and this is how
+/// gh and most tools print them.
+fn canonical_name(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn parse_method(method: &str) -> Result<Method, CliError> {
@@ -241,19 +285,19 @@ fn parse_query(pair: &str) -> Result<(String, String), CliError> {
     }
 }
 
-/// `--data`: inline JSON, `@FILE`, `@-` or `-` (stdin).
-fn read_data(data: &str) -> Result<Value, CliError> {
+/// `--data`: inline text, `@FILE`, `@-` or `-` (stdin).
+fn read_data(data: &str) -> Result<Vec<u8>, CliError> {
     match data {
         "-" | "@-" => read_input("-"),
         _ => match data.strip_prefix('@') {
             Some(file) => read_input(file),
-            None => parse_json(data.as_bytes(), "--data"),
+            None => Ok(data.as_bytes().to_vec()),
         },
     }
 }
 
-/// `--input`: a file, or `-` for stdin, read whole (up to [`MAX_BODY_BYTES`]).
-fn read_input(input: &str) -> Result<Value, CliError> {
+/// `--input`: a file, or `-` for stdin, read whole (up to [`MAX_BODY_BYTES`]), as bytes.
+fn read_input(input: &str) -> Result<Vec<u8>, CliError> {
     let mut bytes = Vec::new();
     let (read, origin) = if input == "-" {
         (
@@ -275,23 +319,7 @@ fn read_input(input: &str) -> Result<Value, CliError> {
             MAX_BODY_BYTES / 1024 / 1024
         )));
     }
-    parse_json(&bytes, &origin)
-}
-
-fn parse_json(bytes: &[u8], origin: &str) -> Result<Value, CliError> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|err| CliError::Usage(format!("{origin} is not valid JSON: {err}")))?;
-    // The SDK sends a JSON value, not bytes: say so under -v when the two differ.
-    let sent = serde_json::to_vec(&value).unwrap_or_default();
-    if sent != bytes {
-        tracing::debug!(
-            from = origin,
-            bytes_in = bytes.len(),
-            bytes_sent = sent.len(),
-            "request body re-encoded (compact, object keys sorted)"
-        );
-    }
-    Ok(value)
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -310,6 +338,13 @@ mod tests {
     }
 
     #[test]
+    fn header_names_print_in_canonical_case() {
+        assert_eq!(canonical_name("x-ratelimit-limit"), "X-Ratelimit-Limit");
+        assert_eq!(canonical_name("content-type"), "Content-Type");
+        assert_eq!(canonical_name("etag"), "Etag");
+    }
+
+    #[test]
     fn methods_and_queries() {
         assert_eq!(parse_method("patch").unwrap(), Method::PATCH);
         assert!(parse_method("GE T").is_err());
@@ -324,8 +359,9 @@ mod tests {
 
     #[test]
     fn bodies() {
-        assert_eq!(read_data("{\"a\":1}").unwrap()["a"], 1);
-        assert!(matches!(read_data("{nope"), Err(CliError::Usage(_))));
+        // As typed: not re-encoded, not judged (the API answers a body that is not JSON).
+        assert_eq!(read_data("{ \"a\" : 1 }").unwrap(), b"{ \"a\" : 1 }");
+        assert_eq!(read_data("{nope").unwrap(), b"{nope");
         assert!(matches!(
             read_data("@/nonexistent/file.json"),
             Err(CliError::Usage(_))

@@ -11,7 +11,6 @@ use crate::cli::{Cli, Command};
 use crate::error::{CliError, HintCommand, HintContext};
 use crate::output::Ui;
 use crate::settings::{Purpose, Settings};
-use crate::verbose::Verbosity;
 
 /// What a command runs with: how to print, and the resolved settings.
 #[derive(Debug)]
@@ -54,8 +53,10 @@ pub fn run(
         _ => Purpose::COMMAND,
     };
     let settings = Settings::resolve_for(&globals, env, purpose)?;
-    let verbosity = Verbosity::resolve(globals.verbose, env(crate::verbose::ENV_DEBUG).as_deref());
-    crate::verbose::init(verbosity, settings.token.as_ref().map(|(token, _)| token));
+    crate::verbose::init(
+        settings.verbosity,
+        settings.token.as_ref().map(|(token, _)| token),
+    );
     tracing::debug!(
         host = %settings.base_url,
         host_from = %settings.base_url_source,

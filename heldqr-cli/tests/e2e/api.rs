@@ -1,6 +1,6 @@
 //! `heldqr api`: raw requests with the same auth, idempotency and errors.
 
-use crate::support::{Heldqr, Mock, PRO};
+use crate::support::{Capture, Heldqr, Mock, PRO};
 
 #[test]
 fn raw_get_post_patch() {
@@ -116,11 +116,64 @@ fn raw_post_replays_with_the_same_key() {
     let (head1, body1) = split(&first.stdout);
     let (head2, body2) = split(&second.stdout);
     assert_eq!(body1, body2);
-    assert!(head1.starts_with("HTTP 201 Created\n"), "{head1}");
-    assert!(head1.contains("Idempotency-Key: raw-key-1"), "{head1}");
-    assert!(head1.contains("X-RateLimit-Limit: "), "{head1}");
-    assert!(!head1.contains("Idempotent-Replay"), "{head1}");
-    assert!(head2.contains("Idempotent-Replay: true"), "{head2}");
+    assert!(head1.starts_with("HTTP/1.1 201 Created\n"), "{head1}");
+    // Every header as received (names in canonical case), never the credential.
+    let lower1 = head1.to_ascii_lowercase();
+    let lower2 = head2.to_ascii_lowercase();
+    assert!(lower1.contains("\nx-ratelimit-limit: "), "{head1}");
+    assert!(lower1.contains("\nx-ratelimit-remaining: "), "{head1}");
+    assert!(
+        lower1.contains("\ncontent-type: application/json"),
+        "{head1}"
+    );
+    assert!(lower1.contains("\nx-request-id: "), "{head1}");
+    assert!(!lower1.contains("idempotent-replay: true"), "{head1}");
+    assert!(lower2.contains("\nidempotent-replay: true"), "{head2}");
+    for head in [&lower1, &lower2] {
+        assert!(!head.contains("authorization"), "{head}");
+        assert!(!head.contains(&PRO.to_ascii_lowercase()), "{head}");
+    }
+}
+
+/// `--data`, `--data @FILE`, `--data @-` and `--input`: the exact bytes typed or read, on the
+/// wire (a capture server sees them), never re-encoded.
+#[test]
+fn bodies_are_sent_byte_for_byte() {
+    let capture = Capture::answering(|_| (200, r#"{"data": {}}"#.to_string()));
+    let cli = Heldqr::bare()
+        .env("HELDQR_BASE_URL", &capture.base_url)
+        .env("HELDQR_TOKEN", PRO);
+    let odd = "{ \"z\" : 1,\n  \"label\": \"caf\u{e9}\", \"label\": \"twice\" }\n";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body.json");
+    std::fs::write(&file, odd).unwrap();
+    let at_file = format!("@{}", file.display());
+    cli.run(&["api", "PATCH", "codes/x", "--data", odd])
+        .success();
+    cli.run(&["api", "PATCH", "codes/x", "--data", &at_file])
+        .success();
+    cli.run(&["api", "PATCH", "codes/x", "--input", file.to_str().unwrap()])
+        .success();
+    cli.run_with_stdin(&["api", "PATCH", "codes/x", "--data", "@-"], odd)
+        .success();
+    cli.run_with_stdin(&["api", "PATCH", "codes/x", "--input", "-"], odd)
+        .success();
+    let seen = capture.requests();
+    assert_eq!(seen.len(), 5);
+    for request in seen {
+        assert_eq!(request.request, "PATCH /api/v1/codes/x");
+        assert_eq!(String::from_utf8_lossy(&request.body), odd);
+        assert_eq!(request.content_type, "application/json");
+    }
+}
+
+/// A body that is not JSON is the API's to judge: sent as given, its invalid_json is exit 5.
+#[test]
+fn a_body_that_is_not_json_gets_the_apis_answer() {
+    let mock = Mock::start();
+    let cli = Heldqr::with_token(&mock, PRO);
+    cli.run(&["api", "POST", "codes", "--data", "{oops"])
+        .fails(5, "invalid_json");
 }
 
 #[test]
@@ -176,11 +229,24 @@ fn raw_errors_use_the_usual_exit_codes() {
     let mock = Mock::start();
     let cli = Heldqr::with_token(&mock, PRO);
     cli.run(&["api", "GET", "codes/nope"]).fails(4, "not_found");
+    // -i on an error answer: its status line and what the error kept of its head, on stdout.
+    let head = cli.run(&["api", "-i", "codes/nope"]).fails(4, "not_found");
+    assert!(
+        head.stdout.starts_with("HTTP 404 Not Found\n"),
+        "{}",
+        head.stdout
+    );
+    assert!(
+        head.stdout.contains("\nX-Ratelimit-Remaining: "),
+        "{}",
+        head.stdout
+    );
+    assert!(head.stdout.contains("\nX-Request-Id: "), "{}", head.stdout);
     cli.run(&["api", "DELETE", "codes/nope"])
         .fails(5, "method_not_allowed");
     cli.run(&["api", "POST", "codes", "--data", r#"{"target_url": 3}"#])
         .fails(5, "validation_failed");
-    cli.run(&["api", "GET", "codes", "--data", "{oops"])
+    cli.run(&["api", "GET", "codes", "--data", "@/nonexistent/body.json"])
         .fails(2, "usage");
     cli.run(&["api", "GET", "codes", "-q", "novalue"])
         .fails(2, "usage");

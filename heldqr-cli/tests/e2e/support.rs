@@ -412,6 +412,10 @@ pub struct Seen {
     pub request: String,
     /// The `Authorization` header, empty when there was none.
     pub authorization: String,
+    /// The `Content-Type` header, empty when there was none.
+    pub content_type: String,
+    /// The body's bytes (by `Content-Length`).
+    pub body: Vec<u8>,
 }
 
 type Responder = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
@@ -465,6 +469,8 @@ impl Capture {
                 let mut request = Seen {
                     request: String::new(),
                     authorization: String::new(),
+                    content_type: String::new(),
+                    body: Vec::new(),
                 };
                 let mut length = 0usize;
                 let mut line = String::new();
@@ -482,6 +488,9 @@ impl Capture {
                         if name.eq_ignore_ascii_case("authorization") {
                             request.authorization = value.trim().to_string();
                         }
+                        if name.eq_ignore_ascii_case("content-type") {
+                            request.content_type = value.trim().to_string();
+                        }
                         if name.eq_ignore_ascii_case("content-length") {
                             length = value.trim().parse().unwrap_or(0);
                         }
@@ -490,6 +499,7 @@ impl Capture {
                 }
                 let mut body = vec![0u8; length];
                 let _ = reader.read_exact(&mut body);
+                request.body = body;
                 let (status, reply) = respond(&request);
                 seen2.lock().unwrap().push(request);
                 let _ = write!(

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use heldqr_sdk::{Code, Error as SdkError, RetryPolicy};
+use heldqr_sdk::{Code, Error as SdkError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -31,6 +31,11 @@ use crate::output::{OutputMode, Tone, Value, one_line};
 /// The longest an import waits for the rate limit in one go (a window of the production API is
 /// 60 s); a longer wait stops the import with exit 7 and the usual re-run advice.
 const IMPORT_MAX_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// The longest one row may take, its retries and every wait included: one full wait for the
+/// rate limit and then some. Past it the row fails as timed out (and the import stops, to be
+/// re-run).
+const ROW_DEADLINE: Duration = Duration::from_secs(20 * 60);
 
 /// Arguments of `codes import`.
 #[derive(Debug, Args)]
@@ -207,14 +212,9 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
             Ok(())
         };
     }
-    // Pace to the rate limit, and let both the pacer and a 429's Retry-After wait as long as a
-    // window takes: the SDK's default (30 s) would stop an import of more rows than the limit
-    // at the first full 60 s window.
-    let client = ctx.settings.client_with(|builder| {
-        builder
-            .pace_rate_limit(true)
-            .retry_policy(RetryPolicy::default().max_retry_after(IMPORT_MAX_WAIT))
-    })?;
+    // The same client as every command (paced to the rate limit); each row's request says how
+    // long it may wait (see `create`).
+    let client = ctx.settings.client()?;
 
     let progress = Progress::new(ctx, rows.len());
     progress.start(&format!(
@@ -288,7 +288,9 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
             }
             Err(None) => result(row, Outcome::Unknown, None, None, None),
             Err(Some(err)) => {
-                let row_result = result(row, Outcome::Failed, None, None, Some(row_error(&err)));
+                let attempts = Some(err.attempts()).filter(|&n| n > 0);
+                let row_result =
+                    result(row, Outcome::Failed, attempts, None, Some(row_error(&err)));
                 if stops_the_import(&err) {
                     // The row itself is fine as far as anyone knows: a re-run sends it again.
                     stop.get_or_insert(Stop::Fatal(err));
@@ -395,10 +397,19 @@ async fn create(
     client: &heldqr_sdk::Client,
     row: &ImportRow,
 ) -> Result<(Code, bool, u32), Option<SdkError>> {
+    // Let both the pacer and a 429's Retry-After wait as long as a window takes: the SDK's
+    // default (30 s) would stop an import of more rows than the limit at the first full 60 s
+    // window. The rest of the client's policy (retries, backoff) stays.
+    let policy = client
+        .retry_policy()
+        .clone()
+        .max_retry_after(IMPORT_MAX_WAIT);
     let mut request = client
         .codes()
         .create(row.target_url.as_str())
-        .idempotency_key(row.idempotency_key.as_str());
+        .idempotency_key(row.idempotency_key.as_str())
+        .retry_policy(policy)
+        .deadline(ROW_DEADLINE);
     if let Some(label) = &row.label {
         request = request.label(label.as_str());
     }
@@ -845,6 +856,7 @@ mod tests {
     #[test]
     fn imports_outwait_a_production_rate_window() {
         assert!(IMPORT_MAX_WAIT >= Duration::from_secs(61));
+        assert!(ROW_DEADLINE > IMPORT_MAX_WAIT);
     }
 
     #[test]
