@@ -6,7 +6,7 @@ use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
-use crate::handlers::{self, admin, codes, reference, scans};
+use crate::handlers::{self, admin, codes, inspector, reference, scans};
 use crate::layers::request_id::{self, ServerRequestIds, X_REQUEST_ID};
 use crate::layers::{admin_guard, auth, faults, journal, log};
 use crate::state::AppState;
@@ -86,6 +86,18 @@ fn route_table(state: AppState) -> Router {
         .route("/r/{shortcode}", get(scans::scan_redirect))
         .route("/reference", get(reference::serve))
         .route("/healthz", get(handlers::healthz))
+        // The inspector: `/` from a browser goes to its page; its files and data.
+        .route("/", get(inspector::root))
+        .route("/_mock", get(inspector::to_page))
+        .route("/_mock/", get(inspector::page))
+        .route("/_mock/inspector/{file}", get(inspector::asset))
+        .route(
+            "/_mock/session",
+            get(inspector::session_status)
+                .post(inspector::sign_in)
+                .delete(inspector::sign_out),
+        )
+        .route("/_mock/state", get(inspector::state_overview))
         .route(
             "/_mock/codes/{shortcode}/scans",
             post(admin::mock_add_scans),

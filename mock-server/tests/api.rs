@@ -493,7 +493,9 @@ async fn every_get_route_answers_head_and_the_document_declares_it() {
             continue;
         }
         routes += 1;
-        let path = route.replace("{shortcode}", &sc);
+        let path = route
+            .replace("{shortcode}", &sc)
+            .replace("{file}", "app.js");
         for token in [Some(PRO), None] {
             let send = |method: Method| {
                 let req = m.req(method, &path);
@@ -525,7 +527,7 @@ async fn every_get_route_answers_head_and_the_document_declares_it() {
             }
         }
     }
-    assert_eq!(routes, 8);
+    assert_eq!(routes, 14);
     // Allow lists HEAD wherever GET is.
     let r = m.req(Method::DELETE, "/api/v1/codes").send().await;
     assert_eq!(r.header("allow"), Some("GET,HEAD,POST"));

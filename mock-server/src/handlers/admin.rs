@@ -174,6 +174,9 @@ pub(crate) async fn mock_requests(
     if let Some(v) = single(&pairs, "since")? {
         filter = filter.since(integer("since", v, 0, i64::MAX as u64)?);
     }
+    if let Some(v) = single(&pairs, "limit")? {
+        filter = filter.limit(integer("limit", v, 1, 10_000)? as usize);
+    }
     Ok(json_value(
         StatusCode::OK,
         &DataView {

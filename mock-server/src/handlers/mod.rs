@@ -1,7 +1,8 @@
 //! The handlers, one module per resource: `codes` (the `/api/v1/codes` operations), `scans`
-//! (the scans report and the scan URL), `admin` (the mock-only `/_mock/` routes) and
-//! `reference` (the document); plus what they share: JSON answers, the shortcode path
-//! parameter, liveness, the unknown route and the envelope of the router's own 405.
+//! (the scans report and the scan URL), `admin` (the mock-only `/_mock/` routes), `inspector`
+//! (the page at `/_mock/` and its data) and `reference` (the document); plus what they share:
+//! JSON answers, the shortcode path parameter, liveness, the unknown route and the envelope of
+//! the router's own 405.
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -16,6 +17,7 @@ use crate::error::ApiError;
 
 pub(crate) mod admin;
 pub(crate) mod codes;
+pub(crate) mod inspector;
 pub(crate) mod reference;
 pub(crate) mod scans;
 

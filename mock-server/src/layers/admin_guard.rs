@@ -4,8 +4,20 @@
 //! before any handler runs. API tokens are not admin tokens. Without one, the routes are open
 //! (as WireMock's and LocalStack's admin APIs are); the binary says so when it listens beyond
 //! loopback.
+//!
+//! The inspector page (`handlers::inspector`) cannot put a header on its live requests the way
+//! a script can, so after it proves the admin token once (`POST /_mock/session` with the
+//! header) it holds a session cookie ([`SESSION_COOKIE`]: HttpOnly, SameSite=Strict,
+//! Path=/_mock) that this guard accepts as well. The cookie's value is a random secret made at
+//! start, never the token. A cookie alone is enough for GET and HEAD; any other method also
+//! needs the [`INSPECTOR_HEADER`] header, which a page on another origin (another port of
+//! localhost is the same *site*) cannot send without a CORS preflight the mock never grants.
+//! The page's static files (`GET /_mock/`, `/_mock/inspector/...`) and `GET /_mock/session`
+//! (which only says whether the token is needed and held) carry no state and stay open, so a
+//! browser can load the page that asks for the token.
 
 use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -30,17 +42,64 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
             == 0
 }
 
+/// The name of the inspector's session cookie.
+pub(crate) const SESSION_COOKIE: &str = "heldqr_mock_session";
+
+/// The header the inspector page puts on its state-changing requests (any value).
+pub(crate) const INSPECTOR_HEADER: &str = "x-heldqr-inspector";
+
+/// The open `/_mock` requests: the inspector's static files and its session probe.
+fn is_open(method: &Method, path: &str) -> bool {
+    if method != Method::GET && method != Method::HEAD {
+        return false;
+    }
+    matches!(path, "/_mock" | "/_mock/" | "/_mock/session")
+        || path
+            .strip_prefix("/_mock/inspector/")
+            .is_some_and(|rest| !rest.contains('/'))
+}
+
+/// The values of every cookie named `name` in the request's `Cookie` headers.
+fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(move |pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k.trim() == name).then(|| v.trim())
+        })
+}
+
+/// True when the request proves the admin role: no admin token is configured, or it carries
+/// `Authorization: Bearer <admin token>`, or the session cookie (with [`INSPECTOR_HEADER`]
+/// unless the method is GET or HEAD).
+pub(crate) fn is_admin(state: &AppState, method: &Method, headers: &HeaderMap) -> bool {
+    let Some(expected) = state.config().admin_token.as_ref() else {
+        return true;
+    };
+    if bearer_token(headers)
+        .is_some_and(|given| same_secret(given.as_bytes(), expected.0.as_bytes()))
+    {
+        return true;
+    }
+    let Some(session) = state.admin_session() else {
+        return false;
+    };
+    let safe = method == Method::GET || method == Method::HEAD;
+    (safe || headers.contains_key(INSPECTOR_HEADER))
+        && cookies(headers, SESSION_COOKIE)
+            .any(|given| same_secret(given.as_bytes(), session.as_bytes()))
+}
+
 /// 401 for a `/_mock` request without the admin token, when one is configured.
 pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(expected) = state.config().admin_token.as_ref() else {
-        return next.run(req).await;
-    };
-    if !is_admin_path(req.uri().path()) {
-        return next.run(req).await;
-    }
-    let allowed = bearer_token(req.headers())
-        .is_some_and(|given| same_secret(given.as_bytes(), expected.0.as_bytes()));
-    if allowed {
+    if state.config().admin_token.is_none()
+        || !is_admin_path(req.uri().path())
+        || is_open(req.method(), req.uri().path())
+        || is_admin(&state, req.method(), req.headers())
+    {
         next.run(req).await
     } else {
         ApiError::admin_unauthorized().into_response()
@@ -49,7 +108,7 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
 
 #[cfg(test)]
 mod tests {
-    use super::{is_admin_path, same_secret};
+    use super::*;
 
     #[test]
     fn admin_paths_only() {
@@ -57,6 +116,32 @@ mod tests {
         assert!(is_admin_path("/_mock/reset"));
         assert!(!is_admin_path("/_mockery"));
         assert!(!is_admin_path("/api/v1/codes"));
+    }
+
+    #[test]
+    fn only_the_page_and_the_session_probe_are_open() {
+        assert!(is_open(&Method::GET, "/_mock/"));
+        assert!(is_open(&Method::HEAD, "/_mock"));
+        assert!(is_open(&Method::GET, "/_mock/inspector/app.js"));
+        assert!(is_open(&Method::GET, "/_mock/session"));
+        assert!(!is_open(&Method::POST, "/_mock/session"));
+        assert!(!is_open(&Method::DELETE, "/_mock/session"));
+        assert!(!is_open(&Method::POST, "/_mock/"));
+        assert!(!is_open(&Method::GET, "/_mock/inspector/a/b"));
+        assert!(!is_open(&Method::GET, "/_mock/state"));
+        assert!(!is_open(&Method::GET, "/_mock/requests"));
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            "a=1; heldqr_mock_session=abc ; b=2".parse().unwrap(),
+        );
+        h.append(header::COOKIE, "heldqr_mock_session=def".parse().unwrap());
+        let found: Vec<&str> = cookies(&h, SESSION_COOKIE).collect();
+        assert_eq!(found, ["abc", "def"]);
     }
 
     #[test]

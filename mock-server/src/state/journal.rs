@@ -110,6 +110,9 @@ pub struct RequestFilter {
     pub idempotency_key: Option<String>,
     /// Only entries with a larger id.
     pub since: Option<u64>,
+    /// Only the newest this many of the entries the other criteria select (still returned
+    /// oldest first).
+    pub limit: Option<usize>,
 }
 
 impl RequestFilter {
@@ -151,6 +154,12 @@ impl RequestFilter {
     /// Only entries after this id.
     pub fn since(mut self, id: u64) -> Self {
         self.since = Some(id);
+        self
+    }
+
+    /// Only the newest `n` matching entries (returned oldest first).
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = Some(n);
         self
     }
 
@@ -259,12 +268,17 @@ impl Journal {
 
     /// The entries `filter` selects, oldest first.
     pub(crate) fn select(&self, filter: &RequestFilter) -> Vec<JournalEntry> {
-        self.entries
+        let mut out: Vec<JournalEntry> = self
+            .entries
             .iter()
+            .rev()
             .map(|(_, e)| e)
             .filter(|e| filter.matches(e))
+            .take(filter.limit.unwrap_or(usize::MAX))
             .cloned()
-            .collect()
+            .collect();
+        out.reverse();
+        out
     }
 
     /// The bytes the entries are charged.
@@ -349,6 +363,12 @@ mod tests {
             .map(|e| e.id)
             .collect();
         assert_eq!(ids, [3, 4, 5]);
+        let newest: Vec<u64> = j
+            .select(&RequestFilter::new().limit(2))
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(newest, [4, 5], "the newest two, oldest first");
 
         let one = entry_bytes(&entry(0, "a", &"x".repeat(1000)));
         let mut j = Journal::new(1000, one * 4);

@@ -15,6 +15,7 @@ use crate::model::Plan;
 mod faults;
 mod idempotency;
 mod journal;
+mod overview;
 mod ratelimit;
 mod store;
 
@@ -25,6 +26,7 @@ pub use journal::{
     JOURNAL_BODY_LIMIT, JOURNAL_HEADER_LIMIT, JournalEntry, JournalMessage, RequestFilter,
 };
 pub(crate) use journal::{JOURNAL_HEADER_COUNT, Journal, escape_bytes};
+pub(crate) use overview::{AccountOverview, RateBudget, last_four};
 pub(crate) use ratelimit::{RateDecision, SlidingLog};
 pub(crate) use store::Store;
 
@@ -75,6 +77,10 @@ pub(crate) struct Shared {
     pub faults: Option<Faults>,
     /// The request journal, `None` when turned off (size 0).
     pub journal: Option<Mutex<Journal>>,
+    /// The value of the inspector's session cookie, which stands for the admin token: random,
+    /// made at start when an admin token is configured (`None` otherwise, or when the system
+    /// has no randomness to give).
+    pub admin_session: Option<Box<str>>,
 }
 
 /// The mutable data behind the one state lock.
@@ -121,6 +127,7 @@ impl AppState {
         let faults = Faults::new(&config.faults, specs.len());
         let journal = (config.journal_size > 0)
             .then(|| Mutex::new(Journal::new(config.journal_size, config.journal_max_bytes)));
+        let admin_session = config.admin_token.as_ref().and_then(|_| random_hex::<16>());
         let base_url = OnceLock::new();
         if let Some(url) = &config.public_url {
             let _ = base_url.set(url.clone());
@@ -140,6 +147,7 @@ impl AppState {
                 request_seq: AtomicU64::new(fastrand::u64(..) >> 16),
                 faults,
                 journal,
+                admin_session,
             }),
         })
     }
@@ -269,6 +277,11 @@ impl AppState {
         true
     }
 
+    /// The inspector's session cookie value (see `Shared::admin_session`).
+    pub(crate) fn admin_session(&self) -> Option<&str> {
+        self.shared.admin_session.as_deref()
+    }
+
     pub(crate) fn faults(&self) -> Option<&Faults> {
         self.shared.faults.as_ref()
     }
@@ -355,6 +368,13 @@ impl AppState {
         }
         self.clear_requests();
     }
+}
+
+/// `N` random bytes from the operating system, in hex.
+fn random_hex<const N: usize>() -> Option<Box<str>> {
+    let mut bytes = [0u8; N];
+    getrandom::getrandom(&mut bytes).ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Takes a lock; a poisoned one is taken over (see [`AppState::lock`]).

@@ -90,6 +90,35 @@ impl SlidingLog {
         }
     }
 
+    /// The budget at `now` without spending a credit: (remaining, the instant in Unix
+    /// nanoseconds when `remaining` next rises, if any request still counts). Read-only, for
+    /// the inspector.
+    pub(crate) fn peek(&self, now: i128, cfg: RateLimitConfig) -> (u32, Option<i128>) {
+        let window = i128::try_from(cfg.window.as_nanos()).unwrap_or(i128::MAX / 4);
+        let expiry = |ms: i128| (ms * NANOS_PER_MS).saturating_add(window);
+        let live: Vec<(i128, u32)> = self
+            .buckets
+            .iter()
+            .copied()
+            .filter(|&(ms, _)| expiry(ms) > now)
+            .collect();
+        let counted: u64 = live.iter().map(|&(_, n)| u64::from(n)).sum();
+        let limit = u64::from(cfg.limit);
+        let remaining = u32::try_from(limit.saturating_sub(counted)).unwrap_or(0);
+        // `remaining` rises once `counted` is below the limit by one more than now.
+        let must_leave = counted.saturating_sub(limit) + 1;
+        let mut left = 0u64;
+        let mut rises = None;
+        for &(ms, n) in &live {
+            left += u64::from(n);
+            if left >= must_leave {
+                rises = Some(expiry(ms));
+                break;
+            }
+        }
+        (remaining, rises)
+    }
+
     /// Forgets every counted request.
     pub(crate) fn clear(&mut self) {
         *self = SlidingLog::default();
@@ -147,6 +176,30 @@ mod tests {
         let d = log.check(t0 + 11 * S, cfg);
         assert_eq!(d.retry_after, None);
         assert_eq!(d.remaining, 0);
+    }
+
+    #[test]
+    fn peek_reads_the_budget_without_spending() {
+        let cfg = RateLimitConfig {
+            limit: 3,
+            window: Duration::from_secs(10),
+        };
+        let mut log = SlidingLog::default();
+        let t0 = 100 * S;
+        assert_eq!(log.peek(t0, cfg), (3, None));
+        log.check(t0, cfg);
+        log.check(t0 + S, cfg);
+        assert_eq!(log.peek(t0 + 2 * S, cfg), (1, Some(t0 + 10 * S)));
+        assert_eq!(
+            log.peek(t0 + 2 * S, cfg),
+            (1, Some(t0 + 10 * S)),
+            "no credit spent"
+        );
+        // Over the limit: it rises once enough of the oldest left.
+        log.check(t0 + 2 * S, cfg);
+        log.check(t0 + 3 * S, cfg);
+        assert_eq!(log.peek(t0 + 4 * S, cfg), (0, Some(t0 + 11 * S)));
+        assert_eq!(log.peek(t0 + 20 * S, cfg), (3, None));
     }
 
     #[test]
