@@ -251,26 +251,38 @@
 //!
 //! **Integration tests: the in-process mock.** The `heldqr-mock` crate runs the whole API in
 //! your test process on `127.0.0.1`, port 0: point [`ClientBuilder::base_url`] at it and use
-//! its dev tokens (`hkr_test_free`, `hkr_test_pro`, `hkr_test_business`). Its journal
-//! (`GET /_mock/requests`) shows what your code sent, its clock moves without sleeping, and
-//! seeded fault injection (drops, resets, 5xx, 429 bursts) proves your retries. A dev-dependency
-//! on `heldqr-mock` and `tokio` is all it takes (this is `examples/quickstart.rs` in short):
+//! its dev tokens (`hkr_test_free`, `hkr_test_pro`, `hkr_test_business`). Its clock moves
+//! without sleeping, seeded fault injection (drops, resets, 5xx, 429 bursts) proves your
+//! retries, and its request journal (`MockServer::requests`, or `GET /_mock/requests`) shows
+//! what your code sent. A dev-dependency on `heldqr-mock` and `tokio` is all it takes:
 //!
-//! ```ignore
-//! #[tokio::test]
-//! async fn publishes_a_menu() {
-//!     let mock = heldqr_mock::MockServer::start(heldqr_mock::MockConfig::default())
-//!         .await
-//!         .unwrap();
-//!     let client = heldqr_sdk::Client::builder()
-//!         .token(heldqr_mock::DEV_TOKEN_PRO)
-//!         .base_url(mock.base_url())
-//!         .build()
-//!         .unwrap();
-//!     let code = client.codes().create("https://example.com/menu").send().await.unwrap();
-//!     assert_eq!(code.target_url, "https://example.com/menu");
-//!     mock.shutdown().await;
-//! }
+//! ```
+//! use std::time::Duration;
+//! use heldqr_mock::{DEV_TOKEN_PRO, FaultConfig, MockConfig, MockServer, RequestFilter};
+//! use heldqr_sdk::{Client, RetryPolicy};
+//!
+//! // In your tests: #[tokio::test] async fn a_create_survives_resets() { ... }
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! // Half the creates have their connection reset right after the server committed them.
+//! let faults = FaultConfig::new().seed(7).reset_after_commit(0.5);
+//! let mock = MockServer::start(MockConfig::default().faults(faults)).await.unwrap();
+//! let client = Client::builder()
+//!     .token(DEV_TOKEN_PRO)
+//!     .base_url(mock.base_url())
+//!     .retry_policy(RetryPolicy::default().max_retries(8).initial_backoff(Duration::from_millis(5)))
+//!     .build()
+//!     .unwrap();
+//!
+//! let code = client.codes().create("https://example.com/menu").send().await.unwrap();
+//!
+//! // The journal holds every attempt, each with the one key the SDK chose.
+//! let posts = mock.requests(&RequestFilter::new().method("POST").path("/api/v1/codes"));
+//! assert_eq!(posts.len(), code.meta().attempts as usize);
+//! assert!(posts.iter().all(|p| p.idempotency_key == code.meta().idempotency_key));
+//! // And the account holds exactly one code.
+//! assert_eq!(client.codes().list().all().await.unwrap().len(), 1);
+//! mock.shutdown().await;
+//! # });
 //! ```
 //!
 //! # Anything else
