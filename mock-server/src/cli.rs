@@ -512,6 +512,11 @@ async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
         listen.limit,
         listen.window.as_secs_f64()
     );
+    let _ = writeln!(
+        out,
+        "heldqr-mock inspector: {}/_mock/ (open it in a browser to see every request)",
+        server.base_url()
+    );
     if !bound.ip().is_loopback() && !config.has_admin_token() {
         tracing::warn!(
             "listening on {bound} with the /_mock routes open to anyone who can reach it (they \
