@@ -9,7 +9,9 @@
 //!
 //! Environment: `HELDQR_BENCH_RUNS` (processes per start-up figure, default 100),
 //! `HELDQR_BENCH_IMPORTS` (import scenarios `LIMIT/WINDOWs:ROWS`, comma-separated, default
-//! `120/10s:480,600/60s:1800`; empty to skip).
+//! `120/10s:480,600/60s:1800`; empty to skip), `HELDQR_BENCH_BASELINE` (the path of another
+//! `heldqr` binary, e.g. a copy built from an earlier commit: each import scenario then runs
+//! with it too, alternating with this build, against the same mock).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -54,7 +56,11 @@ impl Mock {
     }
 
     fn cli(&self, config_dir: &std::path::Path) -> Command {
-        let mut cmd = Command::new(heldqr());
+        self.cli_at(&heldqr(), config_dir)
+    }
+
+    fn cli_at(&self, cli: &std::path::Path, config_dir: &std::path::Path) -> Command {
+        let mut cmd = Command::new(cli);
         cmd.env("HELDQR_BASE_URL", &self.base_url)
             .env("HELDQR_TOKEN", "hkr_test_pro")
             .env("HELDQR_CONFIG_DIR", config_dir)
@@ -122,7 +128,7 @@ fn print_stats(name: &str, runs: usize, s: &Stats) {
     );
 }
 
-fn import_scenario(limit: u32, window_s: u64, rows: u32) {
+fn import_scenario(cli: &std::path::Path, label: &str, limit: u32, window_s: u64, rows: u32) {
     let mock = Mock::start(&["--rate-limit", &format!("{limit}/{window_s}s")]);
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("bench.csv");
@@ -134,7 +140,7 @@ fn import_scenario(limit: u32, window_s: u64, rows: u32) {
 
     let start = Instant::now();
     let mut child = mock
-        .cli(dir.path())
+        .cli_at(cli, dir.path())
         .args(["codes", "import", csv.to_str().unwrap(), "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -186,7 +192,7 @@ fn import_scenario(limit: u32, window_s: u64, rows: u32) {
         _ => "n/a".into(),
     };
     println!(
-        "import {rows} rows at {limit}/{window_s}s: exit {}, created {created}, wall {:.2} s, \
+        "{label}import {rows} rows at {limit}/{window_s}s: exit {}, created {created}, wall {:.2} s, \
          ideal {:.0} s, fraction of the limit {fraction:.3}, retries (429s) {retries}, steady state {steady}",
         status.code().unwrap_or(-1),
         elapsed.as_secs_f64(),
@@ -257,7 +263,10 @@ fn main() {
         });
         match parsed {
             Some((limit, window, rows)) if limit > 0 && rows > 0 => {
-                import_scenario(limit, window, rows)
+                import_scenario(&heldqr(), "", limit, window, rows);
+                if let Some(baseline) = std::env::var_os("HELDQR_BENCH_BASELINE") {
+                    import_scenario(&PathBuf::from(baseline), "baseline: ", limit, window, rows);
+                }
             }
             _ => eprintln!("skipping {scenario:?}: expected LIMIT/WINDOWs:ROWS"),
         }

@@ -5,23 +5,35 @@
 //! pacer once no client holds it.
 //!
 //! Nothing about the budget is assumed. The limit is `X-RateLimit-Limit` as the server states
-//! it. The window is inferred from the headers against the pacer's own send times: a
-//! response's `X-RateLimit-Reset` is when the oldest counted request leaves the window, and
-//! that request was sent no later than this one, so `reset - sent_at` is a lower bound of the
-//! window (exact, up to the header's upward rounding to whole seconds, when this request was
-//! the oldest counted, as the first request on an idle token is); the pacer keeps the largest
-//! such bound, and counts an own request as released a small margin after it.
+//! it. The window is inferred from the server's answers against the pacer's own send times,
+//! as two bounds:
+//! - `X-RateLimit-Remaining` says how many requests the server counts when this one arrived
+//!   (`limit - remaining`, this one included). Read against the pacer's own recent sends,
+//!   newest first, the oldest of those still counts (the window is longer than its age) and
+//!   the next older one has left (the window is at most its age when the answer came). With
+//!   requests a few milliseconds apart this pins the window to a few milliseconds.
+//! - `X-RateLimit-Reset` is when the oldest counted request leaves, rounded up to a whole
+//!   second: the window is at most the reset minus that request's send time, and longer than
+//!   one second less than the reset from now.
+//!
+//! Until the bounds are tight, a whole number of seconds between them is taken as the
+//! window (budgets are stated in whole seconds: "600 requests per minute"); an answer that
+//! contradicts it (more requests counted than that window allows) moves the lower bound past
+//! it, and from then on the upper bound is used. Another client spending the same token's
+//! budget only makes the bounds wider, so the pacer slower, never faster.
 //!
 //! Before each attempt a task reserves one credit. With none left it waits, without spending
-//! a request, until a credit frees: at the server's `X-RateLimit-Reset` for the first one,
-//! then one per own request as each leaves the inferred window. Until the first response has
-//! told the budget, and after a reset the pacer cannot account for (the token also used
-//! elsewhere), one request goes alone and the others wait for the budget its response
-//! reports. Each response refreshes the budget, minus the requests still in flight that the
-//! server may not have counted yet, so concurrent tasks never overdraw it. Since a 429 spends a
-//! credit too, the pacer does not send to find out; the one exception is a wait longer than the
-//! call may wait (the policy's `max_retry_after`, or what is left of its deadline): then the
-//! request goes, and the server's 429 says how long, as without pacing.
+//! a request, until a credit frees: one per own request as it leaves the inferred window (plus
+//! a margin of a few milliseconds for the difference in latency between requests), or at the
+//! server's `X-RateLimit-Reset` when none of the counted requests is the pacer's own. Until
+//! the first response has told the budget, and after a reset the pacer cannot account for
+//! (the token also used elsewhere), one request goes alone and the others wait for the
+//! budget its response reports. Each response refreshes the budget, minus the requests still
+//! in flight that the server may not have counted yet, so concurrent tasks never overdraw it.
+//! Since a 429 spends a credit too, the pacer does not send to find out; the one exception is
+//! a wait longer than the call may wait (the policy's `max_retry_after`, or what is left of
+//! its deadline): then the request goes, and the server's 429 says how long, as without
+//! pacing.
 //!
 //! Instants are `tokio::time::Instant`, so waits follow tokio's clock (and its paused test
 //! clock); the server's Unix-seconds reset is converted once, on arrival.
@@ -39,12 +51,15 @@ use crate::response::RateLimit;
 use crate::telemetry;
 
 /// Added to the inferred window before an own request is counted as released: covers the
-/// difference in latency between requests and a small clock skew between client and server
-/// (the reset's whole-second rounding is upwards, per the API document, so it only adds
-/// slack). An early release would cost one 429; a late one a little throughput.
+/// difference in latency between two requests (the server counts each from when it arrives,
+/// to the millisecond) and a little scheduling delay. An early release would cost one 429; a
+/// late one a little throughput.
 fn margin(window: Duration) -> Duration {
-    Duration::from_millis(250) + window / 50
+    Duration::from_millis(15) + window / 1000
 }
+
+/// Slack on an upper bound read from the server's millisecond counting.
+const ONE_MS: Duration = Duration::from_millis(1);
 
 /// Most own send times remembered, whatever the limit says.
 const MAX_SENDS: usize = 100_000;
@@ -77,10 +92,16 @@ struct State {
     remaining: u32,
     /// The server's next release (`X-RateLimit-Reset`), until it is used.
     reset_at: Option<Instant>,
-    /// The inferred window (largest lower bound seen, without the margin).
-    window: Option<Duration>,
-    /// Own send times not yet known to have left the window, oldest first.
+    /// The window is known to be longer than this.
+    window_above: Duration,
+    /// The window is known to be at most this; `None` until an answer bounded it.
+    window_at_most: Option<Duration>,
+    /// Own send times the server still counts, as far as the pacer knows, oldest first: each
+    /// gives back a credit when it leaves the window.
     sends: VecDeque<Instant>,
+    /// Own recent send times, released or not, oldest first: what the server's count is read
+    /// against.
+    history: VecDeque<Instant>,
     in_flight: u32,
     probing: bool,
     /// A probe came back without rate-limit headers: the server does not state a budget,
@@ -89,10 +110,40 @@ struct State {
 }
 
 impl State {
-    /// Frees the credits that have come back by `now`: the server's reset first, then each
-    /// own request whose inferred window has passed.
+    /// The window the pacer works with: a whole number of seconds within the bounds if there
+    /// is one, else the upper bound.
+    fn window(&self) -> Option<Duration> {
+        let at_most = self.window_at_most?;
+        let whole = Duration::from_secs(at_most.as_secs());
+        Some(if !whole.is_zero() && whole > self.window_above {
+            whole
+        } else {
+            at_most.max(self.window_above)
+        })
+    }
+
+    /// When an own request sent at `sent` gives its credit back.
+    fn released_at(&self, sent: Instant) -> Option<Instant> {
+        let window = self.window()?;
+        Some(sent + window + margin(window))
+    }
+
+    /// Frees the credits that have come back by `now`: each own request whose inferred window
+    /// has passed, or the server's reset when the pacer cannot place the counted requests.
     fn release(&mut self, now: Instant) {
         let Some(limit) = self.limit else { return };
+        if self.window().is_some() {
+            while let Some(at) = self.sends.front().and_then(|&s| self.released_at(s)) {
+                if at > now {
+                    break;
+                }
+                self.sends.pop_front();
+                self.remaining = (self.remaining + 1).min(limit);
+            }
+            if !self.sends.is_empty() {
+                return;
+            }
+        }
         if let Some(reset) = self.reset_at {
             if reset > now {
                 return;
@@ -103,23 +154,66 @@ impl State {
             self.remaining = (self.remaining + 1).min(limit);
             self.sends.pop_front();
         }
-        if let Some(window) = self.window {
-            let window = window + margin(window);
-            while self.sends.front().is_some_and(|&s| s + window <= now) {
-                self.sends.pop_front();
-                self.remaining = (self.remaining + 1).min(limit);
-            }
-        }
     }
 
     /// When the next credit frees, if the pacer can tell.
     fn next_release(&self) -> Option<Instant> {
-        if let Some(reset) = self.reset_at {
-            return Some(reset);
+        match self.sends.front() {
+            Some(&front) if self.window().is_some() => self.released_at(front),
+            _ => self.reset_at,
         }
-        let window = self.window?;
-        let window = window + margin(window);
-        self.sends.front().map(|&s| s + window)
+    }
+
+    /// Narrows the window's bounds with one answer: the server counted `counted` requests
+    /// (this one included) when the request sent at `sent_at` arrived, and the oldest of them
+    /// leaves at `reset_at` (rounded up to a whole second). `exact` is false when the count
+    /// is only a lower bound (no credit left: a 429 counts whatever came before it).
+    fn learn(
+        &mut self,
+        sent_at: Instant,
+        now: Instant,
+        counted: usize,
+        exact: bool,
+        reset_at: Instant,
+    ) {
+        // At most a second before the reset, the oldest counted request (which arrived
+        // before now) was still inside the window.
+        if let Some(before_reset) = reset_at.checked_sub(Duration::from_secs(1)) {
+            self.window_above = self
+                .window_above
+                .max(before_reset.saturating_duration_since(now));
+        }
+        // Own sends up to this one; newest last.
+        let upto = self.history.partition_point(|&s| s <= sent_at);
+        if counted == 0 || upto < counted {
+            return;
+        }
+        // Own requests at or before the oldest counted one: it still counts, and (when the
+        // count is exact) the one before it has left.
+        let oldest_counted = self.history[upto - counted];
+        self.window_above = self
+            .window_above
+            .max(sent_at.saturating_duration_since(oldest_counted));
+        if !exact {
+            return;
+        }
+        let mut at_most = reset_at.saturating_duration_since(oldest_counted) + ONE_MS;
+        if upto > counted {
+            let left = self.history[upto - counted - 1];
+            // Sends at the same instant cannot be told apart: no bound from them.
+            if left < oldest_counted {
+                at_most = at_most.min(now.saturating_duration_since(left) + ONE_MS);
+            }
+        }
+        // An answer that contradicts what is known (the token also spent elsewhere, requests
+        // overtaking each other) does not narrow the window.
+        if at_most > self.window_above {
+            self.window_at_most = Some(self.window_at_most.map_or(at_most, |w| w.min(at_most)));
+        }
+        // Own requests older than the oldest counted one are in the server's figure already.
+        while self.sends.front().is_some_and(|&s| s < oldest_counted) {
+            self.sends.pop_front();
+        }
     }
 }
 
@@ -211,7 +305,8 @@ impl Pacer {
             state.probing = true;
         }
         // Only a stated budget makes send times useful, and never more of them than it
-        // holds (an older one cannot still be in the window); the cap bounds the memory.
+        // holds (an older one cannot still be in the window; the history keeps one more, the
+        // newest that left, plus the requests in flight); the caps bound the memory.
         if let Some(limit) = state.limit.filter(|_| !state.unpaced) {
             let cap = usize::try_from(limit)
                 .unwrap_or(MAX_SENDS)
@@ -220,9 +315,16 @@ impl Pacer {
                 state.sends.pop_front();
             }
             state.sends.push_back(now);
+            let history_cap = cap.saturating_mul(2).saturating_add(2).min(2 * MAX_SENDS);
+            while state.history.len() >= history_cap {
+                state.history.pop_front();
+            }
+            state.history.push_back(now);
         } else if probe {
             state.sends.clear();
             state.sends.push_back(now);
+            state.history.clear();
+            state.history.push_back(now);
         }
         Permit {
             pacer: Arc::clone(self),
@@ -243,23 +345,13 @@ impl Permit {
         let reset_at = now
             .checked_add(until_reset)
             .unwrap_or(now + Duration::from_secs(86_400 * 365));
+        let remaining = rate_limit.remaining.min(rate_limit.limit);
+        let counted = usize::try_from(rate_limit.limit - remaining).unwrap_or(usize::MAX);
         let mut state = self.pacer.lock();
-        // The oldest counted request was sent no later than this one.
-        let bound = reset_at.saturating_duration_since(self.sent_at);
-        state.window = Some(state.window.map_or(bound, |w| w.max(bound)));
-        // Own requests that left the window before now are in the server's figure already.
-        if let Some(window) = state.window {
-            let window = window + margin(window);
-            while state.sends.front().is_some_and(|&s| s + window <= now) {
-                state.sends.pop_front();
-            }
-        }
+        state.learn(self.sent_at, now, counted, remaining > 0, reset_at);
         let others_in_flight = state.in_flight.saturating_sub(1);
         state.limit = Some(rate_limit.limit);
-        state.remaining = rate_limit
-            .remaining
-            .min(rate_limit.limit)
-            .saturating_sub(others_in_flight);
+        state.remaining = remaining.saturating_sub(others_in_flight);
         state.reset_at = (reset_at > now).then_some(reset_at);
         state.unpaced = false;
         drop(state);
@@ -435,6 +527,132 @@ mod tests {
         assert!(
             waited >= Duration::from_secs(24) && waited <= Duration::from_secs(27),
             "{waited:?}"
+        );
+    }
+
+    /// A sliding-window server as the API describes it (every request spends a credit for one
+    /// window from the millisecond it arrived, a 429 included), on tokio's clock.
+    struct Server {
+        limit: u32,
+        window: Duration,
+        arrivals: VecDeque<Instant>,
+        rejected: u32,
+    }
+
+    impl Server {
+        fn new(limit: u32, window: Duration) -> Self {
+            Self {
+                limit,
+                window,
+                arrivals: VecDeque::new(),
+                rejected: 0,
+            }
+        }
+
+        /// Unix seconds, rounded up, of an instant on tokio's clock.
+        fn unix_ceil(at: Instant) -> u64 {
+            let now = Instant::now();
+            let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + (at - now);
+            unix.as_secs() + u64::from(unix.subsec_nanos() > 0)
+        }
+
+        /// Counts a request arriving now and answers with the rate-limit headers.
+        fn hit(&mut self) -> (RateLimit, bool) {
+            let now = Instant::now();
+            while self
+                .arrivals
+                .front()
+                .is_some_and(|&a| a + self.window <= now)
+            {
+                self.arrivals.pop_front();
+            }
+            let before = self.arrivals.len();
+            self.arrivals.push_back(now);
+            let limit = self.limit as usize;
+            if before >= limit {
+                self.rejected += 1;
+                let frees = self.arrivals[self.arrivals.len() - limit] + self.window;
+                let answer = RateLimit {
+                    limit: self.limit,
+                    remaining: 0,
+                    reset: Self::unix_ceil(frees),
+                };
+                return (answer, false);
+            }
+            let answer = RateLimit {
+                limit: self.limit,
+                remaining: self.limit - self.arrivals.len() as u32,
+                reset: Self::unix_ceil(self.arrivals[0] + self.window),
+            };
+            (answer, true)
+        }
+    }
+
+    /// Sends `rows` requests one after the other through the pacer, each taking `latency`
+    /// on the wire, retrying a 429 after its reset as the SDK would. Returns the time from the
+    /// first send to the last accepted one.
+    async fn import(
+        pacer: &Arc<Pacer>,
+        server: &mut Server,
+        rows: u32,
+        latency: Duration,
+    ) -> Duration {
+        let start = Instant::now();
+        let mut last = start;
+        for _ in 0..rows {
+            loop {
+                let permit = pacer.acquire(MAX).await;
+                tokio::time::advance(latency / 2).await;
+                let (answer, accepted) = server.hit();
+                tokio::time::advance(latency / 2).await;
+                permit.observe(&answer);
+                drop(permit);
+                if accepted {
+                    last = Instant::now() - latency;
+                    break;
+                }
+                tokio::time::advance(Duration::from_secs(1)).await;
+            }
+        }
+        last - start
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sequential_import_fills_each_window_without_a_429() {
+        // 120 per 10 s, as `heldqr codes import --rate-limit 120/10s` meets it; the pacer is
+        // never told the window. The first send is at an arbitrary point of a second.
+        tokio::time::advance(Duration::from_millis(437)).await;
+        let pacer = Arc::new(Pacer::default());
+        let mut server = Server::new(120, Duration::from_secs(10));
+        let took = import(&pacer, &mut server, 480, Duration::from_millis(3)).await;
+        assert_eq!(server.rejected, 0);
+        // The last of 480 rows cannot go before 30 s (three windows after the first burst).
+        assert!(took >= Duration::from_secs(30), "{took:?}");
+        assert!(took <= Duration::from_millis(30_000 * 100 / 98), "{took:?}");
+        let state = pacer.lock();
+        assert_eq!(state.window(), Some(Duration::from_secs(10)));
+        assert!(
+            state.window_at_most.unwrap() - Duration::from_secs(10) < Duration::from_millis(10),
+            "{state:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_of_no_whole_seconds_costs_at_most_one_429() {
+        // 20 per 7.5 s: the reset's whole seconds leave the window between 7 and 8.5 s, and
+        // where the bounds allow 7 s the pacer tries it once; the server's count corrects it.
+        let pacer = Arc::new(Pacer::default());
+        let mut server = Server::new(20, Duration::from_millis(7_500));
+        let took = import(&pacer, &mut server, 100, Duration::from_millis(3)).await;
+        assert!(server.rejected <= 1, "{}", server.rejected);
+        // Ideal 30 s (four windows after the first burst); a 429 costs a credit, so a window,
+        // and its one-second retry.
+        assert!(took >= Duration::from_secs(30), "{took:?}");
+        assert!(took <= Duration::from_secs(40), "{took:?}");
+        let window = pacer.lock().window().unwrap();
+        assert!(
+            window >= Duration::from_millis(7_500) && window <= Duration::from_millis(8_501),
+            "{window:?}"
         );
     }
 
