@@ -23,9 +23,7 @@ use http_body::Frame;
 use super::auth::bearer_token;
 use super::faults::Injected;
 use super::in_api;
-use crate::state::{
-    AppState, HeaderBlock, JOURNAL_BODY_LIMIT, Recorded, RecordedBody, last_four,
-};
+use crate::state::{AppState, HeaderBlock, JOURNAL_BODY_LIMIT, Recorded, RecordedBody, last_four};
 
 /// The most bytes of an answer read back to record it (the server's own answers are small
 /// and in memory; a larger one is recorded without its body).
