@@ -1,51 +1,26 @@
 //! The `heldqr-mock` binary as a container or CI service runs it: configured from the
 //! environment alone, health-checked by `heldqr-mock probe`, stopped by SIGTERM at once.
 
-use std::process::Stdio;
+mod common;
+
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use common::process::{mock_command as mock, sigterm};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_heldqr-mock");
-
-/// A `Command` for the binary with no `HELDQR_MOCK_*` variable inherited from the caller.
-fn mock() -> Command {
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("HELDQR_MOCK_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
-
 /// Starts `cmd`, waits for its address line, returns the child and `http://IP:PORT`.
-async fn start(mut cmd: Command) -> (Child, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    tokio::time::timeout(Duration::from_secs(30), stdout.read_line(&mut line))
-        .await
-        .unwrap()
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address line: {line:?}"))
-        .to_owned();
+async fn start(cmd: Command) -> (Child, String) {
+    let running = common::process::start(cmd).await;
+    let base = running.base();
+    let mut stdout = running.stdout;
     // Keep reading stdout so the child never blocks on a full pipe.
     tokio::spawn(async move {
         let mut sink = String::new();
         let _ = stdout.read_to_string(&mut sink).await;
     });
-    (child, base)
+    (running.child, base)
 }
 
 /// One HTTP/1.1 request on a fresh connection; returns the status and the whole answer.
@@ -60,15 +35,6 @@ async fn http(base: &str, path: &str, token: &str) -> (u16, String) {
     stream.read_to_string(&mut out).await.unwrap();
     let status = out.split(' ').nth(1).unwrap().parse().unwrap();
     (status, out)
-}
-
-fn sigterm(child: &Child) {
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
 }
 
 #[tokio::test]

@@ -2,11 +2,12 @@
 //! makes room; when all are busy a new one gets 503 at once), a client that sends nothing, or
 //! headers too slowly, or a body that stalls, is closed after its timeout.
 
-use std::process::Stdio;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use heldqr_mock::{FaultConfig, MockConfig, MockServer};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Command;
 
@@ -158,25 +159,15 @@ fn raise_own_descriptor_limit(to: u64) {
 #[tokio::test]
 async fn two_thousand_idle_sockets_at_a_1024_descriptor_limit_do_not_lock_others_out() {
     raise_own_descriptor_limit(8192);
-    let mut child = Command::new("sh")
-        .args([
-            "-c",
-            "ulimit -n 1024 && exec \"$0\" --listen 127.0.0.1:0 --quiet",
-            env!("CARGO_BIN_EXE_heldqr-mock"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).await.unwrap();
-    let a = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("http://"))
-        .unwrap()
-        .to_owned();
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "ulimit -n 1024 && exec \"$0\" --listen 127.0.0.1:0 --quiet",
+        env!("CARGO_BIN_EXE_heldqr-mock"),
+    ]);
+    let common::process::Running {
+        mut child, addr: a, ..
+    } = common::process::start(cmd).await;
     let mut idle = Vec::with_capacity(2000);
     for _ in 0..2000 {
         match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&a)).await {

@@ -4,10 +4,11 @@
 
 #![cfg(unix)]
 
-use std::process::Stdio;
+mod common;
+
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Command;
 
@@ -17,31 +18,17 @@ const TOKEN: &str = "s3cr3t-log-token";
 /// authenticated requests and one without a token, stops it with SIGTERM; returns
 /// (stdout, stderr).
 async fn run(args: &[&str], env: &[(&str, &str)], n: usize) -> (String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_heldqr-mock"))
-        .args(["--listen", "127.0.0.1:0", "--token"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_heldqr-mock"));
+    cmd.args(["--listen", "127.0.0.1:0", "--token"])
         .arg(format!("{TOKEN}=pro:acct_log"))
         .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    tokio::time::timeout(Duration::from_secs(30), stdout.read_line(&mut first))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        first.starts_with("heldqr-mock listening on http://"),
-        "{first}"
-    );
-    let addr = first
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("http://"))
-        .unwrap()
-        .to_owned();
+        .envs(env.iter().copied());
+    let common::process::Running {
+        mut child,
+        addr,
+        mut stdout,
+    } = common::process::start(cmd).await;
+    let first = format!("heldqr-mock listening on http://{addr}\n");
     for i in 0..=n {
         let auth = if i < n {
             format!("Authorization: Bearer {TOKEN}\r\n")
@@ -57,12 +44,7 @@ async fn run(args: &[&str], env: &[(&str, &str)], n: usize) -> (String, String) 
         s.read_to_string(&mut answer).await.unwrap();
         assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
     }
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    common::process::sigterm(&child);
     let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .unwrap()

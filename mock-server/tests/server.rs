@@ -1,7 +1,8 @@
 //! Over real TCP on 127.0.0.1: the in-process `MockServer`, and the `heldqr-mock` binary (its
 //! address line, /healthz, the request log that never shows the token, SIGTERM shutdown).
 
-use std::process::Stdio;
+mod common;
+
 use std::time::Duration;
 
 use heldqr_mock::{DEV_TOKEN_PRO, MockConfig, MockServer};
@@ -117,30 +118,11 @@ async fn spawn_binary(
     String,
     BufReader<tokio::process::ChildStdout>,
 ) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_heldqr-mock"))
-        .args(["--listen", "127.0.0.1:0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    tokio::time::timeout(Duration::from_secs(30), stdout.read_line(&mut line))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        line.starts_with("heldqr-mock listening on http://127.0.0.1:"),
-        "{line}"
-    );
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
-    (child, base, stdout)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_heldqr-mock"));
+    cmd.args(["--listen", "127.0.0.1:0"]).args(args);
+    let running = common::process::start(cmd).await;
+    let base = running.base();
+    (running.child, base, running.stdout)
 }
 
 #[tokio::test]
@@ -189,12 +171,7 @@ async fn the_binary_keeps_serving_when_its_stderr_and_stdout_readers_are_gone() 
         let (status, text) = http(&base, "GET", "/api/v1/nope", &[], "").await;
         assert_eq!(status, 404, "request {i}: {text}");
     }
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    common::process::sigterm(&child);
     let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .unwrap()
@@ -238,12 +215,7 @@ async fn the_binary_logs_each_request_without_the_token_and_stops_on_sigterm() {
     .await;
     assert_eq!(status, 401, "no dev tokens once a token is configured");
 
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    common::process::sigterm(&child);
     let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .unwrap()

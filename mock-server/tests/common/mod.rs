@@ -12,6 +12,8 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use tower::ServiceExt;
 
+pub mod process;
+
 pub use heldqr_mock::{
     DEV_TOKEN_BUSINESS as BUSINESS, DEV_TOKEN_FREE as FREE, DEV_TOKEN_PRO as PRO,
 };
