@@ -17,6 +17,30 @@ use exactly_once::{Setup, fast_policy, mixed_faults};
 /// A hang guard for a whole test: far above what the test needs.
 const GUARD: Duration = Duration::from_secs(180);
 
+/// Runs `setup` under the hang guard and checks that every create happened exactly once and
+/// every call ended `Ok`; returns the outcome for the test's own checks.
+async fn run_exactly_once(setup: &Setup) -> exactly_once::Outcome {
+    let outcome = tokio::time::timeout(GUARD, exactly_once::run(setup))
+        .await
+        .expect("the run ends");
+    let statement = outcome.statement();
+    println!("{statement}\n{outcome:#?}");
+    assert!(outcome.untyped.is_empty(), "{:?}", outcome.untyped);
+    assert_eq!(
+        outcome.ok, setup.creates,
+        "every call ended Ok: {statement}"
+    );
+    assert_eq!(outcome.codes_on_server, setup.creates, "{statement}");
+    assert_eq!(outcome.duplicates, 0, "{statement}");
+    assert_eq!(outcome.missing, 0, "{statement}");
+    assert_eq!(outcome.lost, 0, "{statement}");
+    assert!(outcome.holds());
+    // The faults really happened, at over 20% of the requests.
+    let f = outcome.faults;
+    assert!(f.faulted() * 5 >= f.requests, "fault rate under 20%: {f}");
+    outcome
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_create_happens_exactly_once_at_a_30_percent_fault_rate() {
     let setup = Setup {
@@ -28,23 +52,9 @@ async fn every_create_happens_exactly_once_at_a_30_percent_fault_rate() {
         caller_retry_limit: 50,
         http2: false,
     };
-    let outcome = tokio::time::timeout(GUARD, exactly_once::run(&setup))
-        .await
-        .expect("the run ends");
-    let statement = outcome.statement();
-    println!("{statement}\n{outcome:#?}");
-
-    assert!(outcome.untyped.is_empty(), "{:?}", outcome.untyped);
-    assert_eq!(outcome.ok, 72, "every call ended Ok: {statement}");
-    assert_eq!(outcome.codes_on_server, 72, "{statement}");
-    assert_eq!(outcome.duplicates, 0, "{statement}");
-    assert_eq!(outcome.missing, 0, "{statement}");
-    assert_eq!(outcome.lost, 0, "{statement}");
-    assert!(outcome.holds());
-
-    // The faults really happened, every kind of them, at over 20% of the requests.
+    let outcome = run_exactly_once(&setup).await;
+    // Every kind of fault happened.
     let f = outcome.faults;
-    assert!(f.faulted() * 5 >= f.requests, "fault rate under 20%: {f}");
     for (kind, n) in [
         ("dropped", f.dropped),
         ("reset", f.reset),
@@ -74,20 +84,8 @@ async fn every_create_happens_exactly_once_over_http2_with_faults() {
         caller_retry_limit: 50,
         http2: true,
     };
-    let outcome = tokio::time::timeout(GUARD, exactly_once::run(&setup))
-        .await
-        .expect("the run ends");
-    let statement = outcome.statement();
-    println!("{statement}\n{outcome:#?}");
-    assert!(outcome.untyped.is_empty(), "{:?}", outcome.untyped);
-    assert_eq!(outcome.ok, 48, "every call ended Ok: {statement}");
-    assert_eq!(outcome.codes_on_server, 48, "{statement}");
-    assert_eq!(outcome.duplicates, 0, "{statement}");
-    assert_eq!(outcome.missing, 0, "{statement}");
-    assert_eq!(outcome.lost, 0, "{statement}");
-    assert!(outcome.holds());
+    let outcome = run_exactly_once(&setup).await;
     let f = outcome.faults;
-    assert!(f.faulted() * 5 >= f.requests, "fault rate under 20%: {f}");
     assert!(f.dropped + f.reset > 0, "no dropped answer: {f}");
     assert!(outcome.sdk_retries > 0);
 }
