@@ -12,7 +12,9 @@
 //! ```
 //!
 //! `BENCH_REQUESTS` sets the number of requests (default 20000); `BENCH_JOURNAL=0` turns the
-//! journal off and `BENCH_LOG=0` the request log, to see what each costs.
+//! journal off and `BENCH_LOG=0` the request log, to see what each costs; `BENCH_BARE=1` sends
+//! the same requests through a bare axum route answering the same JSON (the baseline of
+//! `benches/wrk.sh` and `examples/bare_axum.rs`), so the two counts can be set side by side.
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +36,7 @@ fn main() {
         .expect("runtime");
     rt.block_on(async move {
         let on = |var: &str| std::env::var(var).map_or(true, |v| v != "0");
+        let on_opt = |var: &str| std::env::var(var).is_ok_and(|v| v != "0");
         let mut config = MockConfig::default()
             .rate_limit(u32::MAX, Duration::from_secs(1))
             .log_requests(on("BENCH_LOG"))
@@ -53,6 +56,24 @@ fn main() {
             .expect("request");
         let res = router.clone().oneshot(create).await.expect("infallible");
         assert_eq!(res.status(), 201);
+        let router = if on_opt("BENCH_BARE") {
+            // The same JSON as the mock serves, from memory, by a bare route.
+            let get = Request::get("/api/v1/codes/menu-v3")
+                .header(header::AUTHORIZATION, &auth)
+                .body(Body::empty())
+                .expect("request");
+            let res = router.clone().oneshot(get).await.expect("infallible");
+            let body = res.into_body().collect().await.expect("body").to_bytes();
+            axum::Router::new().route(
+                "/api/v1/codes/{shortcode}",
+                axum::routing::get(move || {
+                    let body = body.clone();
+                    async move { ([(header::CONTENT_TYPE, "application/json")], body) }
+                }),
+            )
+        } else {
+            router
+        };
         let started = Instant::now();
         for _ in 0..n {
             let req = Request::get("/api/v1/codes/menu-v3")

@@ -1,14 +1,19 @@
 //! [`app`]: the layers of the request path, outermost first, around the route table.
 
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::handlers::{self, admin, codes, inspector, reference, scans};
-use crate::layers::request_id::{self, ServerRequestIds, X_REQUEST_ID};
-use crate::layers::{admin_guard, auth, faults, journal, log};
+use crate::layers::admin_guard::AdminGuard;
+use crate::layers::auth::{Identify, Require};
+use crate::layers::faults::InjectFaults;
+use crate::layers::hook::HookLayer;
+use crate::layers::journal::RecordRequests;
+use crate::layers::log::RequestLog;
+use crate::layers::method_not_allowed::MethodNotAllowedEnvelope;
+use crate::layers::request_id::{DropClientId, ServerRequestIds, X_REQUEST_ID};
 use crate::state::AppState;
 
 /// Builds the whole mock server as one router over `state`.
@@ -38,24 +43,24 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     let layers = ServiceBuilder::new()
         // A fresh X-Request-Id on the request and on its answer.
-        .layer(from_fn(request_id::drop_client_id))
+        .layer(HookLayer(DropClientId))
         .layer(SetRequestIdLayer::new(
             X_REQUEST_ID.clone(),
             ServerRequestIds(state.clone()),
         ))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
         // One log line per request, after the answer.
-        .layer(from_fn_with_state(state.clone(), log::layer))
+        .layer(HookLayer(RequestLog(state.clone())))
         // The admin token on the mock-only /_mock routes, when one is configured.
-        .layer(from_fn_with_state(state.clone(), admin_guard::guard))
+        .layer(HookLayer(AdminGuard(state.clone())))
         // The request journal (GET /_mock/requests), outside faults: it sees dropped answers.
-        .layer(from_fn_with_state(state.clone(), journal::layer))
+        .layer(HookLayer(RecordRequests(state.clone())))
         // Injected faults, before authentication (they spend no credit).
-        .layer(from_fn_with_state(state.clone(), faults::layer))
+        .layer(HookLayer(InjectFaults(state.clone())))
         // Bearer token and rate-limit credit and headers on every /api/v1 answer.
-        .layer(from_fn_with_state(state.clone(), auth::identify))
+        .layer(HookLayer(Identify(state.clone())))
         // The router's own 405 in the error envelope.
-        .layer(from_fn(handlers::method_not_allowed_envelope));
+        .layer(HookLayer(MethodNotAllowedEnvelope));
     // The layers wrap the route table as one service, so they see its answers complete
     // (`Allow` included).
     Router::new()
@@ -63,9 +68,9 @@ pub fn app(state: AppState) -> Router {
         .layer(layers)
 }
 
-/// Every route. The `/api/v1` operations sit behind [`auth::require`] (401, 429).
+/// Every route. The `/api/v1` operations sit behind [`Require`] (401, 429).
 fn route_table(state: AppState) -> Router {
-    let require = from_fn(auth::require);
+    let require = HookLayer(Require);
     Router::new()
         .route(
             "/api/v1/codes",

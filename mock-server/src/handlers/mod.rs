@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request};
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Serialize;
@@ -60,24 +59,4 @@ pub(crate) async fn healthz() -> Response {
 pub(crate) fn shortcode(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     path.map(|Path(s)| s)
         .map_err(|_| ApiError::code_not_found("?"))
-}
-
-/// The router answers a known route with a wrong method by itself (405 + `Allow`, no body):
-/// this gives it the envelope. It wraps the router as a whole (a layer on the router would run
-/// inside each route, before `Allow` is set).
-pub(crate) async fn method_not_allowed_envelope(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let res = next.run(req).await;
-    if res.status() != StatusCode::METHOD_NOT_ALLOWED
-        || res.headers().contains_key(header::CONTENT_TYPE)
-    {
-        return res;
-    }
-    let allow = res
-        .headers()
-        .get(header::ALLOW)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    ApiError::method_not_allowed(method.as_str(), &allow).into_response()
 }

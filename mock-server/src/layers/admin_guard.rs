@@ -16,12 +16,12 @@
 //! (which only says whether the token is needed and held) carry no state and stay open, so a
 //! browser can load the page that asks for the token.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::auth::bearer_token;
+use super::hook::{Hook, Step};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -94,15 +94,27 @@ pub(crate) fn is_admin(state: &AppState, method: &Method, headers: &HeaderMap) -
 }
 
 /// 401 for a `/_mock` request without the admin token, when one is configured.
-pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if state.config().admin_token.is_none()
-        || !is_admin_path(req.uri().path())
-        || is_open(req.method(), req.uri().path())
-        || is_admin(&state, req.method(), req.headers())
-    {
-        next.run(req).await
-    } else {
-        ApiError::admin_unauthorized().into_response()
+#[derive(Clone)]
+pub(crate) struct AdminGuard(pub AppState);
+
+impl Hook for AdminGuard {
+    type Carry = ();
+
+    fn before(&self, req: &mut Request) -> Step<()> {
+        let state = &self.0;
+        if state.config().admin_token.is_none()
+            || !is_admin_path(req.uri().path())
+            || is_open(req.method(), req.uri().path())
+            || is_admin(state, req.method(), req.headers())
+        {
+            Step::Pass
+        } else {
+            Step::Answer(ApiError::admin_unauthorized().into_response())
+        }
+    }
+
+    fn after(&self, (): (), res: Response) -> Response {
+        res
     }
 }
 

@@ -1,19 +1,19 @@
 //! Authentication and the rate limit, in two parts so the document's order holds.
 //!
-//! [`identify`] wraps the router: on an `/api/v1` request with a known bearer token it spends
+//! [`Identify`] wraps the router: on an `/api/v1` request with a known bearer token it spends
 //! one credit of the token (whatever the answer: a 404 for an unknown route, a 405, a 429 all
 //! spend one) and puts `X-RateLimit-Limit/Remaining/Reset` on the answer. Without a known
 //! token it does nothing, so the router answers an unknown route 404 and a wrong method 405
 //! with no budget shown.
 //!
-//! [`require`] is the route layer of every `/api/v1` operation (it runs only once the route and
+//! [`Require`] is the route layer of every `/api/v1` operation (it runs only once the route and
 //! method matched): 401 without a known token, 429 when the credit was over the cap.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::hook::{Hook, Step};
 use super::in_api;
 use crate::error::ApiError;
 use crate::state::{AppState, Caller, RateDecision};
@@ -41,38 +41,55 @@ fn put_rate_headers(res: &mut Response, d: &RateDecision) {
 }
 
 /// Identifies the caller of an `/api/v1` request, spends its credit, shows its budget.
-pub(crate) async fn identify(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    if !in_api(req.uri().path()) {
-        return next.run(req).await;
+#[derive(Clone)]
+pub(crate) struct Identify(pub AppState);
+
+impl Hook for Identify {
+    type Carry = (Caller, RateDecision);
+
+    fn before(&self, req: &mut Request) -> Step<(Caller, RateDecision)> {
+        if !in_api(req.uri().path()) {
+            return Step::Pass;
+        }
+        let Some(caller) = bearer_token(req.headers()).and_then(|t| self.0.caller(t)) else {
+            return Step::Pass;
+        };
+        let decision = self.0.spend_credit(caller.token);
+        req.extensions_mut().insert(caller);
+        req.extensions_mut().insert(decision);
+        Step::Next((caller, decision))
     }
-    let Some(caller) = bearer_token(req.headers()).and_then(|t| state.caller(t)) else {
-        return next.run(req).await;
-    };
-    let decision = state.spend_credit(caller.token);
-    req.extensions_mut().insert(caller);
-    req.extensions_mut().insert(decision);
-    let mut res = next.run(req).await;
-    put_rate_headers(&mut res, &decision);
-    // For the request log.
-    res.extensions_mut().insert(caller);
-    res
+
+    fn after(&self, (caller, decision): (Caller, RateDecision), mut res: Response) -> Response {
+        put_rate_headers(&mut res, &decision);
+        // For the request log.
+        res.extensions_mut().insert(caller);
+        res
+    }
 }
 
 /// 401 without a known token, 429 over the cap; else the operation.
-pub(crate) async fn require(req: Request, next: Next) -> Response {
-    if req.extensions().get::<Caller>().is_none() {
-        return ApiError::unauthorized().into_response();
+#[derive(Clone)]
+pub(crate) struct Require;
+
+impl Hook for Require {
+    type Carry = ();
+
+    fn before(&self, req: &mut Request) -> Step<()> {
+        if req.extensions().get::<Caller>().is_none() {
+            return Step::Answer(ApiError::unauthorized().into_response());
+        }
+        if let Some(wait) = req
+            .extensions()
+            .get::<RateDecision>()
+            .and_then(|d| d.retry_after)
+        {
+            return Step::Answer(ApiError::rate_limited(wait).into_response());
+        }
+        Step::Pass
     }
-    if let Some(wait) = req
-        .extensions()
-        .get::<RateDecision>()
-        .and_then(|d| d.retry_after)
-    {
-        return ApiError::rate_limited(wait).into_response();
+
+    fn after(&self, (): (), res: Response) -> Response {
+        res
     }
-    next.run(req).await
 }

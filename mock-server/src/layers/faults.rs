@@ -9,12 +9,12 @@
 //! `server`) then closes or resets the HTTP/1.1 connection, or resets the HTTP/2 stream,
 //! instead of writing it. Served without a connection (`oneshot`), the answer is delivered.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::auth::bearer_token;
+use super::hook::{Hook, Step};
 use super::in_api;
 use crate::config::{UNKNOWN_CODE, UNKNOWN_CODE_STATUS};
 use crate::error::ApiError;
@@ -29,68 +29,96 @@ pub(crate) struct DropConnection(pub DropKind);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Injected(pub &'static str);
 
-pub(crate) async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(faults) = state.faults().filter(|f| f.is_on()) else {
-        return next.run(req).await;
-    };
-    if !in_api(req.uri().path()) {
-        return next.run(req).await;
-    }
-    let token = bearer_token(req.headers())
-        .and_then(|t| state.caller(t))
-        .map(|c| c.token);
-    let choice = faults.draw(token);
-    if let Some(delay) = choice.delay {
-        tokio::time::sleep(delay).await;
-    }
-    let (mut res, name) = match choice.fault {
-        None => {
-            let mut res = next.run(req).await;
-            if choice.delay.is_some() {
-                res.extensions_mut().insert(Injected("latency"));
+/// The fault layer's hook.
+#[derive(Clone)]
+pub(crate) struct InjectFaults(pub AppState);
+
+/// What happens to a handled request's answer.
+pub(crate) enum Handled {
+    /// Delivered; it was only delayed.
+    Delayed,
+    /// Dropped by the connection instead of written.
+    Dropped(DropKind),
+}
+
+impl Hook for InjectFaults {
+    type Carry = Handled;
+
+    fn before(&self, req: &mut Request) -> Step<Handled> {
+        let state = &self.0;
+        let Some(faults) = state.faults().filter(|f| f.is_on()) else {
+            return Step::Pass;
+        };
+        if !in_api(req.uri().path()) {
+            return Step::Pass;
+        }
+        let token = bearer_token(req.headers())
+            .and_then(|t| state.caller(t))
+            .map(|c| c.token);
+        let choice = faults.draw(token);
+        let (mut res, name) = match choice.fault {
+            None => {
+                return match choice.delay {
+                    Some(delay) => Step::Delay(delay, Handled::Delayed),
+                    None => Step::Pass,
+                };
             }
-            return res;
-        }
-        Some(Fault::DropAfter(kind)) => {
-            let mut res = next.run(req).await;
-            res.extensions_mut().insert(DropConnection(kind));
-            let name = match kind {
-                DropKind::Close => "connection_closed",
-                DropKind::Reset => "connection_reset",
-            };
-            res.extensions_mut().insert(Injected(name));
-            return res;
-        }
-        Some(Fault::InternalError) => (
-            ApiError::internal("Injected fault: the server failed; nothing was committed.")
-                .into_response(),
-            "internal_error",
-        ),
-        Some(Fault::ServiceUnavailable) => (
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
-                "Injected fault: temporarily unavailable; nothing was committed.",
-            )
-            .into_response(),
-            "service_unavailable",
-        ),
-        Some(Fault::UnknownCode) => {
-            let status = StatusCode::from_u16(UNKNOWN_CODE_STATUS).unwrap_or(StatusCode::CONFLICT);
-            (
+            Some(Fault::DropAfter(kind)) => {
+                return match choice.delay {
+                    Some(delay) => Step::Delay(delay, Handled::Dropped(kind)),
+                    None => Step::Next(Handled::Dropped(kind)),
+                };
+            }
+            Some(Fault::InternalError) => (
+                ApiError::internal("Injected fault: the server failed; nothing was committed.")
+                    .into_response(),
+                "internal_error",
+            ),
+            Some(Fault::ServiceUnavailable) => (
                 ApiError::new(
-                    status,
-                    UNKNOWN_CODE,
-                    "Injected fault: another request is still being processed; retry with the same Idempotency-Key.",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable",
+                    "Injected fault: temporarily unavailable; nothing was committed.",
                 )
                 .into_response(),
-                "unknown_code",
-            )
+                "service_unavailable",
+            ),
+            Some(Fault::UnknownCode) => {
+                let status =
+                    StatusCode::from_u16(UNKNOWN_CODE_STATUS).unwrap_or(StatusCode::CONFLICT);
+                (
+                    ApiError::new(
+                        status,
+                        UNKNOWN_CODE,
+                        "Injected fault: another request is still being processed; retry with the same Idempotency-Key.",
+                    )
+                    .into_response(),
+                    "unknown_code",
+                )
+            }
+            Some(Fault::RateLimited) => (burst_429(state), "rate_limit_burst"),
+        };
+        res.extensions_mut().insert(Injected(name));
+        match choice.delay {
+            Some(delay) => Step::AnswerAfter(delay, res),
+            None => Step::Answer(res),
         }
-        Some(Fault::RateLimited) => (burst_429(&state), "rate_limit_burst"),
-    };
-    res.extensions_mut().insert(Injected(name));
-    res
+    }
+
+    fn after(&self, handled: Handled, mut res: Response) -> Response {
+        let name = match handled {
+            Handled::Delayed => "latency",
+            Handled::Dropped(kind) => {
+                res.extensions_mut().insert(DropConnection(kind));
+                match kind {
+                    DropKind::Close => "connection_closed",
+                    DropKind::Reset => "connection_reset",
+                }
+            }
+        };
+        res.extensions_mut().insert(Injected(name));
+        res
+    }
 }
 
 /// A 429 of a burst: `Retry-After: 1`, `Remaining: 0`, the configured limit, and a reset one

@@ -9,109 +9,269 @@
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use axum::body::{Body, HttpBody};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, header};
-use axum::middleware::Next;
 use axum::response::Response;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body::Frame;
 
 use super::auth::bearer_token;
 use super::faults::Injected;
+use super::hook::{Hook, Step};
 use super::in_api;
-use crate::state::{AppState, HeaderBlock, JOURNAL_BODY_LIMIT, Recorded, RecordedBody, last_four};
-
-/// The most bytes of an answer read back to record it (the server's own answers are small
-/// and in memory; a larger one is recorded without its body).
-const ANSWER_READ_LIMIT: usize = 16 * 1024 * 1024;
+use crate::state::{
+    AppState, HeaderBlock, JOURNAL_BODY_LIMIT, Journal, Recorded, RecordedBody, last_four,
+};
 
 fn journaled(path: &str) -> bool {
     in_api(path) || path.starts_with("/r/")
 }
 
-/// Records the request as it passes: copies of its bytes, cut to the journal's bounds, the
-/// token masked. Formatting them for a reader waits until someone reads the journal.
-pub(crate) async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(journal) = state.journal() else {
-        return next.run(req).await;
-    };
-    if !journaled(req.uri().path()) {
-        return next.run(req).await;
-    }
-    let started = Instant::now();
-    let at = state.clock().now();
-    let id = journal.lock().unwrap_or_else(|p| p.into_inner()).take_id();
-    let method = req.method().clone();
-    let target: Box<str> = match req.uri().path_and_query() {
-        Some(pq) => pq.as_str().into(),
-        None => req.uri().path().into(),
-    };
-    let bearer = bearer_token(req.headers());
-    let account = bearer.and_then(|t| state.caller(t)).map(|c| c.account);
-    let token = bearer.and_then(last_four).map(Box::from);
-    let idempotency_key = req
-        .headers()
-        .get("idempotency-key")
-        .map(|v| Box::from(v.as_bytes()));
-    // Set on the request by the request-id layer (outside this one); it is also the answer's.
-    let request_headers = record_headers(req.headers());
+/// The journal's hook: records the request as it passes (copies of its bytes, cut to the
+/// journal's bounds, the token masked) and its answer as it is written. Formatting them for a
+/// reader waits until someone reads the journal.
+#[derive(Clone)]
+pub(crate) struct RecordRequests(pub AppState);
 
-    // A request without a body (most of them) needs no tee.
-    let captured = (!req.body().is_end_stream()).then(|| Arc::new(Mutex::new(Captured::default())));
-    let req = match &captured {
-        Some(captured) => req.map(|body| {
-            Body::new(Tee {
+/// The request's part of an entry, until its answer.
+pub(crate) struct Pending {
+    started: Instant,
+    entry: Recorded,
+    captured: Option<Arc<Mutex<Captured>>>,
+}
+
+impl Hook for RecordRequests {
+    type Carry = Pending;
+
+    fn before(&self, req: &mut Request) -> Step<Pending> {
+        let state = &self.0;
+        let Some(journal) = state.journal() else {
+            return Step::Pass;
+        };
+        if !journaled(req.uri().path()) {
+            return Step::Pass;
+        }
+        let started = Instant::now();
+        let at = state.clock().now();
+        let id = lock(journal).take_id();
+        let target: Box<str> = match req.uri().path_and_query() {
+            Some(pq) => pq.as_str().into(),
+            None => req.uri().path().into(),
+        };
+        let bearer = bearer_token(req.headers());
+        let account = bearer.and_then(|t| state.caller(t)).map(|c| c.account);
+        let token = bearer.and_then(last_four).map(Box::from);
+        let idempotency_key = req
+            .headers()
+            .get("idempotency-key")
+            .map(|v| Box::from(v.as_bytes()));
+        let entry = Recorded {
+            id,
+            at,
+            method: req.method().clone(),
+            target,
+            status: 0,
+            account,
+            token,
+            idempotency_key,
+            fault: None,
+            duration_ms: 0.0,
+            // Set on the request by the request-id layer (outside this one); it is also the
+            // answer's.
+            request_headers: record_headers(req.headers()),
+            request_body: RecordedBody::default(),
+            response_headers: HeaderBlock::default(),
+            response_body: RecordedBody::default(),
+        };
+        // A request without a body (most of them) needs no tee: the body is recorded as it
+        // streams to the handler, so the handler's own limits and errors are unchanged.
+        let captured = (!req.body().is_end_stream()).then(|| {
+            let captured = Arc::new(Mutex::new(Captured::default()));
+            let body = std::mem::take(req.body_mut());
+            *req.body_mut() = Body::new(Tee {
                 inner: body,
                 captured: captured.clone(),
-            })
-        }),
-        None => req,
-    };
-    let res = next.run(req).await;
+            });
+            captured
+        });
+        Step::Next(Pending {
+            started,
+            entry,
+            captured,
+        })
+    }
 
-    let (parts, body) = res.into_parts();
-    let answer = axum::body::to_bytes(body, ANSWER_READ_LIMIT)
-        .await
-        .unwrap_or_default();
-    let request_body = match captured {
-        Some(c) => {
+    fn after(&self, pending: Pending, res: Response) -> Response {
+        let Pending {
+            started,
+            mut entry,
+            captured,
+        } = pending;
+        if let Some(c) = captured {
             let c = c.lock().unwrap_or_else(|p| p.into_inner());
-            RecordedBody {
+            entry.request_body = RecordedBody {
                 bytes: Bytes::copy_from_slice(&c.bytes),
                 truncated: c.truncated,
+            };
+        }
+        entry.status = res.status().as_u16();
+        entry.fault = res.extensions().get::<Injected>().map(|f| f.0);
+        entry.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        entry.response_headers = record_headers(res.headers());
+        let (parts, body) = res.into_parts();
+        // The server's answers are whole in memory: one poll takes the body as it is. Any
+        // other body is recorded as it streams to the client, and the entry kept when it ends.
+        let mut body = body;
+        let first = match Pin::new(&mut body).poll_frame(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(None) => Some(Bytes::new()),
+            Poll::Ready(Some(Ok(frame))) if frame.is_data() && body.is_end_stream() => {
+                Some(frame.into_data().unwrap_or_default())
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                let recording = Recording::new(self.0.clone(), entry, Some(frame));
+                return Response::from_parts(parts, recording.wrap(body));
+            }
+            Poll::Ready(Some(Err(_))) => Some(Bytes::new()),
+            Poll::Pending => None,
+        };
+        match first {
+            Some(answer) => {
+                entry.response_body = cut(&answer);
+                if let Some(journal) = self.0.journal() {
+                    lock(journal).push(entry);
+                }
+                Response::from_parts(parts, Body::from(answer))
+            }
+            None => {
+                let recording = Recording::new(self.0.clone(), entry, None);
+                Response::from_parts(parts, recording.wrap(body))
             }
         }
-        None => RecordedBody::default(),
-    };
-    let entry = Recorded {
-        id,
-        at,
-        method,
-        target,
-        status: parts.status.as_u16(),
-        account,
-        token,
-        idempotency_key,
-        fault: parts.extensions.get::<Injected>().map(|f| f.0),
-        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-        request_headers,
-        request_body,
-        response_headers: record_headers(&parts.headers),
-        response_body: RecordedBody {
-            // A copy, so an entry never holds a larger buffer alive than it is charged for.
-            bytes: Bytes::copy_from_slice(&answer[..answer.len().min(JOURNAL_BODY_LIMIT)]),
-            truncated: answer.len() > JOURNAL_BODY_LIMIT,
-        },
-    };
-    journal
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(entry);
-    Response::from_parts(parts, Body::from(answer))
+    }
+}
+
+fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
+    journal.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The first bytes of an answer, as the journal keeps them.
+fn cut(answer: &[u8]) -> RecordedBody {
+    RecordedBody {
+        // A copy, so an entry never holds a larger buffer alive than it is charged for.
+        bytes: Bytes::copy_from_slice(&answer[..answer.len().min(JOURNAL_BODY_LIMIT)]),
+        truncated: answer.len() > JOURNAL_BODY_LIMIT,
+    }
+}
+
+/// An answer body that was not whole at once: its first bytes are recorded as it streams,
+/// and the entry is kept when it ends or is dropped (a client gone, a fault dropping it).
+struct Recording {
+    state: AppState,
+    entry: Option<Recorded>,
+    first: Option<Frame<Bytes>>,
+    seen: BytesMut,
+    truncated: bool,
+}
+
+impl Recording {
+    fn new(state: AppState, entry: Recorded, first: Option<Frame<Bytes>>) -> Recording {
+        let mut recording = Recording {
+            state,
+            entry: Some(entry),
+            first: None,
+            seen: BytesMut::new(),
+            truncated: false,
+        };
+        if let Some(frame) = &first {
+            recording.see(frame);
+        }
+        recording.first = first;
+        recording
+    }
+
+    fn wrap(self, inner: Body) -> Body {
+        Body::new(RecordingBody {
+            inner,
+            recording: self,
+        })
+    }
+
+    fn see(&mut self, frame: &Frame<Bytes>) {
+        if let Some(data) = frame.data_ref() {
+            let room = JOURNAL_BODY_LIMIT.saturating_sub(self.seen.len());
+            self.seen.extend_from_slice(&data[..data.len().min(room)]);
+            self.truncated |= data.len() > room;
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(mut entry) = self.entry.take() {
+            entry.response_body = RecordedBody {
+                bytes: std::mem::take(&mut self.seen).freeze(),
+                truncated: self.truncated,
+            };
+            if let Some(journal) = self.state.journal() {
+                lock(journal).push(entry);
+            }
+        }
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+struct RecordingBody {
+    inner: Body,
+    recording: Recording,
+}
+
+impl HttpBody for RecordingBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        if let Some(frame) = this.recording.first.take() {
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => this.recording.see(frame),
+            Poll::Ready(None | Some(Err(_))) => this.recording.finish(),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.recording.first.is_none() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        let taken = self
+            .recording
+            .first
+            .as_ref()
+            .and_then(Frame::data_ref)
+            .map_or(0, |d| d.len() as u64);
+        let inner = self.inner.size_hint();
+        let mut hint = http_body::SizeHint::new();
+        hint.set_lower(inner.lower().saturating_add(taken));
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper.saturating_add(taken));
+        }
+        hint
+    }
 }
 
 /// The headers as the journal records them: copied once, the token masked.

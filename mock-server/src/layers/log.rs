@@ -11,12 +11,13 @@
 
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, Uri};
 use axum::response::Response;
 use tracing::Level;
 
 use super::faults::{DropConnection, Injected};
+use super::hook::{Hook, Step};
 use super::request_id::X_REQUEST_ID;
 use crate::state::{AppState, Caller, DropKind};
 
@@ -25,42 +26,65 @@ use crate::state::{AppState, Caller, DropKind};
 /// lines.
 pub const REQUEST_TARGET: &str = "heldqr_mock::request";
 
-pub(crate) async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !state.config().log_requests || !tracing::enabled!(target: REQUEST_TARGET, Level::INFO) {
-        return next.run(req).await;
+/// The request log's hook.
+#[derive(Clone)]
+pub(crate) struct RequestLog(pub AppState);
+
+/// What the log keeps of a request until its answer.
+pub(crate) struct Started {
+    at: Instant,
+    method: Method,
+    uri: Uri,
+    request_id: Option<HeaderValue>,
+}
+
+impl Hook for RequestLog {
+    type Carry = Started;
+
+    fn before(&self, req: &mut Request) -> Step<Started> {
+        if !self.0.config().log_requests || !tracing::enabled!(target: REQUEST_TARGET, Level::INFO)
+        {
+            return Step::Pass;
+        }
+        Step::Next(Started {
+            at: Instant::now(),
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            // Set on the request by the request-id layer (outside this one).
+            request_id: req.headers().get(&X_REQUEST_ID).cloned(),
+        })
     }
-    let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    // Set on the request by the request-id layer (outside this one); a cheap clone of bytes.
-    let request_id = req.headers().get(&X_REQUEST_ID).cloned();
-    let res = next.run(req).await;
-    // Whole microseconds: a short number in both formats.
-    let duration_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
-    let account = res
-        .extensions()
-        .get::<Caller>()
-        .map(|c| state.account_name(c.account));
-    let fault = match res.extensions().get::<DropConnection>() {
-        Some(DropConnection(DropKind::Close)) => Some("connection-closed"),
-        Some(DropConnection(DropKind::Reset)) => Some("connection-reset"),
-        None => match res.extensions().get::<Injected>() {
-            Some(Injected("latency")) | None => None,
-            Some(_) => Some("injected"),
-        },
-    };
-    let status = res.status().as_u16();
-    let request_id = request_id.as_ref().and_then(|v| v.to_str().ok());
-    tracing::info!(
-        target: REQUEST_TARGET,
-        method = %method,
-        path = %path,
-        status,
-        duration_ms,
-        request_id,
-        account,
-        fault,
-        "{method} {path} {status}"
-    );
-    res
+
+    fn after(&self, started: Started, res: Response) -> Response {
+        // Whole microseconds: a short number in both formats.
+        let duration_ms = (started.at.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+        let account = res
+            .extensions()
+            .get::<Caller>()
+            .map(|c| self.0.account_name(c.account));
+        let fault = match res.extensions().get::<DropConnection>() {
+            Some(DropConnection(DropKind::Close)) => Some("connection-closed"),
+            Some(DropConnection(DropKind::Reset)) => Some("connection-reset"),
+            None => match res.extensions().get::<Injected>() {
+                Some(Injected("latency")) | None => None,
+                Some(_) => Some("injected"),
+            },
+        };
+        let status = res.status().as_u16();
+        let method = started.method.as_str();
+        let path = started.uri.path();
+        let request_id = started.request_id.as_ref().and_then(|v| v.to_str().ok());
+        tracing::info!(
+            target: REQUEST_TARGET,
+            method,
+            path,
+            status,
+            duration_ms,
+            request_id,
+            account,
+            fault,
+            "{method} {path} {status}"
+        );
+        res
+    }
 }

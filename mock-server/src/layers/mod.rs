@@ -2,13 +2,17 @@
 //! a request meets them (see [`app`](crate::app)): `request_id` (a fresh `X-Request-Id` on every
 //! answer), `log` (one line per request), `admin_guard` (the admin token on the mock-only
 //! routes), `journal` (the request journal of `/api/v1` and `/r/`), `faults` (injected faults,
-//! decided before authentication), `auth` (bearer token, rate-limit credit and headers).
+//! decided before authentication), `auth` (bearer token, rate-limit credit and headers),
+//! `method_not_allowed` (the router's own 405 in the error envelope). Each is a [`hook::Hook`]
+//! on the one layer type of [`hook`].
 
 pub(crate) mod admin_guard;
 pub(crate) mod auth;
 pub(crate) mod faults;
+pub(crate) mod hook;
 pub(crate) mod journal;
 pub(crate) mod log;
+pub(crate) mod method_not_allowed;
 pub(crate) mod request_id;
 
 /// True for the paths of the API itself: `/api/v1` and below.

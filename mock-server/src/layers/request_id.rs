@@ -5,10 +5,10 @@
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
 use axum::response::Response;
 use tower_http::request_id::{MakeRequestId, RequestId};
 
+use super::hook::{Hook, Step};
 use crate::state::AppState;
 
 /// `x-request-id`.
@@ -20,14 +20,26 @@ pub(crate) struct ServerRequestIds(pub AppState);
 
 impl MakeRequestId for ServerRequestIds {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&self.0.next_request_id())
+        let id = self.0.next_request_id();
+        HeaderValue::from_bytes(id.as_bytes())
             .ok()
             .map(RequestId::new)
     }
 }
 
 /// Drops an `X-Request-Id` the client sent: the id is always the server's.
-pub(crate) async fn drop_client_id(mut req: Request, next: Next) -> Response {
-    req.headers_mut().remove(&X_REQUEST_ID);
-    next.run(req).await
+#[derive(Clone)]
+pub(crate) struct DropClientId;
+
+impl Hook for DropClientId {
+    type Carry = ();
+
+    fn before(&self, req: &mut Request) -> Step<()> {
+        req.headers_mut().remove(&X_REQUEST_ID);
+        Step::Pass
+    }
+
+    fn after(&self, (): (), res: Response) -> Response {
+        res
+    }
 }
