@@ -1,7 +1,8 @@
 //! The mock's own request path, without sockets: a fixed number of authenticated
 //! `GET /api/v1/codes/{shortcode}` requests through the router (`oneshot`) on one thread, in
-//! the binary's default configuration (request log on, journal on), with a log subscriber that
-//! formats every line and writes it nowhere. Prints the time per request; asserts nothing.
+//! the binary's default configuration (request log on, journal on), with the binary's own log
+//! subscriber (its text format and its batching writer), writing nowhere. Prints the time per
+//! request; asserts nothing.
 //!
 //! Its instruction count is repeatable, so this is the workload to profile:
 //!
@@ -24,12 +25,18 @@ use heldqr_mock::{AppState, DEV_TOKEN_PRO, MockConfig, app};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+/// The binary's log set-up, as it is.
+#[allow(dead_code)]
+#[path = "../src/logging/mod.rs"]
+mod logging;
+
 fn main() {
     let n: usize = std::env::var("BENCH_REQUESTS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_000);
-    tracing_subscriber::fmt().with_writer(std::io::sink).init();
+    let _flush = logging::init_with("info", logging::LogFormat::Text, std::io::sink())
+        .expect("log subscriber");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
