@@ -1,8 +1,12 @@
 //! [`app`]: the layers of the request path, outermost first, around the route table.
 
+use std::convert::Infallible;
+
 use axum::Router;
+use axum::extract::Request;
+use axum::response::Response;
 use axum::routing::{get, post};
-use tower::ServiceBuilder;
+use tower::{Service, ServiceBuilder};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::handlers::{self, admin, codes, inspector, reference, scans};
@@ -41,7 +45,20 @@ use crate::state::AppState;
 /// # }
 /// ```
 pub fn app(state: AppState) -> Router {
-    let layers = ServiceBuilder::new()
+    Router::new().fallback_service(service(state))
+}
+
+/// The layers, outermost first, around the route table, as one service: what [`app`] routes
+/// to, and what the server's connections call directly (one copy per connection, no router
+/// in front). Every service in it is always ready.
+pub(crate) fn service(
+    state: AppState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ Sync
++ 'static {
+    ServiceBuilder::new()
         // A fresh X-Request-Id on the request and on its answer.
         .layer(HookLayer(DropClientId))
         .layer(SetRequestIdLayer::new(
@@ -60,12 +77,10 @@ pub fn app(state: AppState) -> Router {
         // Bearer token and rate-limit credit and headers on every /api/v1 answer.
         .layer(HookLayer(Identify(state.clone())))
         // The router's own 405 in the error envelope.
-        .layer(HookLayer(MethodNotAllowedEnvelope));
-    // The layers wrap the route table as one service, so they see its answers complete
-    // (`Allow` included).
-    Router::new()
-        .fallback_service(route_table(state))
-        .layer(layers)
+        .layer(HookLayer(MethodNotAllowedEnvelope))
+        // The layers wrap the route table as one service, so they see its answers complete
+        // (`Allow` included).
+        .service(route_table(state))
 }
 
 /// Every route. The `/api/v1` operations sit behind [`Require`] (401, 429).

@@ -9,6 +9,7 @@
 //! it, and on HTTP/2 that request's stream alone is reset (`RST_STREAM`), the connection and its
 //! other streams go on.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
@@ -17,7 +18,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::Version;
 use hyper::body::Incoming;
@@ -34,7 +34,7 @@ use crate::clock::MockClock;
 use crate::config::MockConfig;
 use crate::connections::{Admit, Connections, Slot};
 use crate::layers::faults::DropConnection;
-use crate::routes::app;
+use crate::routes;
 use crate::state::{AppState, DropKind};
 
 /// A mock server running on a TCP port, for tests, examples and the binary.
@@ -74,6 +74,31 @@ async fn sweep(state: AppState) {
     }
 }
 
+/// The app as the server calls it: the layers around the route table (see `routes::service`).
+trait AppService:
+    Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+            Future: Send + 'static,
+        > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> AppService for S where
+    S: Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// The URL a client on this machine uses to reach `addr`: an unspecified address (`0.0.0.0`,
 /// `::`) is reached through loopback.
 pub(crate) fn connectable_url(addr: SocketAddr) -> String {
@@ -94,10 +119,10 @@ impl MockServer {
         let state = AppState::new(config)?;
         let base_url = connectable_url(local_addr);
         state.set_base_url(&base_url);
-        let router = app(state.clone());
+        let service = routes::service(state.clone());
         let (stop, stopped) = watch::channel(false);
         let drops = state.faults().is_some_and(|f| f.drops_connections());
-        let task = tokio::spawn(accept_loop(listener, router, state.clone(), stopped, drops));
+        let task = tokio::spawn(accept_loop(listener, service, state.clone(), stopped, drops));
         let sweeper = tokio::spawn(sweep(state.clone()));
         Ok(MockServer {
             base_url,
@@ -164,9 +189,9 @@ impl MockServer {
 /// Accepts connections until `stop` turns true, then stops accepting (the port closes), asks
 /// every connection to finish gracefully and waits for them. Aborting this task (dropping the
 /// [`MockServer`]) aborts the connections too: they live in its `JoinSet`.
-async fn accept_loop(
+async fn accept_loop<S: AppService>(
     listener: TcpListener,
-    router: Router,
+    service: S,
     state: AppState,
     mut stop: watch::Receiver<bool>,
     drops: bool,
@@ -181,7 +206,7 @@ async fn accept_loop(
                     Admit::Serve(id, slot) => {
                         let serve = serve_connection(
                             tcp,
-                            router.clone(),
+                            service.clone(),
                             state.clone(),
                             conn_stop.clone(),
                             drops,
@@ -219,9 +244,9 @@ async fn accept_loop(
 /// Serves one connection, HTTP/1.1 (keep-alive) or HTTP/2 with prior knowledge (the first
 /// bytes decide), until the client closes it, the server stops (gracefully: requests in flight
 /// finish), or a fault asks for it to be dropped.
-async fn serve_connection(
+async fn serve_connection<S: AppService>(
     tcp: TcpStream,
-    router: Router,
+    service: S,
     state: AppState,
     mut stop: watch::Receiver<bool>,
     drops: bool,
@@ -249,18 +274,28 @@ async fn serve_connection(
     });
     let (drop_tx, mut drop_rx) = mpsc::channel::<DropKind>(1);
     let requests = slot.clone();
+    // One copy of the app per connection, called in turn by each of its requests (the app is
+    // always ready, and each call returns a future that owns what it needs).
+    let app = RefCell::new(service);
+    // What a dropped answer needs, shared by the connection's requests; only with faults.
+    let faults = state
+        .faults()
+        .is_some()
+        .then(|| Arc::new((state.clone(), drop_tx)));
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let in_flight = requests.request();
-        let mut router = router.clone();
-        let drop_tx = drop_tx.clone();
-        let state = state.clone();
+        let faults = faults.clone();
+        let h2 = req.version() == Version::HTTP_2;
+        // A body that stalls longer than the body timeout between its pieces fails its read
+        // (408 `request_timeout`).
+        let req = req.map(|b| Body::new(TimeoutBody::new(body_timeout, b)));
+        let answer = app.borrow_mut().call(req);
         async move {
             let _in_flight = in_flight;
-            let h2 = req.version() == Version::HTTP_2;
-            // A body that stalls longer than the body timeout between its pieces fails its
-            // read (408 `request_timeout`).
-            let req = req.map(|b| Body::new(TimeoutBody::new(body_timeout, b)));
-            let res = router.call(req).await.unwrap_or_else(|e| match e {});
+            let res = answer.await.unwrap_or_else(|e| match e {});
+            let Some((state, drop_tx)) = faults.as_deref() else {
+                return Ok(res);
+            };
             let Some(DropConnection(kind)) = res.extensions().get::<DropConnection>().copied()
             else {
                 return Ok(res);

@@ -39,8 +39,10 @@ pub(crate) fn json_bytes(status: StatusCode, body: impl Into<Body>) -> Response 
 }
 
 pub(crate) fn json_value<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(b) => json_bytes(status, b),
+    // Most answers fit at once: no growing on the way.
+    let mut bytes = Vec::with_capacity(512);
+    match serde_json::to_writer(&mut bytes, value) {
+        Ok(()) => json_bytes(status, bytes),
         Err(e) => {
             ApiError::internal(format!("could not serialize the response: {e}")).into_response()
         }

@@ -20,8 +20,7 @@ pub(crate) struct ServerRequestIds(pub AppState);
 
 impl MakeRequestId for ServerRequestIds {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let id = self.0.next_request_id();
-        HeaderValue::from_bytes(id.as_bytes())
+        HeaderValue::from_bytes(&self.0.next_request_id())
             .ok()
             .map(RequestId::new)
     }

@@ -346,9 +346,13 @@ impl AppState {
     }
 
     /// A fresh request id, `req_` and 16 hex digits.
-    pub(crate) fn next_request_id(&self) -> String {
+    pub(crate) fn next_request_id(&self) -> [u8; 20] {
         let n = self.shared.request_seq.fetch_add(1, Ordering::Relaxed);
-        format!("req_{n:016x}")
+        let mut id = *b"req_0000000000000000";
+        for (i, digit) in id[4..].iter_mut().enumerate() {
+            *digit = b"0123456789abcdef"[((n >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        id
     }
 
     /// Forgets all codes, scans, idempotency keys, rate windows and journal entries; restarts
@@ -402,5 +406,23 @@ impl std::fmt::Debug for AppState {
             .field("accounts", &self.shared.accounts)
             .field("base_url", &self.shared.base_url.get())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_req_and_sixteen_hex_digits_of_the_sequence() {
+        let state = AppState::new(MockConfig::default()).unwrap();
+        state
+            .shared
+            .request_seq
+            .store(0x0123_4567_89ab_cdef, Ordering::Relaxed);
+        assert_eq!(&state.next_request_id(), b"req_0123456789abcdef");
+        assert_eq!(&state.next_request_id(), b"req_0123456789abcdf0");
+        state.shared.request_seq.store(u64::MAX, Ordering::Relaxed);
+        assert_eq!(&state.next_request_id(), b"req_ffffffffffffffff");
     }
 }
