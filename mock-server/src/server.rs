@@ -77,11 +77,11 @@ async fn sweep(state: AppState) {
 /// The app as the server calls it: the layers around the route table (see `routes::service`).
 trait AppService:
     Service<
-            axum::extract::Request,
-            Response = axum::response::Response,
-            Error = std::convert::Infallible,
-            Future: Send + 'static,
-        > + Clone
+        axum::extract::Request,
+        Response = axum::response::Response,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + Clone
     + Send
     + 'static
 {
@@ -122,7 +122,13 @@ impl MockServer {
         let service = routes::service(state.clone());
         let (stop, stopped) = watch::channel(false);
         let drops = state.faults().is_some_and(|f| f.drops_connections());
-        let task = tokio::spawn(accept_loop(listener, service, state.clone(), stopped, drops));
+        let task = tokio::spawn(accept_loop(
+            listener,
+            service,
+            state.clone(),
+            stopped,
+            drops,
+        ));
         let sweeper = tokio::spawn(sweep(state.clone()));
         Ok(MockServer {
             base_url,

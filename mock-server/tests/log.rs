@@ -29,6 +29,13 @@ async fn run(args: &[&str], env: &[(&str, &str)], n: usize) -> (String, String) 
         mut stdout,
     } = common::process::start(cmd).await;
     let first = format!("heldqr-mock listening on http://{addr}\n");
+    // Read the log as it comes, as a terminal or a CI runner does: the server never drops a
+    // line, so a pipe nobody reads would stop it once full.
+    let mut stderr = child.stderr.take().unwrap();
+    let log = tokio::spawn(async move {
+        let mut err = String::new();
+        stderr.read_to_string(&mut err).await.map(|_| err)
+    });
     for i in 0..=n {
         let auth = if i < n {
             format!("Authorization: Bearer {TOKEN}\r\n")
@@ -52,14 +59,7 @@ async fn run(args: &[&str], env: &[(&str, &str)], n: usize) -> (String, String) 
     assert!(exit.success(), "{exit:?}");
     let mut out = first;
     stdout.read_to_string(&mut out).await.unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .await
-        .unwrap();
+    let err = log.await.unwrap().unwrap();
     assert!(
         !out.contains(TOKEN) && !err.contains(TOKEN),
         "the token never shows"

@@ -1,15 +1,17 @@
 //! The log's writer: lines are appended to one shared buffer (a lock and a copy, no allocation
 //! per line, no wake-up per line) and a writer thread writes the buffer in batches. A request
 //! never waits on the output, except when the buffer is full: then it waits for room, so no
-//! line is ever dropped. Dropping the [`Flush`] guard writes what is left and stops the thread.
+//! line is ever dropped while the server runs. Dropping the [`Flush`] guard writes what is left
+//! and stops the thread; if the output takes no more for [`EXIT_GRACE`] (a pipe nobody reads),
+//! the process exits anyway and says on stdout how many bytes of log it could not write.
 //!
 //! (tracing-appender's non-blocking writer, used before, allocates each line and wakes its
 //! thread for each one; under load that cost more than formatting the line: see BENCHMARKS.md,
 //! "Speed as users run it".)
 
 use std::io::{self, Write};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
@@ -19,6 +21,9 @@ const CAPACITY: usize = 4 << 20;
 
 /// How long the writer lets a batch gather once its first line arrived.
 const GATHER: Duration = Duration::from_millis(5);
+
+/// How long exiting waits for the output to take the last lines.
+pub(crate) const EXIT_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct Buffer {
@@ -33,6 +38,8 @@ struct Shared {
     filled: Condvar,
     /// Signalled when the writer took the buffer.
     drained: Condvar,
+    /// Bytes handed to the writer thread and not yet written.
+    unwritten: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -48,7 +55,7 @@ pub(crate) struct BatchWriter(Arc<Shared>);
 /// Writes what is buffered and stops the writer thread when dropped.
 pub(crate) struct Flush {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    done: std::sync::mpsc::Receiver<()>,
 }
 
 /// Starts the writer thread over `out`.
@@ -57,7 +64,8 @@ pub(crate) fn batch_writer<W: Write + Send + 'static>(
 ) -> io::Result<(BatchWriter, Flush)> {
     let shared = Arc::new(Shared::default());
     let theirs = shared.clone();
-    let thread = std::thread::Builder::new()
+    let (finished, done) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
         .name("heldqr-mock-log".to_owned())
         .spawn(move || {
             let mut batch = Vec::new();
@@ -82,19 +90,15 @@ pub(crate) fn batch_writer<W: Write + Send + 'static>(
                 theirs.drained.notify_all();
                 // A failed write (stderr closed) loses these lines, never the server.
                 let _ = out.write_all(&batch).and_then(|()| out.flush());
+                theirs.unwritten.fetch_sub(batch.len(), Ordering::Relaxed);
                 batch.clear();
                 if closed && theirs.lock().bytes.is_empty() {
+                    let _ = finished.send(());
                     return;
                 }
             }
         })?;
-    Ok((
-        BatchWriter(shared.clone()),
-        Flush {
-            shared,
-            thread: Some(thread),
-        },
-    ))
+    Ok((BatchWriter(shared.clone()), Flush { shared, done }))
 }
 
 impl Write for BatchWriter {
@@ -109,6 +113,7 @@ impl Write for BatchWriter {
         }
         let was_empty = buffer.bytes.is_empty();
         buffer.bytes.extend_from_slice(line);
+        self.0.unwritten.fetch_add(line.len(), Ordering::Relaxed);
         drop(buffer);
         if was_empty {
             self.0.filled.notify_one();
@@ -133,8 +138,14 @@ impl Drop for Flush {
     fn drop(&mut self) {
         self.shared.lock().closed = true;
         self.shared.filled.notify_one();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if self.done.recv_timeout(EXIT_GRACE).is_err() {
+            let lost = self.shared.unwritten.load(Ordering::Relaxed);
+            let _ = writeln!(
+                io::stdout().lock(),
+                "heldqr-mock: up to {lost} bytes of log lines could not be written (stderr took \
+                 nothing for {} s)",
+                EXIT_GRACE.as_secs()
+            );
         }
     }
 }
