@@ -78,10 +78,16 @@ pub(crate) fn service(
         .layer(HookLayer(Identify(state.clone())))
         // The router's own 405 in the error envelope.
         .layer(HookLayer(MethodNotAllowedEnvelope))
+        // The route table's future, boxed once: each layer's future then holds a pointer, not
+        // a copy of everything inside it, so passing it out through the layers moves little.
+        .map_future(|answer| -> BoxedAnswer { Box::pin(answer) })
         // The layers wrap the route table as one service, so they see its answers complete
         // (`Allow` included).
         .service(route_table(state))
 }
+
+type BoxedAnswer =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// Every route. The `/api/v1` operations sit behind [`Require`] (401, 429).
 fn route_table(state: AppState) -> Router {

@@ -45,9 +45,10 @@ pub(crate) struct Pending {
 }
 
 impl Hook for RecordRequests {
-    type Carry = Pending;
+    // Boxed: the entry is large, and the answer's future is moved out through every layer.
+    type Carry = Box<Pending>;
 
-    fn before(&self, req: &mut Request) -> Step<Pending> {
+    fn before(&self, req: &mut Request) -> Step<Box<Pending>> {
         let state = &self.0;
         let Some(journal) = state.journal() else {
             return Step::Pass;
@@ -98,19 +99,19 @@ impl Hook for RecordRequests {
             });
             captured
         });
-        Step::Next(Pending {
+        Step::Next(Box::new(Pending {
             started,
             entry,
             captured,
-        })
+        }))
     }
 
-    fn after(&self, pending: Pending, res: Response) -> Response {
+    fn after(&self, pending: Box<Pending>, res: Response) -> Response {
         let Pending {
             started,
             mut entry,
             captured,
-        } = pending;
+        } = *pending;
         if let Some(c) = captured {
             let c = c.lock().unwrap_or_else(|p| p.into_inner());
             entry.request_body = RecordedBody {

@@ -39,23 +39,24 @@ pub(crate) struct Started {
 }
 
 impl Hook for RequestLog {
-    type Carry = Started;
+    // Boxed: the answer's future is moved out through every layer.
+    type Carry = Box<Started>;
 
-    fn before(&self, req: &mut Request) -> Step<Started> {
+    fn before(&self, req: &mut Request) -> Step<Box<Started>> {
         if !self.0.config().log_requests || !tracing::enabled!(target: REQUEST_TARGET, Level::INFO)
         {
             return Step::Pass;
         }
-        Step::Next(Started {
+        Step::Next(Box::new(Started {
             at: Instant::now(),
             method: req.method().clone(),
             uri: req.uri().clone(),
             // Set on the request by the request-id layer (outside this one).
             request_id: req.headers().get(&X_REQUEST_ID).cloned(),
-        })
+        }))
     }
 
-    fn after(&self, started: Started, res: Response) -> Response {
+    fn after(&self, started: Box<Started>, res: Response) -> Response {
         // Whole microseconds: a short number in both formats.
         let duration_ms = (started.at.elapsed().as_secs_f64() * 1e6).round() / 1e3;
         let account = res
