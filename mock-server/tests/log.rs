@@ -128,9 +128,16 @@ async fn text_lines_read_method_path_status_then_the_fields() {
         .find(|l| l.contains("GET /api/v1/codes 200"))
         .unwrap_or_else(|| panic!("{err}"));
     assert!(
-        line.contains(" INFO heldqr_mock::request: GET /api/v1/codes 200 duration_ms="),
+        line.contains("  INFO heldqr_mock::request: GET /api/v1/codes 200 duration_ms="),
         "{line}"
     );
+    // An RFC 3339 UTC timestamp with microseconds: `2026-11-28T19:10:13.560773Z`.
+    let stamp = line.split(' ').next().unwrap();
+    let shape: String = stamp
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect();
+    assert_eq!(shape, "9999-99-99T99:99:99.999999Z", "{line}");
     assert!(line.contains(" request_id=req_"), "{line}");
     assert!(line.ends_with(" account=acct_log"), "{line}");
     assert!(err.contains("GET /api/v1/codes 401 duration_ms="), "{err}");

@@ -101,7 +101,20 @@ pub(crate) fn batch_writer<W: Write + Send + 'static>(
     Ok((BatchWriter(shared.clone()), Flush { shared, done }))
 }
 
+/// One event's writer: a borrow of the shared buffer (no reference count touched per line).
+pub(crate) struct LineWriter<'a>(&'a Shared);
+
 impl Write for BatchWriter {
+    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        LineWriter(&self.0).write(line)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for LineWriter<'_> {
     fn write(&mut self, line: &[u8]) -> io::Result<usize> {
         let mut buffer = self.0.lock();
         while buffer.bytes.len() + line.len() > CAPACITY && !buffer.bytes.is_empty() {
@@ -127,10 +140,10 @@ impl Write for BatchWriter {
 }
 
 impl<'a> MakeWriter<'a> for BatchWriter {
-    type Writer = BatchWriter;
+    type Writer = LineWriter<'a>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
+        LineWriter(&self.0)
     }
 }
 

@@ -9,7 +9,7 @@ use std::fmt::{self, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -34,7 +34,15 @@ where
         match self.0 {
             LogFormat::Text => {
                 timestamp(&mut w)?;
-                write!(w, " {:>5} {}: ", meta.level(), meta.target())?;
+                w.write_str(match *meta.level() {
+                    Level::ERROR => " ERROR ",
+                    Level::WARN => "  WARN ",
+                    Level::INFO => "  INFO ",
+                    Level::DEBUG => " DEBUG ",
+                    Level::TRACE => " TRACE ",
+                })?;
+                w.write_str(meta.target())?;
+                w.write_str(": ")?;
                 let mut fields = TextFields {
                     w: &mut w,
                     first: true,
@@ -46,7 +54,9 @@ where
             LogFormat::Json => {
                 w.write_str("{\"timestamp\":\"")?;
                 timestamp(&mut w)?;
-                write!(w, "\",\"level\":\"{}\",\"target\":", meta.level())?;
+                w.write_str("\",\"level\":\"")?;
+                w.write_str(meta.level().as_str())?;
+                w.write_str("\",\"target\":")?;
                 json_str(&mut w, meta.target())?;
                 let mut fields = JsonFields {
                     w: &mut w,
@@ -92,7 +102,14 @@ fn timestamp(w: &mut Writer<'_>) -> fmt::Result {
             );
             cached.0 = secs;
         }
-        write!(w, "{}.{:06}Z", cached.1, now.subsec_micros())
+        w.write_str(&cached.1)?;
+        let mut micros = *b".000000Z";
+        let mut n = now.subsec_micros();
+        for digit in micros[1..7].iter_mut().rev() {
+            *digit = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        w.write_str(std::str::from_utf8(&micros).unwrap_or(".000000Z"))
     })
 }
 
@@ -134,7 +151,11 @@ impl Visit for TextFields<'_, '_> {
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.field(field, format_args!("{value}"));
+        let mut digits = [0u8; 24];
+        match thousandths(value, &mut digits) {
+            Some(text) => self.field(field, format_args!("{text}")),
+            None => self.field(field, format_args!("{value}")),
+        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -175,10 +196,11 @@ impl Visit for JsonFields<'_, '_> {
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.result = self.name(field).and_then(|()| {
-            if value.is_finite() {
-                write!(self.w, "{value}")
-            } else {
-                self.w.write_str("null")
+            let mut digits = [0u8; 24];
+            match thousandths(value, &mut digits) {
+                Some(text) => self.w.write_str(text),
+                None if value.is_finite() => write!(self.w, "{value}"),
+                None => self.w.write_str("null"),
             }
         });
     }
@@ -190,6 +212,42 @@ impl Visit for JsonFields<'_, '_> {
             self.w.write_char('"')
         });
     }
+}
+
+/// A number of thousandths (a duration in milliseconds to the microsecond, as the request
+/// line has it) written the way `{value}` writes it (`0.123`, `12.5`, `3`), without the
+/// general float formatter; `None` for any other number.
+fn thousandths(value: f64, out: &mut [u8; 24]) -> Option<&str> {
+    let scaled = (value * 1000.0).round();
+    if !(0.0..1e15).contains(&scaled) || scaled / 1000.0 != value {
+        return None;
+    }
+    let mut n = scaled as u64;
+    let mut fraction = [b'0'; 3];
+    for digit in fraction.iter_mut().rev() {
+        *digit = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let mut at = out.len();
+    let kept = fraction
+        .iter()
+        .rposition(|d| *d != b'0')
+        .map_or(0, |p| p + 1);
+    if kept > 0 {
+        at -= kept;
+        out[at..at + kept].copy_from_slice(&fraction[..kept]);
+        at -= 1;
+        out[at] = b'.';
+    }
+    loop {
+        at -= 1;
+        out[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&out[at..]).ok()
 }
 
 /// `s` as a JSON string.
@@ -235,6 +293,34 @@ mod tests {
         let mut out = String::new();
         json_str(&mut Writer::new(&mut out), s).unwrap();
         out
+    }
+
+    #[test]
+    fn thousandths_read_as_the_float_formatter_writes_them() {
+        for micros in [
+            0u64,
+            1,
+            10,
+            100,
+            123,
+            1000,
+            1500,
+            12_345,
+            999_999,
+            86_400_000_000,
+        ] {
+            // As the request line makes it: whole microseconds over 1000.
+            let value = micros as f64 / 1e3;
+            let mut out = [0u8; 24];
+            assert_eq!(
+                thousandths(value, &mut out),
+                Some(format!("{value}").as_str())
+            );
+        }
+        let mut out = [0u8; 24];
+        assert_eq!(thousandths(0.1234, &mut out), None);
+        assert_eq!(thousandths(-1.0, &mut out), None);
+        assert_eq!(thousandths(f64::NAN, &mut out), None);
     }
 
     #[test]
