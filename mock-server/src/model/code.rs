@@ -97,9 +97,43 @@ pub(crate) struct CodeView<'a> {
     target_url: &'a str,
     label: Option<&'a str>,
     status: &'static str,
-    scan_url: String,
-    created_at: String,
-    updated_at: String,
+    scan_url: ScanUrl<'a>,
+    created_at: Seconds,
+    updated_at: Seconds,
+}
+
+/// `{base}/r/{shortcode}`, written into the JSON as it is serialized (no string of its own).
+struct ScanUrl<'a> {
+    base: &'a str,
+    shortcode: &'a str,
+}
+
+impl Serialize for ScanUrl<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}/r/{}", self.base, self.shortcode))
+    }
+}
+
+/// Unix seconds, serialized as [`rfc3339`] writes them (no string of its own), e.g.
+/// `2026-05-15T14:21:03Z`.
+struct Seconds(i64);
+
+impl Serialize for Seconds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match OffsetDateTime::from_unix_timestamp(self.0) {
+            // RFC 3339 has four-digit years only.
+            Ok(t) if (0..=9999).contains(&t.year()) => s.collect_str(&format_args!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )),
+            _ => s.serialize_str(""),
+        }
+    }
 }
 
 /// RFC 3339 in UTC with whole seconds, e.g. `2026-05-15T14:21:03Z`.
@@ -111,23 +145,60 @@ pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-fn rfc3339_secs(secs: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(secs)
-        .map(rfc3339)
-        .unwrap_or_default()
-}
-
 impl CodeRecord {
     /// The code as the API shows it, with `scan_url` under `public_base`.
-    pub(crate) fn view(&self, public_base: &str) -> CodeView<'_> {
+    pub(crate) fn view<'a>(&'a self, public_base: &'a str) -> CodeView<'a> {
         CodeView {
             shortcode: &self.shortcode,
             target_url: &self.target_url,
             label: self.label.as_deref(),
             status: self.status.as_str(),
-            scan_url: format!("{public_base}/r/{}", self.shortcode),
-            created_at: rfc3339_secs(self.created_at),
-            updated_at: rfc3339_secs(self.updated_at),
+            scan_url: ScanUrl {
+                base: public_base,
+                shortcode: &self.shortcode,
+            },
+            created_at: Seconds(self.created_at),
+            updated_at: Seconds(self.updated_at),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_serialize_as_rfc3339_writes_them() {
+        // Year 0 and year 9999 included; year -1 has no RFC 3339 form (both write "").
+        for secs in [
+            0,
+            1,
+            1_779_000_000,
+            253_402_300_799,
+            -62_135_596_801,
+            -62_167_219_201,
+        ] {
+            let t = OffsetDateTime::from_unix_timestamp(secs).unwrap();
+            assert_eq!(
+                serde_json::to_string(&Seconds(secs)).unwrap(),
+                serde_json::to_string(&rfc3339(t)).unwrap()
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&Seconds(-62_167_219_201)).unwrap(),
+            "\"\""
+        );
+    }
+
+    #[test]
+    fn the_scan_url_is_the_base_then_r_then_the_shortcode() {
+        let url = ScanUrl {
+            base: "http://127.0.0.1:8080",
+            shortcode: "menu-v3",
+        };
+        assert_eq!(
+            serde_json::to_string(&url).unwrap(),
+            "\"http://127.0.0.1:8080/r/menu-v3\""
+        );
     }
 }
