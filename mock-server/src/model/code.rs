@@ -110,7 +110,19 @@ struct ScanUrl<'a> {
 
 impl Serialize for ScanUrl<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!("{}/r/{}", self.base, self.shortcode))
+        // On the stack when it fits (it does for any sensible base URL).
+        let mut buf = [0u8; 256];
+        let parts = [self.base.as_bytes(), b"/r/", self.shortcode.as_bytes()];
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > buf.len() {
+            return s.serialize_str(&format!("{}/r/{}", self.base, self.shortcode));
+        }
+        let mut at = 0;
+        for part in parts {
+            buf[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        s.serialize_str(std::str::from_utf8(&buf[..len]).unwrap_or_default())
     }
 }
 
@@ -122,15 +134,24 @@ impl Serialize for Seconds {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match OffsetDateTime::from_unix_timestamp(self.0) {
             // RFC 3339 has four-digit years only.
-            Ok(t) if (0..=9999).contains(&t.year()) => s.collect_str(&format_args!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            )),
+            Ok(t) if (0..=9999).contains(&t.year()) => {
+                let mut text = *b"0000-00-00T00:00:00Z";
+                let fields = [
+                    (0, 4, t.year().unsigned_abs()),
+                    (5, 2, u32::from(u8::from(t.month()))),
+                    (8, 2, u32::from(t.day())),
+                    (11, 2, u32::from(t.hour())),
+                    (14, 2, u32::from(t.minute())),
+                    (17, 2, u32::from(t.second())),
+                ];
+                for (at, width, mut n) in fields {
+                    for digit in text[at..at + width].iter_mut().rev() {
+                        *digit = b'0' + (n % 10) as u8;
+                        n /= 10;
+                    }
+                }
+                s.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
+            }
             _ => s.serialize_str(""),
         }
     }
@@ -199,6 +220,16 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&url).unwrap(),
             "\"http://127.0.0.1:8080/r/menu-v3\""
+        );
+        // A base too long for the stack buffer.
+        let base = format!("https://{}.example", "a".repeat(300));
+        let url = ScanUrl {
+            base: &base,
+            shortcode: "x",
+        };
+        assert_eq!(
+            serde_json::to_string(&url).unwrap(),
+            format!("\"{base}/r/x\"")
         );
     }
 }
