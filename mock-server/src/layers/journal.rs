@@ -289,10 +289,19 @@ fn masked_authorization(value: &[u8]) -> String {
         .ok()
         .and_then(|v| v.trim().split_once(' '))
     {
-        Some((scheme, token)) => match last_four(token.trim()) {
-            Some(last) => format!("{scheme} ...{last}"),
-            None => format!("{scheme} [redacted]"),
-        },
+        Some((scheme, token)) => {
+            let shown = last_four(token.trim());
+            let mut out = String::with_capacity(scheme.len() + 12);
+            out.push_str(scheme);
+            match shown {
+                Some(last) => {
+                    out.push_str(" ...");
+                    out.push_str(last);
+                }
+                None => out.push_str(" [redacted]"),
+            }
+            out
+        }
         None => "[redacted]".to_owned(),
     }
 }

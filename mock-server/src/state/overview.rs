@@ -47,11 +47,10 @@ pub(crate) struct RateBudget {
 /// The last four characters of a token longer than 8 characters: all the journal and the
 /// inspector ever show of one.
 pub(crate) fn last_four(token: &str) -> Option<&str> {
-    let n = token.chars().count();
-    (n > 8).then(|| {
-        let start = token.char_indices().nth(n - 4).map_or(0, |(i, _)| i);
-        &token[start..]
-    })
+    // The start of the fourth character from the end, if more than four come before it.
+    let mut starts = token.char_indices().rev().map(|(i, _)| i);
+    let start = starts.nth(3)?;
+    (starts.nth(4).is_some()).then(|| &token[start..])
 }
 
 impl AppState {
@@ -129,6 +128,8 @@ mod tests {
         assert_eq!(last_four("hkr_test_business"), Some("ness"));
         assert_eq!(last_four("hkr_tëst_büsïnéss"), Some("néss"));
         assert_eq!(last_four("12345678"), None);
+        assert_eq!(last_four("123456789"), Some("6789"));
+        assert_eq!(last_four("1234"), None);
         assert_eq!(last_four(""), None);
     }
 }
