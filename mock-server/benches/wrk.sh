@@ -8,8 +8,14 @@
 #
 # Knobs: ROUNDS (default 5 per side), SECS (seconds per run, default 5), THREADS (wrk, 2),
 # CONNECTIONS (32), MOCK_BIN / BARE_BIN (use these binaries instead of building them),
-# MOCK_ARGS (extra flags for heldqr-mock, e.g. --quiet), LOG (where the mock's stderr goes,
-# default a file under the run's temporary directory).
+# BEFORE_BIN (an earlier heldqr-mock, e.g. built at an older commit: measured as a third side in
+# the same rounds, so a change is compared before/after beside the same baseline), MOCK_ARGS
+# (extra flags for every heldqr-mock, e.g. --quiet), LOG (where the mock's stderr goes, default
+# a file under the run's temporary directory).
+#
+# Beside req/s and p99, each side's server CPU time per request (user + system, from
+# /proc/PID/stat) is printed: wrk shares the 2 cores, so req/s moves with whatever else runs,
+# while CPU per request is the steadier figure of what the server itself costs.
 #
 # The one flag beside the defaults is --rate-limit 4294967295/1s, so the limiter runs on every
 # request but never answers 429 (wrk would otherwise measure 429s after 600 requests).
@@ -56,26 +62,50 @@ url_in() {
     exit 1
 }
 
-# shellcheck disable=SC2086
-"$MOCK_BIN" --listen 127.0.0.1:0 --token "$TOKEN=pro" --rate-limit 4294967295/1s ${MOCK_ARGS:-} \
-    >"$tmp/mock.out" 2>"$LOG" &
+declare -A url pid
+# Starts heldqr-mock binary $2 as side $1, with one code to read.
+start_mock() {
+    # shellcheck disable=SC2086
+    "$2" --listen 127.0.0.1:0 --token "$TOKEN=pro" --rate-limit 4294967295/1s ${MOCK_ARGS:-} \
+        >"$tmp/$1.out" 2>"$3" &
+    pids+=($!)
+    pid[$1]=$!
+    url[$1]=$(url_in "$tmp/$1.out")
+    curl -fsS -o "$tmp/$1.json" -X POST "${url[$1]}/api/v1/codes" \
+        -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+        -d '{"target_url": "https://example.com/menu", "label": "Restaurant menu", "shortcode": "menu-v3"}'
+}
+sides="bare mock"
+start_mock mock "$MOCK_BIN" "$LOG"
+if [[ -n "${BEFORE_BIN:-}" ]]; then
+    start_mock before "$BEFORE_BIN" "$tmp/before.log"
+    sides="bare before mock"
+fi
+"$BARE_BIN" "$tmp/mock.json" >"$tmp/bare.out" &
 pids+=($!)
-mock=$(url_in "$tmp/mock.out")
-curl -fsS -o "$tmp/code.json" -X POST "$mock/api/v1/codes" -H "Authorization: Bearer $TOKEN" \
-    -H 'Content-Type: application/json' \
-    -d '{"target_url": "https://example.com/menu", "label": "Restaurant menu", "shortcode": "menu-v3"}'
-"$BARE_BIN" "$tmp/code.json" >"$tmp/bare.out" &
-pids+=($!)
-bare=$(url_in "$tmp/bare.out")
+pid[bare]=$!
+url[bare]=$(url_in "$tmp/bare.out")
 path=/api/v1/codes/menu-v3
-cmp -s <(curl -fsS "$bare$path") <(curl -fsS -H "Authorization: Bearer $TOKEN" "$mock$path") ||
-    { echo "the two servers do not serve the same JSON" >&2; exit 1; }
+for side in $sides; do
+    [[ $side == bare ]] && continue
+    # The same JSON but for the port in the scan URL (and its length).
+    cmp -s <(curl -fsS "${url[bare]}$path" | sed 's/127.0.0.1:[0-9]*/HOST/') \
+        <(curl -fsS -H "Authorization: Bearer $TOKEN" "${url[$side]}$path" | sed 's/127.0.0.1:[0-9]*/HOST/') ||
+        { echo "bare axum and $side do not serve the same JSON" >&2; exit 1; }
+done
 
-# One wrk run; prints "REQ_PER_S P99_MS".
+# CPU ticks (user + system) of process $1 so far.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# One wrk run against side $1; prints "REQ_PER_S P99_MS CPU_US_PER_REQUEST".
 run() {
+    local before after
+    before=$(ticks "${pid[$1]}")
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECS}s" --latency \
-        -H "Authorization: Bearer $TOKEN" "$1$path" |
-        awk '
+        -H "Authorization: Bearer $TOKEN" "${url[$1]}$path" >"$tmp/wrk.txt"
+    after=$(ticks "${pid[$1]}")
+    awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
+            /requests in/ { n = $1 }
             /Requests\/sec:/ { rps = $2 }
             /^ +99%/ {
                 v = $2; unit = v; sub(/^[0-9.]+/, "", unit); n = v + 0
@@ -83,31 +113,44 @@ run() {
                 p99 = n
             }
             /Non-2xx/ { bad = $NF }
-            END { if (bad) { print "non-2xx answers: " bad > "/dev/stderr"; exit 1 } printf "%.0f %.3f\n", rps, p99 }'
+            END {
+                if (bad) { print "non-2xx answers: " bad > "/dev/stderr"; exit 1 }
+                printf "%.0f %.3f %.2f\n", rps, p99, ticks / hz * 1e6 / n
+            }' "$tmp/wrk.txt"
 }
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-echo "wrk -t$THREADS -c$CONNECTIONS -d${SECS}s, GET $path, $ROUNDS alternating rounds"
+echo "wrk -t$THREADS -c$CONNECTIONS -d${SECS}s, GET $path, $ROUNDS rounds, the order rotating"
 echo "heldqr-mock: $MOCK_BIN ${MOCK_ARGS:-} (stderr to $LOG)"
-run "$bare" >/dev/null # warm-up, both sides
-run "$mock" >/dev/null
-: >"$tmp/bare.txt"
-: >"$tmp/mock.txt"
-for i in $(seq 1 "$ROUNDS"); do
-    if ((i % 2)); then order="bare mock"; else order="mock bare"; fi
-    for side in $order; do
-        if [[ $side == bare ]]; then r=$(run "$bare"); else r=$(run "$mock"); fi
-        echo "$r" >>"$tmp/$side.txt"
-        printf 'round %d %-4s %8s req/s  p99 %7s ms\n' "$i" "$side" ${r}
-    done
+[[ -n "${BEFORE_BIN:-}" ]] && echo "before:      $BEFORE_BIN"
+read -r -a order <<<"$sides"
+for side in "${order[@]}"; do
+    run "$side" >/dev/null # warm-up
+    : >"$tmp/$side.txt"
 done
-b_rps=$(cut -d' ' -f1 "$tmp/bare.txt" | median)
-m_rps=$(cut -d' ' -f1 "$tmp/mock.txt" | median)
-b_p99=$(cut -d' ' -f2 "$tmp/bare.txt" | median)
-m_p99=$(cut -d' ' -f2 "$tmp/mock.txt" | median)
-printf 'median bare axum    %8.0f req/s  p99 %7.3f ms\n' "$b_rps" "$b_p99"
-printf 'median heldqr-mock  %8.0f req/s  p99 %7.3f ms\n' "$m_rps" "$m_p99"
-awk -v m="$m_rps" -v b="$b_rps" -v mp="$m_p99" -v bp="$b_p99" 'BEGIN {
-    printf "ratio req/s mock/bare %.2f (target >= 0.85)   p99 mock/bare %.2f (target <= 2)\n", m / b, mp / bp }'
+for i in $(seq 1 "$ROUNDS"); do
+    for side in "${order[@]}"; do
+        r=$(run "$side")
+        echo "$r" >>"$tmp/$side.txt"
+        # shellcheck disable=SC2086
+        printf 'round %d %-6s %8s req/s  p99 %7s ms  server CPU %6s us/request\n' "$i" "$side" ${r}
+    done
+    order=("${order[@]:1}" "${order[0]}")
+done
+declare -A rps p99 cpu
+for side in $sides; do
+    rps[$side]=$(cut -d' ' -f1 "$tmp/$side.txt" | median)
+    p99[$side]=$(cut -d' ' -f2 "$tmp/$side.txt" | median)
+    cpu[$side]=$(cut -d' ' -f3 "$tmp/$side.txt" | median)
+    printf 'median %-6s %8.0f req/s  p99 %7.3f ms  server CPU %6.2f us/request\n' \
+        "$side" "${rps[$side]}" "${p99[$side]}" "${cpu[$side]}"
+done
+for side in $sides; do
+    [[ $side == bare ]] && continue
+    awk -v s="$side" -v m="${rps[$side]}" -v b="${rps[bare]}" -v mp="${p99[$side]}" -v bp="${p99[bare]}" \
+        -v mc="${cpu[$side]}" -v bc="${cpu[bare]}" 'BEGIN {
+        printf "%-6s / bare: req/s %.2f (target >= 0.85)  p99 %.2f (target <= 2)  server CPU %.2f\n",
+            s, m / b, mp / bp, mc / bc }'
+done
 echo "log lines written: $(wc -l <"$LOG")"
