@@ -279,7 +279,7 @@ impl HttpBody for RecordingBody {
 fn record_headers(h: &HeaderMap) -> HeaderBlock {
     HeaderBlock::record(
         || h.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
-        |name, value| (name == header::AUTHORIZATION).then(|| masked_authorization(value)),
+        |name, value| (name == header::AUTHORIZATION.as_str()).then(|| masked_authorization(value)),
     )
 }
 
