@@ -20,10 +20,7 @@ use crate::error::{ApiError, Error, ErrorCode, HttpError, Result, parse_error_bo
 use crate::models::DataEnvelope;
 use crate::options::{Defaults, RequestOptions, Settings, request_options};
 use crate::pacing::Pacer;
-use crate::response::{
-    HEADER_IDEMPOTENCY_KEY, RateLimit, Response, ResponseMeta, parse_rate_limit, parse_replay,
-    parse_request_id, parse_retry_after,
-};
+use crate::response::{HEADER_IDEMPOTENCY_KEY, Head, RateLimit, Response, ResponseMeta, read_head};
 use crate::retry::RetryPolicy;
 use crate::telemetry::{self, CallSpan, GiveUp};
 
@@ -54,7 +51,8 @@ pub struct Client {
 
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
-    pub(crate) base_url: Url,
+    /// `{base}/api/v1/codes`, parsed once: each call clones it and pushes its segments.
+    pub(crate) codes_base: Url,
     pub(crate) base_url_str: String,
     pub(crate) token: Token,
     pub(crate) auth: HeaderValue,
@@ -204,12 +202,14 @@ impl Client {
     /// `{base}/api/v1/codes[/{shortcode}[/{tail}]]`, the shortcode percent-encoded as one
     /// path segment.
     pub(crate) fn codes_url(&self, shortcode: Option<&str>, tail: Option<&str>) -> Result<Url> {
-        let mut url = self.inner.base_url.clone();
+        let mut url = self.inner.codes_base.clone();
+        if shortcode.is_none() && tail.is_none() {
+            return Ok(url);
+        }
         {
             let mut segments = url
                 .path_segments_mut()
                 .map_err(|()| Error::config("the base URL cannot take a path"))?;
-            segments.pop_if_empty().extend(["api", "v1", "codes"]);
             if let Some(shortcode) = shortcode {
                 if shortcode.is_empty() || shortcode == "." || shortcode == ".." {
                     return Err(Error::config(format!("{shortcode:?} is not a shortcode")));
@@ -377,7 +377,7 @@ impl Client {
             .request(call.method.clone(), call.url.clone())
             .header(AUTHORIZATION, inner.auth.clone())
             .header(USER_AGENT, inner.user_agent.clone())
-            .header(ACCEPT, "application/json");
+            .header(ACCEPT, HeaderValue::from_static("application/json"));
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);
         }
@@ -413,10 +413,12 @@ impl Client {
         if log_wire {
             telemetry::headers("response", &logged_headers(headers, &inner.token));
         }
-        let rate_limit = parse_rate_limit(headers);
-        let retry_after = parse_retry_after(headers);
-        let request_id = parse_request_id(headers);
-        let replay = parse_replay(headers);
+        let Head {
+            rate_limit,
+            retry_after,
+            request_id,
+            replay,
+        } = read_head(headers);
         let head = call
             .keep_head
             .then(|| (response.version(), shown_headers(headers, &inner.token)));
