@@ -44,6 +44,8 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper_util::rt::TokioIo;
 
+/// The SDK's default per-attempt timeout, given to the second raw side.
+const SDK_TIMEOUT: Duration = Duration::from_secs(30);
 /// Calls per side before measuring.
 const WARM_UP: usize = 200;
 const TOKEN: &str = "hkr_test_business";
@@ -62,36 +64,42 @@ struct Envelope {
     data: heldqr_sdk::Code,
 }
 
-/// One SDK call's future, and one raw call's: their `poll` is never inlined, so callgrind
-/// can count the instructions spent inside each side's calls (request building, sending,
-/// waiting on the connection task, header parsing, decoding, dropping the result) apart from
-/// the server, the runtime and the connection task both share:
-/// `--toggle-collect='*SdkCall*poll*' --toggle-collect='*RawCall*poll*'`, then
-/// `callgrind_annotate --inclusive=yes` shows each `poll`'s total.
+/// Each side's call future: their `poll` is never inlined, so callgrind can count the
+/// instructions spent inside each side's calls (request building, sending, waiting on the
+/// connection task, header parsing, decoding, dropping the result) apart from the server, the
+/// runtime and the connection task all sides share:
+/// `--toggle-collect='*Call<*poll*'`, then `callgrind_annotate --inclusive=yes` shows each
+/// `poll`'s total.
 struct SdkCall<F>(Pin<Box<F>>);
 struct RawCall<F>(Pin<Box<F>>);
+struct RawTimeoutCall<F>(Pin<Box<F>>);
 
-impl<F: Future<Output = ()>> Future for SdkCall<F> {
-    type Output = ();
-    #[inline(never)]
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.as_mut().poll(cx)
-    }
+macro_rules! measured_future {
+    ($name:ident) => {
+        impl<F: Future<Output = ()>> Future for $name<F> {
+            type Output = ();
+            #[inline(never)]
+            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+                self.0.as_mut().poll(cx)
+            }
+        }
+    };
 }
+measured_future!(SdkCall);
+measured_future!(RawCall);
+measured_future!(RawTimeoutCall);
 
-impl<F: Future<Output = ()>> Future for RawCall<F> {
-    type Output = ();
-    #[inline(never)]
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.as_mut().poll(cx)
-    }
-}
-
+/// The sides, in the order their figures are kept.
 #[derive(Clone, Copy, PartialEq)]
 enum Side {
     Sdk,
+    /// Bare reqwest: the target's baseline.
     Raw,
+    /// reqwest with the SDK's default per-attempt timeout (30 s), as a careful caller writes it.
+    RawTimeout,
 }
+
+const SIDES: [Side; 3] = [Side::Sdk, Side::Raw, Side::RawTimeout];
 
 fn main() {
     let env = |name: &str, default: usize| {
@@ -184,91 +192,94 @@ async fn bench(addr: SocketAddr, requests: usize, rounds: usize) {
             std::hint::black_box(response);
         }))
     };
-    let raw_get = || {
-        RawCall(Box::pin(async {
-            let response = raw
-                .get(&url)
-                .header("authorization", &auth)
-                .header("accept", "application/json")
-                .send()
-                .await
-                .expect("raw get");
+    let raw_get = |timeout: Option<Duration>| {
+        let url = &url;
+        let auth = &auth;
+        let raw = &raw;
+        async move {
+            let mut request = raw
+                .get(url)
+                .header("authorization", auth)
+                .header("accept", "application/json");
+            if let Some(timeout) = timeout {
+                request = request.timeout(timeout);
+            }
+            let response = request.send().await.expect("raw get");
             assert!(response.status().is_success());
             let body = response.bytes().await.expect("raw body");
             let envelope: Envelope = serde_json::from_slice(&body).expect("raw json");
             std::hint::black_box(envelope.data);
-        }))
+        }
+    };
+    let call = |side: Side| async move {
+        match side {
+            Side::Sdk => sdk_get().await,
+            Side::Raw => RawCall(Box::pin(raw_get(None))).await,
+            Side::RawTimeout => RawTimeoutCall(Box::pin(raw_get(Some(SDK_TIMEOUT)))).await,
+        }
     };
     let run = |side: Side, n: usize| async move {
         let start = Instant::now();
         for _ in 0..n {
-            match side {
-                Side::Sdk => sdk_get().await,
-                Side::Raw => raw_get().await,
-            }
+            call(side).await;
         }
         start.elapsed()
     };
 
-    // Warm up both connection pools.
+    // Warm up every connection pool.
     for _ in 0..WARM_UP {
-        sdk_get().await;
-        raw_get().await;
+        for side in SIDES {
+            call(side).await;
+        }
     }
 
     let per_round = requests / rounds;
-    let mut sdk_rounds = Vec::with_capacity(rounds);
-    let mut raw_rounds = Vec::with_capacity(rounds);
-    let mut diffs = Vec::with_capacity(rounds);
+    // Per side, each round's time per request.
+    let mut times: [Vec<f64>; 3] = Default::default();
     for round in 0..rounds {
-        // Alternate which side goes first so drift hits both alike.
-        let order = if round % 2 == 0 {
-            [Side::Sdk, Side::Raw]
-        } else {
-            [Side::Raw, Side::Sdk]
-        };
-        let mut times = [Duration::ZERO; 2];
-        for side in order {
-            let per_request =
-                run(side, per_round).await / u32::try_from(per_round).unwrap_or(u32::MAX);
-            times[usize::from(side == Side::Raw)] = per_request;
+        // Rotate which side goes first (and reverse every other round) so drift hits all alike.
+        let mut order = SIDES;
+        order.rotate_left(round % 3);
+        if round % 2 == 1 {
+            order.reverse();
         }
-        sdk_rounds.push(times[0]);
-        raw_rounds.push(times[1]);
-        diffs.push(times[0].as_secs_f64() - times[1].as_secs_f64());
+        for side in order {
+            let elapsed = run(side, per_round).await;
+            times[side as usize].push(elapsed.as_secs_f64() / per_round as f64);
+        }
     }
-    let ratios: Vec<f64> = sdk_rounds
-        .iter()
-        .zip(&raw_rounds)
-        .map(|(s, r)| s.as_secs_f64() / r.as_secs_f64())
-        .collect();
+    let [sdk, raw, raw_timeout] = &times;
     println!(
         "sdk_overhead: {} requests per side in {rounds} interleaved rounds of {per_round}, fixed \
          server ({} calls per side with the warm-up)",
         per_round * rounds,
         per_round * rounds + WARM_UP
     );
-    println!(
-        "  raw reqwest  GET /api/v1/codes/{{sc}}: median {:?} per request",
-        percentile(&raw_rounds, 50)
-    );
-    println!(
-        "  heldqr-sdk   codes().get(..).send():  median {:?} per request",
-        percentile(&sdk_rounds, 50)
-    );
-    println!(
-        "  ratio sdk/raw (each round's pair): median {:.3}, quartiles {:.3}-{:.3} (target <= 1.05)",
-        percentile(&ratios, 50),
-        percentile(&ratios, 25),
-        percentile(&ratios, 75)
-    );
-    println!(
-        "  SDK time per call (sdk - raw, each round's pair): median {:.2} µs, quartiles \
-         {:.2}-{:.2} µs (target <= 5 µs)",
-        percentile(&diffs, 50) * 1e6,
-        percentile(&diffs, 25) * 1e6,
-        percentile(&diffs, 75) * 1e6
-    );
+    let show = |name: &str, values: &[f64]| {
+        println!(
+            "  {name}: median {:.2} µs per request",
+            percentile(values, 50) * 1e6
+        );
+    };
+    show("raw reqwest                     ", raw);
+    show("raw reqwest + 30 s timeout      ", raw_timeout);
+    show("heldqr-sdk codes().get().send()", sdk);
+    let compare = |name: &str, base: &[f64], target: &str| {
+        let ratios: Vec<f64> = sdk.iter().zip(base).map(|(s, r)| s / r).collect();
+        let diffs: Vec<f64> = sdk.iter().zip(base).map(|(s, r)| (s - r) * 1e6).collect();
+        println!(
+            "  sdk/{name} (each round's pair): ratio median {:.3} (quartiles {:.3}-{:.3}){target}; \
+             sdk - {name} median {:.2} µs (quartiles {:.2}-{:.2})",
+            percentile(&ratios, 50),
+            percentile(&ratios, 25),
+            percentile(&ratios, 75),
+            percentile(&diffs, 50),
+            percentile(&diffs, 25),
+            percentile(&diffs, 75),
+        );
+    };
+    compare("raw", raw, " (target <= 1.05, <= 5 µs)");
+    compare("raw+timeout", raw_timeout, "");
 }
 
 /// The `p`th percentile (nearest rank) of `values`.
