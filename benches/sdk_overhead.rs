@@ -80,6 +80,9 @@ macro_rules! measured_future {
             type Output = ();
             #[inline(never)]
             fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+                // Keeps each side's `poll` its own code (two sides share one inner future
+                // type, and the linker folds identical functions).
+                std::hint::black_box(stringify!($name));
                 self.0.as_mut().poll(cx)
             }
         }
