@@ -259,22 +259,29 @@ impl Client {
     }
 
     async fn run(&self, call: &Call, settings: &Settings, span: &CallSpan) -> Result<Reply> {
-        let started = Instant::now();
-        let deadline_at = settings.deadline.and_then(|d| started.checked_add(d));
+        // The clock is read only when something needs it: a deadline, or a tracing
+        // subscriber that records the call's and attempts' elapsed times.
+        let started = (settings.deadline.is_some() || span.is_enabled()).then(Instant::now);
+        let deadline_at = settings
+            .deadline
+            .zip(started)
+            .and_then(|(d, started)| started.checked_add(d));
         let attempts = AtomicU32::new(0);
         // Why the loop stopped retrying a retryable failure, for the give-up event.
         let give_up: Mutex<Option<GiveUp>> = Mutex::new(None);
         let policy = &settings.retry;
         let result = (|| async {
             let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
-            let attempt_started = Instant::now();
+            let attempt_started = telemetry::attempts_enabled().then(Instant::now);
             let result = self.attempt(call, settings, deadline_at).await;
             let (status, error, rate_limit) = match &result {
                 Ok(reply) => (Some(reply.meta.status), None, reply.meta.rate_limit),
                 Err(error) => (error.status(), Some(error), error.rate_limit()),
             };
             let remaining = rate_limit.map(|r| r.remaining);
-            telemetry::attempt(n, status, error, remaining, attempt_started.elapsed());
+            if let Some(attempt_started) = attempt_started {
+                telemetry::attempt(n, status, error, remaining, attempt_started.elapsed());
+            }
             result
         })
         .retry(policy.backoff())
@@ -306,18 +313,13 @@ impl Client {
                     attempts,
                     Some(reply.meta.status),
                     reply.meta.request_id.as_deref(),
-                    started.elapsed(),
+                    started,
                 );
                 Ok(reply)
             }
             Err(mut error) => {
                 error.set_attempts(attempts);
-                span.finish(
-                    attempts,
-                    error.status(),
-                    error.request_id(),
-                    started.elapsed(),
-                );
+                span.finish(attempts, error.status(), error.request_id(), started);
                 let why = *give_up.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(why) = why.filter(|_| error.is_retryable()) {
                     telemetry::giving_up(
@@ -347,11 +349,11 @@ impl Client {
             attempts: 1,
             deadline_exceeded: true,
         };
-        let left = |now: Instant| deadline_at.map(|at| at.saturating_duration_since(now));
+        let left = || deadline_at.map(|at| at.saturating_duration_since(Instant::now()));
         let permit = match &inner.pacer {
             Some(pacer) => {
                 let mut max_wait = settings.retry.max_retry_after;
-                if let Some(left) = left(Instant::now()) {
+                if let Some(left) = left() {
                     max_wait = max_wait.min(left);
                 }
                 Some(pacer.acquire(max_wait).await)
@@ -362,7 +364,7 @@ impl Client {
         // The per-attempt timeout, cut short by the deadline.
         let mut timeout = settings.timeout;
         let mut cut_by_deadline = false;
-        if let Some(left) = left(Instant::now()) {
+        if let Some(left) = left() {
             if left.is_zero() {
                 return Err(deadline_passed());
             }
