@@ -5,26 +5,29 @@
 //! The server is a minimal hyper HTTP/1.1 server on 127.0.0.1:0, on its own thread and its own
 //! single-threaded runtime, answering every request with the JSON and headers a real
 //! `heldqr-mock` get returns (`X-RateLimit-*`, `X-Request-Id`, `Content-Type`). The clients run
-//! on a 2-worker tokio runtime; both sides use keep-alive pools warmed with 200 requests, then
-//! alternate in interleaved rounds (the side going first alternates).
+//! on a 2-worker tokio runtime. Three sides: the SDK, bare reqwest (the target's baseline) and
+//! reqwest with the SDK's 30 s per-attempt timeout; keep-alive pools warmed with 200 requests
+//! each, then interleaved rounds (the side going first rotates).
 //!
 //! `cargo bench -p heldqr-rs --bench sdk_overhead`. Knobs: `BENCH_REQUESTS` (per side,
-//! default 20000) and `BENCH_ROUNDS` (default 200). Rounds are short (100 calls per side,
-//! a few ms), so the two halves of a round see the same load from the rest of the machine;
-//! the headline figures are medians over the rounds of each round's own sdk/raw pair.
+//! default 20000), `BENCH_ROUNDS` (default 200), `BENCH_RUNTIME=current_thread` (the clients
+//! on one thread instead of two workers: less scheduling noise), and
+//! `BENCH_ONLY=sdk|raw|raw+timeout` (after the shared warm-up, only that side, for whole-process
+//! counts: run it at two `BENCH_REQUESTS` and divide the difference). Rounds are short (100
+//! calls per side, a few ms), so the sides of a round see the same load from the rest of the
+//! machine; the headline figures are medians over the rounds of each round's own pairs.
 //!
 //! Wall time on a shared 2-core machine moves by several µs between rounds, so the SDK's own
 //! work per call is also counted in instructions, which callgrind counts repeatably: each
-//! side's calls run inside their own future type ([`SdkCall`], [`RawCall`]) whose `poll` is
-//! never inlined, and callgrind collects only inside those `poll`s (the server, the runtime
-//! and reqwest's connection task, which both sides share, are left out):
+//! side's calls run inside their own future type ([`SdkCall`], [`RawCall`], [`RawTimeoutCall`])
+//! whose `poll` is never inlined, and callgrind collects only inside those `poll`s (the
+//! server, the runtime and reqwest's connection task, which all sides share, are left out):
 //!
 //! ```text
 //! CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo bench -p heldqr-rs --bench sdk_overhead --no-run
-//! BENCH_REQUESTS=2000 BENCH_ROUNDS=2 valgrind --tool=callgrind --callgrind-out-file=cg.out \
-//!   --toggle-collect='*SdkCall*poll*' --toggle-collect='*RawCall*poll*' \
-//!   target/release/deps/sdk_overhead-<hash>
-//! callgrind_annotate --inclusive=yes cg.out | grep -E 'SdkCall|RawCall'
+//! BENCH_REQUESTS=2000 BENCH_ROUNDS=20 valgrind --tool=callgrind --callgrind-out-file=cg.out \
+//!   --toggle-collect='*Call<*poll*' target/release/deps/sdk_overhead-<hash>
+//! callgrind_annotate --inclusive=yes cg.out | grep -E 'Call<.*poll \['
 //! ```
 //!
 //! Each `poll`'s inclusive count divided by that side's calls (printed, warm-up included) is
@@ -113,14 +116,29 @@ fn main() {
     };
     let requests = env("BENCH_REQUESTS", 20_000);
     let rounds = env("BENCH_ROUNDS", 200).max(1);
+    let only = match std::env::var("BENCH_ONLY").as_deref() {
+        Err(_) => None,
+        Ok("sdk") => Some(Side::Sdk),
+        Ok("raw") => Some(Side::Raw),
+        Ok("raw+timeout") => Some(Side::RawTimeout),
+        Ok(other) => {
+            eprintln!("BENCH_ONLY is sdk, raw or raw+timeout, not {other:?}");
+            std::process::exit(2);
+        }
+    };
 
     let addr = start_fixed_server();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(bench(addr, requests.max(rounds), rounds));
+    let runtime = match std::env::var("BENCH_RUNTIME").as_deref() {
+        Ok("current_thread") => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+    }
+    .expect("tokio runtime");
+    runtime.block_on(bench(addr, requests.max(rounds), rounds, only));
 }
 
 /// Starts the fixed server on its own thread and runtime; returns its address once it listens.
@@ -175,7 +193,7 @@ fn answer(
     Ok(response)
 }
 
-async fn bench(addr: SocketAddr, requests: usize, rounds: usize) {
+async fn bench(addr: SocketAddr, requests: usize, rounds: usize, only: Option<Side>) {
     let base_url = format!("http://{addr}");
     let sdk = Client::builder()
         .token(TOKEN)
@@ -234,6 +252,15 @@ async fn bench(addr: SocketAddr, requests: usize, rounds: usize) {
         for side in SIDES {
             call(side).await;
         }
+    }
+
+    if let Some(side) = only {
+        let elapsed = run(side, requests).await;
+        println!(
+            "sdk_overhead: {requests} requests of one side after the warm-up, {:.2} µs per request",
+            elapsed.as_secs_f64() * 1e6 / requests as f64
+        );
+        return;
     }
 
     let per_round = requests / rounds;
