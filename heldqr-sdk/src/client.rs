@@ -20,10 +20,7 @@ use crate::error::{ApiError, Error, ErrorCode, HttpError, Result, parse_error_bo
 use crate::models::DataEnvelope;
 use crate::options::{Defaults, RequestOptions, Settings, request_options};
 use crate::pacing::Pacer;
-use crate::response::{
-    HEADER_IDEMPOTENCY_KEY, RateLimit, Response, ResponseMeta, parse_rate_limit, parse_replay,
-    parse_request_id, parse_retry_after,
-};
+use crate::response::{HEADER_IDEMPOTENCY_KEY, Head, RateLimit, Response, ResponseMeta, read_head};
 use crate::retry::RetryPolicy;
 use crate::telemetry::{self, CallSpan, GiveUp};
 
@@ -54,7 +51,8 @@ pub struct Client {
 
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
-    pub(crate) base_url: Url,
+    /// `{base}/api/v1/codes`, parsed once: each call clones it and pushes its segments.
+    pub(crate) codes_base: Url,
     pub(crate) base_url_str: String,
     pub(crate) token: Token,
     pub(crate) auth: HeaderValue,
@@ -204,12 +202,14 @@ impl Client {
     /// `{base}/api/v1/codes[/{shortcode}[/{tail}]]`, the shortcode percent-encoded as one
     /// path segment.
     pub(crate) fn codes_url(&self, shortcode: Option<&str>, tail: Option<&str>) -> Result<Url> {
-        let mut url = self.inner.base_url.clone();
+        let mut url = self.inner.codes_base.clone();
+        if shortcode.is_none() && tail.is_none() {
+            return Ok(url);
+        }
         {
             let mut segments = url
                 .path_segments_mut()
                 .map_err(|()| Error::config("the base URL cannot take a path"))?;
-            segments.pop_if_empty().extend(["api", "v1", "codes"]);
             if let Some(shortcode) = shortcode {
                 if shortcode.is_empty() || shortcode == "." || shortcode == ".." {
                     return Err(Error::config(format!("{shortcode:?} is not a shortcode")));
@@ -259,22 +259,29 @@ impl Client {
     }
 
     async fn run(&self, call: &Call, settings: &Settings, span: &CallSpan) -> Result<Reply> {
-        let started = Instant::now();
-        let deadline_at = settings.deadline.and_then(|d| started.checked_add(d));
+        // The clock is read only when something needs it: a deadline, or a tracing
+        // subscriber that records the call's and attempts' elapsed times.
+        let started = (settings.deadline.is_some() || span.is_enabled()).then(Instant::now);
+        let deadline_at = settings
+            .deadline
+            .zip(started)
+            .and_then(|(d, started)| started.checked_add(d));
         let attempts = AtomicU32::new(0);
         // Why the loop stopped retrying a retryable failure, for the give-up event.
         let give_up: Mutex<Option<GiveUp>> = Mutex::new(None);
         let policy = &settings.retry;
         let result = (|| async {
             let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
-            let attempt_started = Instant::now();
+            let attempt_started = telemetry::attempts_enabled().then(Instant::now);
             let result = self.attempt(call, settings, deadline_at).await;
             let (status, error, rate_limit) = match &result {
                 Ok(reply) => (Some(reply.meta.status), None, reply.meta.rate_limit),
                 Err(error) => (error.status(), Some(error), error.rate_limit()),
             };
             let remaining = rate_limit.map(|r| r.remaining);
-            telemetry::attempt(n, status, error, remaining, attempt_started.elapsed());
+            if let Some(attempt_started) = attempt_started {
+                telemetry::attempt(n, status, error, remaining, attempt_started.elapsed());
+            }
             result
         })
         .retry(policy.backoff())
@@ -306,18 +313,13 @@ impl Client {
                     attempts,
                     Some(reply.meta.status),
                     reply.meta.request_id.as_deref(),
-                    started.elapsed(),
+                    started,
                 );
                 Ok(reply)
             }
             Err(mut error) => {
                 error.set_attempts(attempts);
-                span.finish(
-                    attempts,
-                    error.status(),
-                    error.request_id(),
-                    started.elapsed(),
-                );
+                span.finish(attempts, error.status(), error.request_id(), started);
                 let why = *give_up.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(why) = why.filter(|_| error.is_retryable()) {
                     telemetry::giving_up(
@@ -347,11 +349,11 @@ impl Client {
             attempts: 1,
             deadline_exceeded: true,
         };
-        let left = |now: Instant| deadline_at.map(|at| at.saturating_duration_since(now));
+        let left = || deadline_at.map(|at| at.saturating_duration_since(Instant::now()));
         let permit = match &inner.pacer {
             Some(pacer) => {
                 let mut max_wait = settings.retry.max_retry_after;
-                if let Some(left) = left(Instant::now()) {
+                if let Some(left) = left() {
                     max_wait = max_wait.min(left);
                 }
                 Some(pacer.acquire(max_wait).await)
@@ -362,7 +364,7 @@ impl Client {
         // The per-attempt timeout, cut short by the deadline.
         let mut timeout = settings.timeout;
         let mut cut_by_deadline = false;
-        if let Some(left) = left(Instant::now()) {
+        if let Some(left) = left() {
             if left.is_zero() {
                 return Err(deadline_passed());
             }
@@ -377,7 +379,7 @@ impl Client {
             .request(call.method.clone(), call.url.clone())
             .header(AUTHORIZATION, inner.auth.clone())
             .header(USER_AGENT, inner.user_agent.clone())
-            .header(ACCEPT, "application/json");
+            .header(ACCEPT, HeaderValue::from_static("application/json"));
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);
         }
@@ -413,10 +415,12 @@ impl Client {
         if log_wire {
             telemetry::headers("response", &logged_headers(headers, &inner.token));
         }
-        let rate_limit = parse_rate_limit(headers);
-        let retry_after = parse_retry_after(headers);
-        let request_id = parse_request_id(headers);
-        let replay = parse_replay(headers);
+        let Head {
+            rate_limit,
+            retry_after,
+            request_id,
+            replay,
+        } = read_head(headers);
         let head = call
             .keep_head
             .then(|| (response.version(), shown_headers(headers, &inner.token)));

@@ -329,12 +329,18 @@ impl ClientBuilder {
         };
 
         let base_url_str = base_url.as_str().trim_end_matches('/').to_owned();
+        let mut codes_base = base_url;
+        codes_base
+            .path_segments_mut()
+            .map_err(|()| Error::config("the base URL cannot take a path"))?
+            .pop_if_empty()
+            .extend(["api", "v1", "codes"]);
         let pacer = self
             .pace_rate_limit
             .then(|| pacing::shared(&base_url_str, &token));
         Ok(Client::from_inner(Inner {
             http,
-            base_url,
+            codes_base,
             base_url_str,
             token,
             auth,

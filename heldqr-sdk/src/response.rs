@@ -4,7 +4,7 @@
 use std::ops::Deref;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 
 /// A successful response: the typed data and what the headers said.
 ///
@@ -179,23 +179,62 @@ impl RateLimit {
 
 pub(crate) const HEADER_IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name)?.to_str().ok().map(str::trim)
+/// What the SDK reads from an answer's headers, gathered in one pass over them (the first
+/// value of each header counts, as `HeaderMap::get` would give).
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Head {
+    /// `X-RateLimit-*`, when all three were present and readable.
+    pub(crate) rate_limit: Option<RateLimit>,
+    /// `Retry-After` (see [`parse_retry_after_value`]).
+    pub(crate) retry_after: Option<Duration>,
+    /// `X-Request-Id`.
+    pub(crate) request_id: Option<String>,
+    /// `Idempotent-Replay: true`.
+    pub(crate) replay: bool,
 }
 
-/// All three `X-RateLimit-*` headers, or `None`.
-pub(crate) fn parse_rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
-    Some(RateLimit {
-        limit: header_str(headers, "x-ratelimit-limit")?.parse().ok()?,
-        remaining: header_str(headers, "x-ratelimit-remaining")?.parse().ok()?,
-        reset: header_str(headers, "x-ratelimit-reset")?.parse().ok()?,
-    })
+/// Reads [`Head`] from the response headers.
+pub(crate) fn read_head(headers: &HeaderMap) -> Head {
+    let mut limit = None;
+    let mut remaining = None;
+    let mut reset = None;
+    let mut retry_after = None;
+    let mut request_id = None;
+    let mut replay = None;
+    for (name, value) in headers {
+        let slot = match name.as_str() {
+            "x-ratelimit-limit" => &mut limit,
+            "x-ratelimit-remaining" => &mut remaining,
+            "x-ratelimit-reset" => &mut reset,
+            "retry-after" => &mut retry_after,
+            "x-request-id" => &mut request_id,
+            "idempotent-replay" => &mut replay,
+            _ => continue,
+        };
+        if slot.is_none() {
+            *slot = Some(value);
+        }
+    }
+    let number = |value| text(value)?.parse().ok();
+    let rate_limit = (|| {
+        Some(RateLimit {
+            limit: number(limit)?,
+            remaining: number(remaining)?,
+            reset: text(reset)?.parse().ok()?,
+        })
+    })();
+    Head {
+        rate_limit,
+        retry_after: text(retry_after)
+            .and_then(|value| parse_retry_after_value(value, SystemTime::now())),
+        request_id: text(request_id).map(str::to_owned),
+        replay: text(replay).is_some_and(|v| v.eq_ignore_ascii_case("true")),
+    }
 }
 
-/// `Retry-After` as delay-seconds or an HTTP-date (a date in the past is zero). Negative,
-/// fractional, overflowing or garbage values are `None`.
-pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    parse_retry_after_value(header_str(headers, "retry-after")?, SystemTime::now())
+/// A header value as trimmed text, `None` when absent or not visible ASCII.
+fn text(value: Option<&HeaderValue>) -> Option<&str> {
+    value?.to_str().ok().map(str::trim)
 }
 
 pub(crate) fn parse_retry_after_value(value: &str, now: SystemTime) -> Option<Duration> {
@@ -204,14 +243,6 @@ pub(crate) fn parse_retry_after_value(value: &str, now: SystemTime) -> Option<Du
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-pub(crate) fn parse_request_id(headers: &HeaderMap) -> Option<String> {
-    header_str(headers, "x-request-id").map(str::to_owned)
-}
-
-pub(crate) fn parse_replay(headers: &HeaderMap) -> bool {
-    header_str(headers, "idempotent-replay").is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 #[cfg(test)]
@@ -246,10 +277,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-ratelimit-limit", "600".parse().unwrap());
         headers.insert("x-ratelimit-remaining", "593".parse().unwrap());
-        assert_eq!(parse_rate_limit(&headers), None);
+        assert_eq!(read_head(&headers).rate_limit, None);
         headers.insert("x-ratelimit-reset", "1731764400".parse().unwrap());
         assert_eq!(
-            parse_rate_limit(&headers),
+            read_head(&headers).rate_limit,
             Some(RateLimit {
                 limit: 600,
                 remaining: 593,
@@ -257,6 +288,35 @@ mod tests {
             })
         );
         headers.insert("x-ratelimit-remaining", "-1".parse().unwrap());
-        assert_eq!(parse_rate_limit(&headers), None);
+        assert_eq!(read_head(&headers).rate_limit, None);
+    }
+
+    #[test]
+    fn one_pass_reads_the_first_value_of_each_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().unwrap());
+        headers.insert("x-request-id", " req_1 ".parse().unwrap());
+        headers.append("x-request-id", "req_2".parse().unwrap());
+        headers.insert("idempotent-replay", "TRUE".parse().unwrap());
+        headers.insert("retry-after", "7".parse().unwrap());
+        headers.insert("x-ratelimit-limit", "600".parse().unwrap());
+        headers.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        headers.append("x-ratelimit-remaining", "5".parse().unwrap());
+        headers.insert("x-ratelimit-reset", "1731764400".parse().unwrap());
+        assert_eq!(
+            read_head(&headers),
+            Head {
+                rate_limit: Some(RateLimit::new(600, 0, 1_731_764_400)),
+                retry_after: Some(Duration::from_secs(7)),
+                request_id: Some("req_1".to_owned()),
+                replay: true,
+            }
+        );
+        assert_eq!(read_head(&HeaderMap::new()), Head::default());
+        headers.insert("idempotent-replay", "false".parse().unwrap());
+        headers.insert("retry-after", "soon".parse().unwrap());
+        let head = read_head(&headers);
+        assert!(!head.replay);
+        assert_eq!(head.retry_after, None);
     }
 }

@@ -78,13 +78,23 @@ mod imp {
             tracing::Instrument::instrument(future, self.0.clone())
         }
 
+        /// Whether a subscriber takes this span (when not, nothing is recorded on it).
+        pub(crate) fn is_enabled(&self) -> bool {
+            !self.0.is_disabled()
+        }
+
+        /// Records the outcome; `started` is when the call began (read only when the span
+        /// is enabled).
         pub(crate) fn finish(
             &self,
             attempts: u32,
             status: Option<u16>,
             request_id: Option<&str>,
-            elapsed: Duration,
+            started: Option<tokio::time::Instant>,
         ) {
+            if self.0.is_disabled() {
+                return;
+            }
             self.0.record("attempts", attempts);
             if let Some(status) = status {
                 self.0.record("http.status_code", status);
@@ -92,7 +102,9 @@ mod imp {
             if let Some(request_id) = request_id {
                 self.0.record("request_id", request_id);
             }
-            self.0.record("elapsed_ms", elapsed_ms(elapsed));
+            if let Some(started) = started {
+                self.0.record("elapsed_ms", elapsed_ms(started.elapsed()));
+            }
         }
     }
 
@@ -195,6 +207,12 @@ mod imp {
     pub(crate) fn bodies_enabled() -> bool {
         tracing::enabled!(tracing::Level::TRACE)
     }
+
+    /// Whether the per-attempt `DEBUG` events would be recorded (when not, the attempt's
+    /// clock is not read).
+    pub(crate) fn attempts_enabled() -> bool {
+        tracing::enabled!(tracing::Level::DEBUG)
+    }
 }
 
 #[cfg(not(feature = "tracing"))]
@@ -221,7 +239,19 @@ mod imp {
         }
 
         #[inline]
-        pub(crate) fn finish(&self, _: u32, _: Option<u16>, _: Option<&str>, _: Duration) {}
+        pub(crate) fn is_enabled(&self) -> bool {
+            false
+        }
+
+        #[inline]
+        pub(crate) fn finish(
+            &self,
+            _: u32,
+            _: Option<u16>,
+            _: Option<&str>,
+            _: Option<tokio::time::Instant>,
+        ) {
+        }
     }
 
     #[inline]
@@ -244,6 +274,11 @@ mod imp {
 
     #[inline]
     pub(crate) fn bodies_enabled() -> bool {
+        false
+    }
+
+    #[inline]
+    pub(crate) fn attempts_enabled() -> bool {
         false
     }
 }
