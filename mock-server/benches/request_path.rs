@@ -25,11 +25,6 @@ use heldqr_mock::{AppState, DEV_TOKEN_PRO, MockConfig, app};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-/// The binary's allocator, as it is (both sides of a comparison run on it).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The binary's log set-up, as it is.
 #[allow(dead_code)]
 #[path = "../src/logging/mod.rs"]

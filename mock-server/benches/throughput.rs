@@ -27,11 +27,6 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 
-/// The binary's allocator, as it is (both sides of a comparison run on it).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The binary's log set-up, as it is.
 #[allow(dead_code)]
 #[path = "../src/logging/mod.rs"]
