@@ -532,3 +532,33 @@ async fn every_get_route_answers_head_and_the_document_declares_it() {
     let r = m.req(Method::DELETE, "/api/v1/codes").send().await;
     assert_eq!(r.header("allow"), Some("GET,HEAD,POST"));
 }
+
+#[tokio::test]
+async fn a_read_after_a_change_in_the_same_second_shows_the_change() {
+    let m = Mock::new();
+    let sc = m.create(PRO, MENU).await;
+    let path = format!("/api/v1/codes/{sc}");
+    let first = m.get(&path, PRO).await;
+    assert_eq!(
+        m.get(&path, PRO).await.raw,
+        first.raw,
+        "an unchanged code reads the same"
+    );
+    for (patch, field, value) in [
+        (r#"{"label": "Lunch"}"#, "label", json!("Lunch")),
+        (r#"{"status": "paused"}"#, "status", json!("paused")),
+        (
+            r#"{"target_url": "https://example.com/b"}"#,
+            "target_url",
+            json!("https://example.com/b"),
+        ),
+    ] {
+        assert_eq!(m.patch(&path, PRO, patch).await.status, 200);
+        let read = m.get(&path, PRO).await;
+        assert_eq!(read.json["data"][field], value, "{patch}");
+        assert_eq!(
+            read.json["data"]["updated_at"],
+            first.json["data"]["updated_at"]
+        );
+    }
+}

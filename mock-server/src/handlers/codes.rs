@@ -1,11 +1,14 @@
 //! `/api/v1/codes` and `/api/v1/codes/{shortcode}`: list, create (idempotent), get, update.
 
+use std::sync::OnceLock;
+
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -147,6 +150,7 @@ fn create_in(
         updated_at: now,
         scans: Default::default(),
         earlier_targets: EarlierTargets::default(),
+        shown: OnceLock::new(),
     });
     match serde_json::to_vec(&DataView {
         data: record.view(state.public_base()),
@@ -212,13 +216,25 @@ pub(crate) async fn create_code(
 
 // ---- /api/v1/codes/{shortcode} ------------------------------------------------------------
 
+/// `200 {"data": Code}`: the body made once per version of the code (a read of an unchanged
+/// code serializes nothing).
 fn code_response(state: &AppState, record: &CodeRecord) -> Response {
-    json_value(
-        StatusCode::OK,
-        &DataView {
-            data: record.view(state.public_base()),
-        },
-    )
+    if let Some(body) = record.shown.get() {
+        return json_bytes(StatusCode::OK, body.clone());
+    }
+    let mut body = Vec::with_capacity(512);
+    let view = DataView {
+        data: record.view(state.public_base()),
+    };
+    match serde_json::to_writer(&mut body, &view) {
+        Ok(()) => {
+            // Kept at its length: a read code costs its answer's bytes, no more.
+            let body = Bytes::from(body.into_boxed_slice());
+            let _ = record.shown.set(body.clone());
+            json_bytes(StatusCode::OK, body)
+        }
+        Err(_) => json_value(StatusCode::OK, &view),
+    }
 }
 
 pub(crate) async fn get_code(
@@ -273,6 +289,7 @@ pub(crate) async fn update_code(
     }
     if changed {
         record.updated_at = now;
+        record.changed();
     }
     Ok(code_response(&state, record))
 }

@@ -1,7 +1,9 @@
 //! A stored code, its status and its wire shape (`Code` in the contract).
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -39,6 +41,9 @@ pub(crate) struct CodeRecord {
     pub scans: ScanStats,
     /// The targets the scan URL may still redirect to under a propagation delay.
     pub earlier_targets: EarlierTargets,
+    /// The code's answer body (`{"data": Code}`) once made, for the reads that follow; every
+    /// change of a field the answer shows forgets it ([`CodeRecord::changed`]).
+    pub shown: OnceLock<Bytes>,
 }
 
 /// Most earlier targets one code remembers for the propagation delay; more changes inside the
@@ -167,6 +172,11 @@ pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 impl CodeRecord {
+    /// Forgets the answer made before a change of a shown field.
+    pub(crate) fn changed(&mut self) {
+        self.shown = OnceLock::new();
+    }
+
     /// The code as the API shows it, with `scan_url` under `public_base`.
     pub(crate) fn view<'a>(&'a self, public_base: &'a str) -> CodeView<'a> {
         CodeView {
