@@ -16,7 +16,7 @@ use axum::body::{Body, HttpBody};
 use axum::extract::Request;
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body::Frame;
 
 use super::auth::bearer_token;
@@ -113,11 +113,7 @@ impl Hook for RecordRequests {
             captured,
         } = *pending;
         if let Some(c) = captured {
-            let c = c.lock().unwrap_or_else(|p| p.into_inner());
-            entry.request_body = RecordedBody {
-                bytes: Bytes::copy_from_slice(&c.bytes),
-                truncated: c.truncated,
-            };
+            entry.request_body = c.lock().unwrap_or_else(|p| p.into_inner()).recorded();
         }
         entry.status = res.status().as_u16();
         entry.fault = res.extensions().get::<Injected>().map(|f| f.0);
@@ -174,8 +170,7 @@ struct Recording {
     state: AppState,
     entry: Option<Recorded>,
     first: Option<Frame<Bytes>>,
-    seen: BytesMut,
-    truncated: bool,
+    seen: Captured,
 }
 
 impl Recording {
@@ -184,8 +179,7 @@ impl Recording {
             state,
             entry: Some(entry),
             first: None,
-            seen: BytesMut::new(),
-            truncated: false,
+            seen: Captured::default(),
         };
         if let Some(frame) = &first {
             recording.see(frame);
@@ -203,18 +197,13 @@ impl Recording {
 
     fn see(&mut self, frame: &Frame<Bytes>) {
         if let Some(data) = frame.data_ref() {
-            let room = JOURNAL_BODY_LIMIT.saturating_sub(self.seen.len());
-            self.seen.extend_from_slice(&data[..data.len().min(room)]);
-            self.truncated |= data.len() > room;
+            self.seen.see(data);
         }
     }
 
     fn finish(&mut self) {
         if let Some(mut entry) = self.entry.take() {
-            entry.response_body = RecordedBody {
-                bytes: std::mem::take(&mut self.seen).freeze(),
-                truncated: self.truncated,
-            };
+            entry.response_body = self.seen.recorded();
             if let Some(journal) = self.state.journal() {
                 lock(journal).push(entry);
             }
@@ -306,11 +295,27 @@ fn masked_authorization(value: &[u8]) -> String {
     }
 }
 
-/// The first bytes of a request body, as the handler read them.
+/// The first bytes of a body as it streams (a request's as the handler reads it, an answer's
+/// as it is written), cut at the journal's limit.
 #[derive(Default)]
 struct Captured {
     bytes: Vec<u8>,
     truncated: bool,
+}
+
+impl Captured {
+    fn see(&mut self, data: &[u8]) {
+        let room = JOURNAL_BODY_LIMIT.saturating_sub(self.bytes.len());
+        self.bytes.extend_from_slice(&data[..data.len().min(room)]);
+        self.truncated |= data.len() > room;
+    }
+
+    fn recorded(&self) -> RecordedBody {
+        RecordedBody {
+            bytes: Bytes::copy_from_slice(&self.bytes),
+            truncated: self.truncated,
+        }
+    }
 }
 
 /// A request body that copies what passes through into a [`Captured`].
@@ -331,12 +336,10 @@ impl HttpBody for Tee {
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {
-            let mut c = self.captured.lock().unwrap_or_else(|p| p.into_inner());
-            let room = JOURNAL_BODY_LIMIT.saturating_sub(c.bytes.len());
-            c.bytes.extend_from_slice(&data[..data.len().min(room)]);
-            if data.len() > room {
-                c.truncated = true;
-            }
+            self.captured
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .see(data);
         }
         polled
     }
@@ -353,6 +356,86 @@ impl HttpBody for Tee {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{MockConfig, RequestFilter};
+
+    /// An answer body that is not ready at the first poll, then streams its pieces.
+    struct Slow {
+        polled: bool,
+        pieces: std::collections::VecDeque<Bytes>,
+    }
+
+    impl HttpBody for Slow {
+        type Data = Bytes;
+        type Error = axum::Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+            if !std::mem::replace(&mut self.polled, true) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Poll::Ready(self.pieces.pop_front().map(|p| Ok(Frame::data(p))))
+        }
+    }
+
+    fn slow(pieces: &[&'static str]) -> Response {
+        Response::new(Body::new(Slow {
+            polled: false,
+            pieces: pieces
+                .iter()
+                .map(|p| Bytes::from_static(p.as_bytes()))
+                .collect(),
+        }))
+    }
+
+    fn answered(hook: &RecordRequests, res: Response) -> Response {
+        let mut req = Request::get("/api/v1/codes").body(Body::empty()).unwrap();
+        let Step::Next(pending) = hook.before(&mut req) else {
+            panic!("an /api/v1 request is journaled");
+        };
+        hook.after(pending, res)
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_streams_is_recorded_whole_once_it_ends() {
+        let state = AppState::new(MockConfig::default()).unwrap();
+        let hook = RecordRequests(state.clone());
+        let res = answered(&hook, slow(&["{\"a\":", "1}"]));
+        assert!(state.requests(&RequestFilter::new()).is_empty());
+        let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], b"{\"a\":1}", "the client gets every byte");
+        let entries = state.requests(&RequestFilter::new());
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].response.body, serde_json::json!({"a": 1}));
+    }
+
+    #[tokio::test]
+    async fn an_answer_dropped_unread_is_recorded_with_what_was_written() {
+        let state = AppState::new(MockConfig::default()).unwrap();
+        let hook = RecordRequests(state.clone());
+        drop(answered(&hook, slow(&["never", "written"])));
+        let entries = state.requests(&RequestFilter::new());
+        assert_eq!(
+            entries.len(),
+            1,
+            "a dropped answer is still a request answered"
+        );
+        assert_eq!(entries[0].status, 200);
+    }
+
+    #[tokio::test]
+    async fn a_whole_answer_is_recorded_at_once() {
+        let state = AppState::new(MockConfig::default()).unwrap();
+        let hook = RecordRequests(state.clone());
+        let res = answered(&hook, Response::new(Body::from("{\"b\":2}")));
+        let entries = state.requests(&RequestFilter::new());
+        assert_eq!(entries.len(), 1, "before anyone reads the body");
+        assert_eq!(entries[0].response.body, serde_json::json!({"b": 2}));
+        let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], b"{\"b\":2}");
+    }
 
     #[test]
     fn tokens_show_their_last_four_characters_only_when_long() {
