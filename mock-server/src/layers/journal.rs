@@ -93,10 +93,7 @@ impl Hook for RecordRequests {
         let captured = (!req.body().is_end_stream()).then(|| {
             let captured = Arc::new(Mutex::new(Captured::default()));
             let body = std::mem::take(req.body_mut());
-            *req.body_mut() = Body::new(Tee {
-                inner: body,
-                captured: captured.clone(),
-            });
+            *req.body_mut() = Taped::body(body, None, captured.clone());
             captured
         });
         Step::Next(Box::new(Pending {
@@ -129,8 +126,8 @@ impl Hook for RecordRequests {
                 Some(frame.into_data().unwrap_or_default())
             }
             Poll::Ready(Some(Ok(frame))) => {
-                let recording = Recording::new(self.0.clone(), entry, Some(frame));
-                return Response::from_parts(parts, recording.wrap(body));
+                let recording = Recording::new(self.0.clone(), entry);
+                return Response::from_parts(parts, Taped::body(body, Some(frame), recording));
             }
             Poll::Ready(Some(Err(_))) => Some(Bytes::new()),
             Poll::Pending => None,
@@ -144,8 +141,8 @@ impl Hook for RecordRequests {
                 Response::from_parts(parts, Body::from(answer))
             }
             None => {
-                let recording = Recording::new(self.0.clone(), entry, None);
-                Response::from_parts(parts, recording.wrap(body))
+                let recording = Recording::new(self.0.clone(), entry);
+                Response::from_parts(parts, Taped::body(body, None, recording))
             }
         }
     }
@@ -164,40 +161,20 @@ fn cut(answer: &[u8]) -> RecordedBody {
     }
 }
 
-/// An answer body that was not whole at once: its first bytes are recorded as it streams,
-/// and the entry is kept when it ends or is dropped (a client gone, a fault dropping it).
+/// An answer that was not whole at once: its first bytes are recorded as it streams, and the
+/// entry is kept when it ends or is dropped (a client gone, a fault dropping it).
 struct Recording {
     state: AppState,
     entry: Option<Recorded>,
-    first: Option<Frame<Bytes>>,
     seen: Captured,
 }
 
 impl Recording {
-    fn new(state: AppState, entry: Recorded, first: Option<Frame<Bytes>>) -> Recording {
-        let mut recording = Recording {
+    fn new(state: AppState, entry: Recorded) -> Recording {
+        Recording {
             state,
             entry: Some(entry),
-            first: None,
             seen: Captured::default(),
-        };
-        if let Some(frame) = &first {
-            recording.see(frame);
-        }
-        recording.first = first;
-        recording
-    }
-
-    fn wrap(self, inner: Body) -> Body {
-        Body::new(RecordingBody {
-            inner,
-            recording: self,
-        })
-    }
-
-    fn see(&mut self, frame: &Frame<Bytes>) {
-        if let Some(data) = frame.data_ref() {
-            self.seen.see(data);
         }
     }
 
@@ -217,12 +194,49 @@ impl Drop for Recording {
     }
 }
 
-struct RecordingBody {
-    inner: Body,
-    recording: Recording,
+/// Where a body's bytes are recorded as they pass.
+trait Tape: Send + Unpin + 'static {
+    fn see(&mut self, data: &[u8]);
+
+    /// The body ended, or failed.
+    fn end(&mut self) {}
 }
 
-impl HttpBody for RecordingBody {
+/// A request body's tape, read by the hook once the answer is made.
+impl Tape for Arc<Mutex<Captured>> {
+    fn see(&mut self, data: &[u8]) {
+        self.lock().unwrap_or_else(|p| p.into_inner()).see(data);
+    }
+}
+
+impl Tape for Recording {
+    fn see(&mut self, data: &[u8]) {
+        self.seen.see(data);
+    }
+
+    fn end(&mut self) {
+        self.finish();
+    }
+}
+
+/// A body that records what passes through on its tape; `first` is a frame already taken from
+/// `inner`, given out before the rest.
+struct Taped<T> {
+    inner: Body,
+    first: Option<Frame<Bytes>>,
+    tape: T,
+}
+
+impl<T: Tape> Taped<T> {
+    fn body(inner: Body, first: Option<Frame<Bytes>>, mut tape: T) -> Body {
+        if let Some(data) = first.as_ref().and_then(Frame::data_ref) {
+            tape.see(data);
+        }
+        Body::new(Taped { inner, first, tape })
+    }
+}
+
+impl<T: Tape> HttpBody for Taped<T> {
     type Data = Bytes;
     type Error = axum::Error;
 
@@ -231,25 +245,28 @@ impl HttpBody for RecordingBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let this = &mut *self;
-        if let Some(frame) = this.recording.first.take() {
+        if let Some(frame) = this.first.take() {
             return Poll::Ready(Some(Ok(frame)));
         }
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {
-            Poll::Ready(Some(Ok(frame))) => this.recording.see(frame),
-            Poll::Ready(None | Some(Err(_))) => this.recording.finish(),
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.tape.see(data);
+                }
+            }
+            Poll::Ready(None | Some(Err(_))) => this.tape.end(),
             Poll::Pending => {}
         }
         polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.recording.first.is_none() && self.inner.is_end_stream()
+        self.first.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
         let taken = self
-            .recording
             .first
             .as_ref()
             .and_then(Frame::data_ref)
@@ -315,41 +332,6 @@ impl Captured {
             bytes: Bytes::copy_from_slice(&self.bytes),
             truncated: self.truncated,
         }
-    }
-}
-
-/// A request body that copies what passes through into a [`Captured`].
-struct Tee {
-    inner: Body,
-    captured: Arc<Mutex<Captured>>,
-}
-
-impl HttpBody for Tee {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            self.captured
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .see(data);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
     }
 }
 
