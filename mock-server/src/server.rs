@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Version;
+use axum::response::IntoResponse;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -295,10 +296,16 @@ async fn serve_connection<S: AppService>(
         // A body that stalls longer than the body timeout between its pieces fails its read
         // (408 `request_timeout`).
         let req = req.map(|b| Body::new(TimeoutBody::new(body_timeout, b)));
-        let answer = app.borrow_mut().call(req);
+        // The connection's requests call it one after the other, so it is never borrowed twice;
+        // if it were, the request gets a 500 rather than the server a panic.
+        let answer = app.try_borrow_mut().map(|mut app| app.call(req));
         async move {
             let _in_flight = in_flight;
-            let res = answer.await.unwrap_or_else(|e| match e {});
+            let res = match answer {
+                Ok(answer) => answer.await.unwrap_or_else(|e| match e {}),
+                Err(_) => crate::error::ApiError::internal("the connection's app was busy")
+                    .into_response(),
+            };
             let Some((state, drop_tx)) = faults.as_deref() else {
                 return Ok(res);
             };
