@@ -586,7 +586,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(run(config, args.tokens.is_empty()))
+    let code = runtime.block_on(run(config, args.tokens.is_empty()));
+    // A request stuck on a full log buffer (stderr not read) must not keep the process from
+    // exiting: the runtime gets a moment, then the log its own grace (see `logging`).
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    code
 }
 
 #[cfg(test)]

@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Version;
-use axum::response::IntoResponse;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -283,6 +282,15 @@ async fn serve_connection<S: AppService>(
     let requests = slot.clone();
     // One copy of the app per connection, called in turn by each of its requests (the app is
     // always ready, and each call returns a future that owns what it needs).
+    let mut service = service;
+    // Every layer of the app and the router in it are always ready, so the requests call it
+    // without waiting for readiness; a layer that is not (a concurrency limit, a buffer) would
+    // need the calls to wait.
+    debug_assert!(
+        service
+            .poll_ready(&mut Context::from_waker(std::task::Waker::noop()))
+            .is_ready()
+    );
     let app = RefCell::new(service);
     // What a dropped answer needs, shared by the connection's requests; only with faults.
     let faults = state
@@ -296,16 +304,13 @@ async fn serve_connection<S: AppService>(
         // A body that stalls longer than the body timeout between its pieces fails its read
         // (408 `request_timeout`).
         let req = req.map(|b| Body::new(TimeoutBody::new(body_timeout, b)));
-        // The connection's requests call it one after the other, so it is never borrowed twice;
-        // if it were, the request gets a 500 rather than the server a panic.
-        let answer = app.try_borrow_mut().map(|mut app| app.call(req));
+        // Borrowed only for the synchronous call, by one request at a time (hyper calls a
+        // connection's service from that connection's task, one request after another), so
+        // never twice.
+        let answer = app.borrow_mut().call(req);
         async move {
             let _in_flight = in_flight;
-            let res = match answer {
-                Ok(answer) => answer.await.unwrap_or_else(|e| match e {}),
-                Err(_) => crate::error::ApiError::internal("the connection's app was busy")
-                    .into_response(),
-            };
+            let res = answer.await.unwrap_or_else(|e| match e {});
             let Some((state, drop_tx)) = faults.as_deref() else {
                 return Ok(res);
             };

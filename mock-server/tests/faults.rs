@@ -317,3 +317,36 @@ async fn the_binary_documents_and_applies_fault_flags() {
     assert!(out.starts_with("HTTP/1.1 500"), "{out}");
     child.kill().await.unwrap();
 }
+
+/// A delayed injected 429 is made when the delay is over: its reset is read from the clock
+/// then, not when the request arrived (a client waiting on it would otherwise wait on a time
+/// already past). The runtime's clock is paused, so the delay passes without waiting.
+#[tokio::test(start_paused = true)]
+async fn a_delayed_429_reads_the_clock_after_its_delay() {
+    let mock = Mock::with(
+        MockConfig::default()
+            .rate_limit(1000, Duration::from_secs(60))
+            .faults(
+                FaultConfig::new()
+                    .seed(5)
+                    .rate_limit_burst(1.0, 1)
+                    .latency(1.0, Duration::from_secs(30)),
+            ),
+    );
+    let request = tokio::spawn({
+        let req = mock.req(Method::GET, "/api/v1/codes").token(PRO);
+        async move { req.send().await }
+    });
+    // Let the request reach its delay, then move the server's clock an hour on.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    mock.clock.advance(Duration::from_secs(3600));
+    let r = request.await.unwrap();
+    assert_eq!(r.status, 429);
+    assert!(
+        r.header_u64("x-ratelimit-reset") >= common::START.unix_timestamp() as u64 + 3600,
+        "{:?}",
+        r.header("x-ratelimit-reset")
+    );
+}

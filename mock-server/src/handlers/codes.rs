@@ -216,6 +216,9 @@ pub(crate) async fn create_code(
 
 // ---- /api/v1/codes/{shortcode} ------------------------------------------------------------
 
+/// The longest answer body a code keeps for its next reads.
+const SHOWN_LIMIT: usize = 1024;
+
 /// `200 {"data": Code}`: the body made once per version of the code (a read of an unchanged
 /// code serializes nothing).
 fn code_response(state: &AppState, record: &CodeRecord) -> Response {
@@ -228,9 +231,12 @@ fn code_response(state: &AppState, record: &CodeRecord) -> Response {
     };
     match serde_json::to_writer(&mut body, &view) {
         Ok(()) => {
-            // Kept at its length: a read code costs its answer's bytes, no more.
+            // Kept at its length, and only when short (every usual code): a read code costs its
+            // answer's bytes, no more, and the worst case per code stays as the document says.
             let body = Bytes::from(body.into_boxed_slice());
-            let _ = record.shown.set(body.clone());
+            if body.len() <= SHOWN_LIMIT {
+                let _ = record.shown.set(body.clone());
+            }
             json_bytes(StatusCode::OK, body)
         }
         Err(_) => json_value(StatusCode::OK, &view),

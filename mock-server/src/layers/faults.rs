@@ -56,7 +56,7 @@ impl Hook for InjectFaults {
             .and_then(|t| state.caller(t))
             .map(|c| c.token);
         let choice = faults.draw(token);
-        let (mut res, name) = match choice.fault {
+        let fault = match choice.fault {
             None => {
                 return match choice.delay {
                     Some(delay) => Step::Delay(delay, Handled::Delayed),
@@ -69,39 +69,16 @@ impl Hook for InjectFaults {
                     None => Step::Next(Handled::Dropped(kind)),
                 };
             }
-            Some(Fault::InternalError) => (
-                ApiError::internal("Injected fault: the server failed; nothing was committed.")
-                    .into_response(),
-                "internal_error",
-            ),
-            Some(Fault::ServiceUnavailable) => (
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "service_unavailable",
-                    "Injected fault: temporarily unavailable; nothing was committed.",
-                )
-                .into_response(),
-                "service_unavailable",
-            ),
-            Some(Fault::UnknownCode) => {
-                let status =
-                    StatusCode::from_u16(UNKNOWN_CODE_STATUS).unwrap_or(StatusCode::CONFLICT);
-                (
-                    ApiError::new(
-                        status,
-                        UNKNOWN_CODE,
-                        "Injected fault: another request is still being processed; retry with the same Idempotency-Key.",
-                    )
-                    .into_response(),
-                    "unknown_code",
-                )
-            }
-            Some(Fault::RateLimited) => (burst_429(state), "rate_limit_burst"),
+            Some(fault) => fault,
         };
-        res.extensions_mut().insert(Injected(name));
         match choice.delay {
-            Some(delay) => Step::AnswerAfter(delay, res),
-            None => Step::Answer(res),
+            // The answer is made once the delay is over, so its rate-limit headers read the
+            // clock then.
+            Some(delay) => {
+                let state = state.clone();
+                Step::AnswerAfter(delay, Box::new(move || injected(&state, fault)))
+            }
+            None => Step::Answer(injected(state, fault)),
         }
     }
 
@@ -119,6 +96,48 @@ impl Hook for InjectFaults {
         res.extensions_mut().insert(Injected(name));
         res
     }
+}
+
+/// The answer of an injected fault (never `DropAfter`, which is handled), marked with its name.
+fn injected(state: &AppState, fault: Fault) -> Response {
+    let (mut res, name) = match fault {
+        Fault::InternalError => (
+            ApiError::internal("Injected fault: the server failed; nothing was committed.")
+                .into_response(),
+            "internal_error",
+        ),
+        Fault::ServiceUnavailable => (
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "Injected fault: temporarily unavailable; nothing was committed.",
+            )
+            .into_response(),
+            "service_unavailable",
+        ),
+        Fault::UnknownCode => {
+            let status = StatusCode::from_u16(UNKNOWN_CODE_STATUS).unwrap_or(StatusCode::CONFLICT);
+            (
+                ApiError::new(
+                    status,
+                    UNKNOWN_CODE,
+                    "Injected fault: another request is still being processed; retry with the same Idempotency-Key.",
+                )
+                .into_response(),
+                "unknown_code",
+            )
+        }
+        Fault::RateLimited => (burst_429(state), "rate_limit_burst"),
+        // Not an answer of its own (the hook hands the request on and drops the answer); were
+        // it ever passed here, a 500 that committed nothing is the honest answer.
+        Fault::DropAfter(_) => (
+            ApiError::internal("Injected fault: the server failed; nothing was committed.")
+                .into_response(),
+            "internal_error",
+        ),
+    };
+    res.extensions_mut().insert(Injected(name));
+    res
 }
 
 /// A 429 of a burst: `Retry-After: 1`, `Remaining: 0`, the configured limit, and a reset one

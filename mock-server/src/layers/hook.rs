@@ -7,6 +7,14 @@
 //!
 //! It replaces axum's `from_fn` middleware on the request path, which clones the whole inner
 //! stack and boxes a future per layer per request (see BENCHMARKS.md, "Speed as users run it").
+//! Why the shapes: `before` and `after` are synchronous because none of the concerns waits on
+//! anything but the injected latency (the two delayed steps, for the fault hook); a hook's
+//! carry is boxed when it is large (the journal's entry, the log's request), because the
+//! answer's future is moved out through every layer and a pointer moves cheaper than an entry.
+//!
+//! `before` runs when the service is called, not when its future is first polled: a caller
+//! that drops the future unpolled has still spent the request's credit, drawn its fault and
+//! taken its journal id (hyper always polls; `oneshot` too).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,8 +37,9 @@ pub(crate) enum Step<C> {
     Delay(Duration, C),
     /// Answer now; the inner service never sees the request.
     Answer(Response),
-    /// Wait this long, then answer; the inner service never sees the request.
-    AnswerAfter(Duration, Response),
+    /// Wait this long, then answer with what the function makes then; the inner service never
+    /// sees the request.
+    AnswerAfter(Duration, Box<dyn FnOnce() -> Response + Send>),
 }
 
 /// One concern of the request path.
@@ -108,10 +117,10 @@ where
                 (Kind::Boxed { fut }, Some((self.hook.clone(), carry)))
             }
             Step::Answer(res) => (Kind::Answer { res: Some(res) }, None),
-            Step::AnswerAfter(delay, res) => {
+            Step::AnswerAfter(delay, answer) => {
                 let fut: BoxedAnswer = Box::pin(async move {
                     tokio::time::sleep(delay).await;
-                    res
+                    answer()
                 });
                 (Kind::Boxed { fut }, None)
             }
@@ -150,7 +159,8 @@ where
         let res = match this.kind.project() {
             KindProj::Inner { fut } => ready!(fut.poll(cx)).unwrap_or_else(|e| match e {}),
             KindProj::Boxed { fut } => ready!(fut.as_mut().poll(cx)),
-            // Polled once; a poll after completion answers an empty 500 rather than panic.
+            // An answer given at once; polled again after completing (a misuse, as for any
+            // future), it gives an empty 500.
             KindProj::Answer { res } => res.take().unwrap_or_else(|| {
                 let mut res = Response::default();
                 *res.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;

@@ -1,9 +1,12 @@
 //! The log's writer: lines are appended to one shared buffer (a lock and a copy, no allocation
 //! per line, no wake-up per line) and a writer thread writes the buffer in batches. A request
 //! never waits on the output, except when the buffer is full: then it waits for room, so no
-//! line is ever dropped while the server runs. Dropping the [`Flush`] guard writes what is left
-//! and stops the thread; if the output takes no more for [`EXIT_GRACE`] (a pipe nobody reads),
-//! the process exits anyway and says on stdout how many bytes of log it could not write.
+//! line is ever dropped while the server runs (and a stderr nobody reads stops the server once
+//! 4 MiB are waiting, as any lossless log would). Lines reach the output a few milliseconds
+//! after they are made ([`GATHER`]). Dropping the [`Flush`] guard writes what is left and
+//! stops the thread; if the output takes no more for [`EXIT_GRACE`] (a pipe nobody reads), the
+//! process exits anyway and says on stdout, where the address line went, how many bytes of log
+//! it could not write.
 //!
 //! (tracing-appender's non-blocking writer, used before, allocates each line and wakes its
 //! thread for each one; under load that cost more than formatting the line: see BENCHMARKS.md,

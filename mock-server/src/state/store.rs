@@ -69,6 +69,7 @@ impl Store {
                     + c.label.as_ref().map_or(0, |l| l.len())
                     + c.scans.heap_bytes()
                     + c.earlier_targets.heap_bytes()
+                    + c.shown.get().map_or(0, |b| b.len())
             })
             .sum();
         let lists: usize = self
