@@ -294,8 +294,8 @@ pub(crate) async fn update_code(
         changed = true;
     }
     if changed {
+        // (The store forgot the code's kept answer when it lent it out for changing.)
         record.updated_at = now;
-        record.changed();
     }
     Ok(code_response(&state, record))
 }

@@ -41,8 +41,8 @@ pub(crate) struct CodeRecord {
     pub scans: ScanStats,
     /// The targets the scan URL may still redirect to under a propagation delay.
     pub earlier_targets: EarlierTargets,
-    /// The code's answer body (`{"data": Code}`) once made, for the reads that follow; every
-    /// change of a field the answer shows forgets it ([`CodeRecord::changed`]).
+    /// The code's answer body (`{"data": Code}`) once made, for the reads that follow; the
+    /// store forgets it whenever it lends the code out mutably ([`CodeRecord::changed`]).
     pub shown: OnceLock<Bytes>,
 }
 

@@ -37,9 +37,11 @@ impl Store {
         self.codes.entry(key).or_insert(record)
     }
 
-    /// Any account's code, mutable (for the scan URL and the mock routes).
+    /// Any account's code, mutable (for the scan URL and the mock routes). Like every mutable
+    /// borrow of a code, it forgets the code's kept answer first, so no change can leave it
+    /// stale.
     pub(crate) fn get_any_mut(&mut self, shortcode: &str) -> Option<&mut CodeRecord> {
-        self.codes.get_mut(shortcode)
+        self.codes.get_mut(shortcode).map(forgetting)
     }
 
     /// `account`'s code; another account's code is invisible.
@@ -47,11 +49,12 @@ impl Store {
         self.codes.get(shortcode).filter(|c| c.account == account)
     }
 
-    /// `account`'s code, mutable.
+    /// `account`'s code, mutable; it forgets the code's kept answer first.
     pub(crate) fn get_mut(&mut self, account: u32, shortcode: &str) -> Option<&mut CodeRecord> {
         self.codes
             .get_mut(shortcode)
             .filter(|c| c.account == account)
+            .map(forgetting)
     }
 
     /// An estimate of the heap bytes the codes hold: each record and its map slot, its strings,
@@ -124,4 +127,10 @@ impl Store {
         let accounts = self.by_account.len();
         *self = Store::new(accounts);
     }
+}
+
+/// `record`, its kept answer forgotten: the caller may change what the answer shows.
+fn forgetting(record: &mut CodeRecord) -> &mut CodeRecord {
+    record.changed();
+    record
 }
