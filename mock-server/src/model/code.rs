@@ -102,64 +102,9 @@ pub(crate) struct CodeView<'a> {
     target_url: &'a str,
     label: Option<&'a str>,
     status: &'static str,
-    scan_url: ScanUrl<'a>,
-    created_at: Seconds,
-    updated_at: Seconds,
-}
-
-/// `{base}/r/{shortcode}`, written into the JSON as it is serialized (no string of its own).
-struct ScanUrl<'a> {
-    base: &'a str,
-    shortcode: &'a str,
-}
-
-impl Serialize for ScanUrl<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // On the stack when it fits (it does for any sensible base URL).
-        let mut buf = [0u8; 256];
-        let parts = [self.base.as_bytes(), b"/r/", self.shortcode.as_bytes()];
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        if len > buf.len() {
-            return s.serialize_str(&format!("{}/r/{}", self.base, self.shortcode));
-        }
-        let mut at = 0;
-        for part in parts {
-            buf[at..at + part.len()].copy_from_slice(part);
-            at += part.len();
-        }
-        s.serialize_str(std::str::from_utf8(&buf[..len]).unwrap_or_default())
-    }
-}
-
-/// Unix seconds, serialized as [`rfc3339`] writes them (no string of its own), e.g.
-/// `2026-05-15T14:21:03Z`.
-struct Seconds(i64);
-
-impl Serialize for Seconds {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match OffsetDateTime::from_unix_timestamp(self.0) {
-            // RFC 3339 has four-digit years only.
-            Ok(t) if (0..=9999).contains(&t.year()) => {
-                let mut text = *b"0000-00-00T00:00:00Z";
-                let fields = [
-                    (0, 4, t.year().unsigned_abs()),
-                    (5, 2, u32::from(u8::from(t.month()))),
-                    (8, 2, u32::from(t.day())),
-                    (11, 2, u32::from(t.hour())),
-                    (14, 2, u32::from(t.minute())),
-                    (17, 2, u32::from(t.second())),
-                ];
-                for (at, width, mut n) in fields {
-                    for digit in text[at..at + width].iter_mut().rev() {
-                        *digit = b'0' + (n % 10) as u8;
-                        n /= 10;
-                    }
-                }
-                s.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
-            }
-            _ => s.serialize_str(""),
-        }
-    }
+    scan_url: String,
+    created_at: String,
+    updated_at: String,
 }
 
 /// RFC 3339 in UTC with whole seconds, e.g. `2026-05-15T14:21:03Z`.
@@ -171,6 +116,12 @@ pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
+fn rfc3339_secs(secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map(rfc3339)
+        .unwrap_or_default()
+}
+
 impl CodeRecord {
     /// Forgets the answer made before a change of a shown field.
     pub(crate) fn changed(&mut self) {
@@ -178,68 +129,15 @@ impl CodeRecord {
     }
 
     /// The code as the API shows it, with `scan_url` under `public_base`.
-    pub(crate) fn view<'a>(&'a self, public_base: &'a str) -> CodeView<'a> {
+    pub(crate) fn view(&self, public_base: &str) -> CodeView<'_> {
         CodeView {
             shortcode: &self.shortcode,
             target_url: &self.target_url,
             label: self.label.as_deref(),
             status: self.status.as_str(),
-            scan_url: ScanUrl {
-                base: public_base,
-                shortcode: &self.shortcode,
-            },
-            created_at: Seconds(self.created_at),
-            updated_at: Seconds(self.updated_at),
+            scan_url: format!("{public_base}/r/{}", self.shortcode),
+            created_at: rfc3339_secs(self.created_at),
+            updated_at: rfc3339_secs(self.updated_at),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_serialize_as_rfc3339_writes_them() {
-        // Year 0 and year 9999 included; year -1 has no RFC 3339 form (both write "").
-        for secs in [
-            0,
-            1,
-            1_779_000_000,
-            253_402_300_799,
-            -62_135_596_801,
-            -62_167_219_201,
-        ] {
-            let t = OffsetDateTime::from_unix_timestamp(secs).unwrap();
-            assert_eq!(
-                serde_json::to_string(&Seconds(secs)).unwrap(),
-                serde_json::to_string(&rfc3339(t)).unwrap()
-            );
-        }
-        assert_eq!(
-            serde_json::to_string(&Seconds(-62_167_219_201)).unwrap(),
-            "\"\""
-        );
-    }
-
-    #[test]
-    fn the_scan_url_is_the_base_then_r_then_the_shortcode() {
-        let url = ScanUrl {
-            base: "http://127.0.0.1:8080",
-            shortcode: "menu-v3",
-        };
-        assert_eq!(
-            serde_json::to_string(&url).unwrap(),
-            "\"http://127.0.0.1:8080/r/menu-v3\""
-        );
-        // A base too long for the stack buffer.
-        let base = format!("https://{}.example", "a".repeat(300));
-        let url = ScanUrl {
-            base: &base,
-            shortcode: "x",
-        };
-        assert_eq!(
-            serde_json::to_string(&url).unwrap(),
-            format!("\"{base}/r/x\"")
-        );
     }
 }
