@@ -3,9 +3,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use time::OffsetDateTime;
+
+/// An advance beyond which [`MockClock::now_nanos`] takes the calendar's way (100 years).
+const FAR_AHEAD_NANOS: u64 = 100 * 366 * 86_400 * 1_000_000_000;
 
 /// A clock that is either the system clock or a manual one, plus an offset that only grows.
 ///
@@ -14,7 +17,7 @@ use time::OffsetDateTime;
 /// the offset, so a test keeps a clone and moves the server's time.
 ///
 /// ```
-/// use std::time::Duration;
+/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// use heldqr_mock::MockClock;
 /// use time::macros::datetime;
 ///
@@ -84,9 +87,22 @@ impl MockClock {
             .unwrap_or(base)
     }
 
-    /// The current time as nanoseconds since the Unix epoch.
+    /// The current time as nanoseconds since the Unix epoch: [`now`](Self::now) without its
+    /// calendar arithmetic (the request path reads the clock several times per request).
     pub(crate) fn now_nanos(&self) -> i128 {
-        self.now().unix_timestamp_nanos()
+        let offset = self.inner.offset_nanos.load(Ordering::SeqCst);
+        // Far ahead, the calendar's range (and its clamping) decides.
+        if offset > FAR_AHEAD_NANOS {
+            return self.now().unix_timestamp_nanos();
+        }
+        let base = match self.inner.base {
+            Some(base) => base.unix_timestamp_nanos(),
+            None => match SystemTime::now().duration_since(UNIX_EPOCH) {
+                Ok(since) => since.as_nanos() as i128,
+                Err(before) => -(before.duration().as_nanos() as i128),
+            },
+        };
+        base + i128::from(offset)
     }
 }
 
@@ -96,5 +112,27 @@ impl std::fmt::Debug for MockClock {
             .field("manual", &self.is_manual())
             .field("now", &self.now())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nanoseconds_agree_with_the_calendar_time() {
+        let clock = MockClock::manual(time::macros::datetime!(2026-03-01 12:00:00.123456789 UTC));
+        for step in [0, 1, 86_400_000_000_000, FAR_AHEAD_NANOS, u64::MAX / 2] {
+            clock.advance(Duration::from_nanos(step));
+            assert_eq!(
+                clock.now_nanos(),
+                clock.now().unix_timestamp_nanos(),
+                "after {step}"
+            );
+        }
+        let system = MockClock::system();
+        let (before, read) = (OffsetDateTime::now_utc(), system.now_nanos());
+        assert!(read >= before.unix_timestamp_nanos());
+        assert!(read <= OffsetDateTime::now_utc().unix_timestamp_nanos());
     }
 }

@@ -7,17 +7,16 @@ use axum::extract::Request;
 use axum::response::Response;
 use axum::routing::{get, post};
 use tower::{Service, ServiceBuilder};
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::handlers::{self, admin, codes, inspector, reference, scans};
 use crate::layers::admin_guard::AdminGuard;
-use crate::layers::auth::{Identify, Require};
+use crate::layers::auth::{Identify, Meter, Require};
 use crate::layers::faults::InjectFaults;
 use crate::layers::hook::HookLayer;
 use crate::layers::journal::RecordRequests;
 use crate::layers::log::RequestLog;
 use crate::layers::method_not_allowed::MethodNotAllowedEnvelope;
-use crate::layers::request_id::{DropClientId, ServerRequestIds, X_REQUEST_ID};
+use crate::layers::request_id::RequestIds;
 use crate::state::AppState;
 
 /// Builds the whole mock server as one router over `state`.
@@ -60,12 +59,9 @@ pub(crate) fn service(
 + 'static {
     ServiceBuilder::new()
         // A fresh X-Request-Id on the request and on its answer.
-        .layer(HookLayer(DropClientId))
-        .layer(SetRequestIdLayer::new(
-            X_REQUEST_ID.clone(),
-            ServerRequestIds(state.clone()),
-        ))
-        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
+        .layer(HookLayer(RequestIds(state.clone())))
+        // Who calls: a known bearer token's caller, looked up once for everything inside.
+        .layer(HookLayer(Identify(state.clone())))
         // One log line per request, after the answer.
         .layer(HookLayer(RequestLog(state.clone())))
         // The admin token on the mock-only /_mock routes, when one is configured.
@@ -74,8 +70,8 @@ pub(crate) fn service(
         .layer(HookLayer(RecordRequests(state.clone())))
         // Injected faults, before authentication (they spend no credit).
         .layer(HookLayer(InjectFaults(state.clone())))
-        // Bearer token and rate-limit credit and headers on every /api/v1 answer.
-        .layer(HookLayer(Identify(state.clone())))
+        // Rate-limit credit and headers on every /api/v1 answer of a known caller.
+        .layer(HookLayer(Meter::new(state.clone())))
         // The router's own 405 in the error envelope.
         .layer(HookLayer(MethodNotAllowedEnvelope))
         // The route table's future, boxed once: each layer's future then holds a pointer, not

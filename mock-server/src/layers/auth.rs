@@ -1,10 +1,14 @@
-//! Authentication and the rate limit, in two parts so the document's order holds.
+//! Authentication and the rate limit, in three parts so the document's order holds.
 //!
-//! [`Identify`] wraps the router: on an `/api/v1` request with a known bearer token it spends
-//! one credit of the token (whatever the answer: a 404 for an unknown route, a 405, a 429 all
-//! spend one) and puts `X-RateLimit-Limit/Remaining/Reset` on the answer. Without a known
-//! token it does nothing, so the router answers an unknown route 404 and a wrong method 405
-//! with no budget shown.
+//! [`Identify`] sits near the outside: a request with a known bearer token gets its
+//! [`Caller`] in its extensions, once, for every layer and handler inside to read (the log's
+//! and journal's account, the fault generator's token, the credit, the handlers).
+//!
+//! [`Meter`] wraps the router: on an `/api/v1` request from a known caller it spends one credit
+//! of the token (whatever the answer: a 404 for an unknown route, a 405, a 429 all spend one)
+//! and puts `X-RateLimit-Limit/Remaining/Reset` on the answer. Without a known token it does
+//! nothing, so the router answers an unknown route 404 and a wrong method 405 with no budget
+//! shown.
 //!
 //! [`Require`] is the route layer of every `/api/v1` operation (it runs only once the route and
 //! method matched): 401 without a known token, 429 when the credit was over the cap.
@@ -24,15 +28,18 @@ static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-rese
 
 /// `Bearer <token>` (scheme case-insensitive) from `Authorization`.
 pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    let value = headers.get(header::AUTHORIZATION)?.as_bytes().trim_ascii();
+    let space = value.iter().position(|b| *b == b' ')?;
+    let token = value[space + 1..].trim_ascii();
+    if !value[..space].eq_ignore_ascii_case(b"bearer") || token.is_empty() || !token.is_ascii() {
+        return None;
+    }
+    std::str::from_utf8(token).ok()
 }
 
-fn put_rate_headers(res: &mut Response, d: &RateDecision) {
+fn put_rate_headers(res: &mut Response, d: &RateDecision, limit: &HeaderValue) {
     let h = res.headers_mut();
-    h.insert(X_RATELIMIT_LIMIT.clone(), HeaderValue::from(d.limit));
+    h.insert(X_RATELIMIT_LIMIT.clone(), limit.clone());
     h.insert(
         X_RATELIMIT_REMAINING.clone(),
         HeaderValue::from(d.remaining),
@@ -40,30 +47,61 @@ fn put_rate_headers(res: &mut Response, d: &RateDecision) {
     h.insert(X_RATELIMIT_RESET.clone(), HeaderValue::from(d.reset.max(0)));
 }
 
-/// Identifies the caller of an `/api/v1` request, spends its credit, shows its budget.
+/// Puts the [`Caller`] of a known bearer token in the request's extensions.
 #[derive(Clone)]
 pub(crate) struct Identify(pub AppState);
 
 impl Hook for Identify {
-    type Carry = (Caller, RateDecision);
+    type Carry = ();
 
-    fn before(&self, req: &mut Request) -> Step<(Caller, RateDecision)> {
+    fn before(&self, req: &mut Request) -> Step<()> {
+        if let Some(caller) = bearer_token(req.headers()).and_then(|t| self.0.caller(t)) {
+            req.extensions_mut().insert(caller);
+        }
+        Step::Pass
+    }
+
+    fn after(&self, (): (), res: Response) -> Response {
+        res
+    }
+}
+
+/// The rate limit's hook (see the module's text).
+#[derive(Clone)]
+pub(crate) struct Meter {
+    state: AppState,
+    /// `X-RateLimit-Limit`, the same on every answer: made once, shared by reference count.
+    limit: HeaderValue,
+}
+
+impl Meter {
+    pub(crate) fn new(state: AppState) -> Meter {
+        let limit = HeaderValue::from(state.config().rate_limit.limit);
+        Meter { state, limit }
+    }
+}
+
+impl Hook for Meter {
+    type Carry = RateDecision;
+
+    fn before(&self, req: &mut Request) -> Step<RateDecision> {
         if !in_api(req.uri().path()) {
             return Step::Pass;
         }
-        let Some(caller) = bearer_token(req.headers()).and_then(|t| self.0.caller(t)) else {
+        let Some(caller) = req.extensions_mut().get_mut::<Caller>() else {
             return Step::Pass;
         };
-        let decision = self.0.spend_credit(caller.token);
-        req.extensions_mut().insert(caller);
-        req.extensions_mut().insert(decision);
-        Step::Next((caller, decision))
+        let decision = self.state.spend_credit(caller.token);
+        caller.over_limit = decision.retry_after;
+        Step::Next(decision)
     }
 
-    fn after(&self, (caller, decision): (Caller, RateDecision), mut res: Response) -> Response {
-        put_rate_headers(&mut res, &decision);
-        // For the request log.
-        res.extensions_mut().insert(caller);
+    fn after(&self, decision: RateDecision, mut res: Response) -> Response {
+        debug_assert_eq!(
+            self.limit.to_str().ok(),
+            Some(decision.limit.to_string().as_str())
+        );
+        put_rate_headers(&mut res, &decision, &self.limit);
         res
     }
 }
@@ -76,17 +114,14 @@ impl Hook for Require {
     type Carry = ();
 
     fn before(&self, req: &mut Request) -> Step<()> {
-        if req.extensions().get::<Caller>().is_none() {
-            return Step::Answer(ApiError::unauthorized().into_response());
+        match req.extensions().get::<Caller>() {
+            None => Step::Answer(ApiError::unauthorized().into_response()),
+            Some(Caller {
+                over_limit: Some(wait),
+                ..
+            }) => Step::Answer(ApiError::rate_limited(*wait).into_response()),
+            Some(_) => Step::Pass,
         }
-        if let Some(wait) = req
-            .extensions()
-            .get::<RateDecision>()
-            .and_then(|d| d.retry_after)
-        {
-            return Step::Answer(ApiError::rate_limited(wait).into_response());
-        }
-        Step::Pass
     }
 
     fn after(&self, (): (), res: Response) -> Response {

@@ -13,12 +13,11 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::auth::bearer_token;
 use super::hook::{Hook, Step};
 use super::in_api;
 use crate::config::{UNKNOWN_CODE, UNKNOWN_CODE_STATUS};
 use crate::error::ApiError;
-use crate::state::{AppState, DropKind, Fault};
+use crate::state::{AppState, Caller, DropKind, Fault};
 
 /// On a response: the connection must drop it (the request was handled and committed).
 #[derive(Debug, Clone, Copy)]
@@ -52,9 +51,8 @@ impl Hook for InjectFaults {
         if !in_api(req.uri().path()) {
             return Step::Pass;
         }
-        let token = bearer_token(req.headers())
-            .and_then(|t| state.caller(t))
-            .map(|c| c.token);
+        // Set by the auth layer's `Identify` (outside this one).
+        let token = req.extensions().get::<Caller>().map(|c| c.token);
         let choice = faults.draw(token);
         let fault = match choice.fault {
             None => {

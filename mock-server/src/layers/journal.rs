@@ -24,7 +24,7 @@ use super::faults::Injected;
 use super::hook::{Hook, Step};
 use super::in_api;
 use crate::state::{
-    AppState, HeaderBlock, JOURNAL_BODY_LIMIT, Journal, Recorded, RecordedBody, last_four,
+    AppState, Caller, HeaderBlock, JOURNAL_BODY_LIMIT, Journal, Recorded, RecordedBody, last_four,
 };
 
 fn journaled(path: &str) -> bool {
@@ -57,14 +57,15 @@ impl Hook for RecordRequests {
             return Step::Pass;
         }
         let started = Instant::now();
-        let at = state.clock().now();
+        let at = state.clock().now_nanos();
         let id = lock(journal).take_id();
         let target: Box<str> = match req.uri().path_and_query() {
             Some(pq) => pq.as_str().into(),
             None => req.uri().path().into(),
         };
         let bearer = bearer_token(req.headers());
-        let account = bearer.and_then(|t| state.caller(t)).map(|c| c.account);
+        // Set by the auth layer's `Identify` (outside this one).
+        let account = req.extensions().get::<Caller>().map(|c| c.account);
         let token = bearer.and_then(last_four).map(Box::from);
         let idempotency_key = req
             .headers()
@@ -284,31 +285,34 @@ impl<T: Tape> HttpBody for Taped<T> {
 /// The headers as the journal records them: copied once, the token masked.
 fn record_headers(h: &HeaderMap) -> HeaderBlock {
     HeaderBlock::record(
-        || h.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
-        |name, value| (name == header::AUTHORIZATION.as_str()).then(|| masked_authorization(value)),
+        h.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+        |name, value, out| {
+            let masked = name == header::AUTHORIZATION.as_str();
+            if masked {
+                mask_authorization(value, out);
+            }
+            masked
+        },
     )
 }
 
-/// `Scheme ...last4`, or `Scheme [redacted]` for a short token, or `[redacted]`.
-fn masked_authorization(value: &[u8]) -> String {
+/// Appends `Scheme ...last4`, or `Scheme [redacted]` for a short token, or `[redacted]`.
+fn mask_authorization(value: &[u8], out: &mut Vec<u8>) {
     match std::str::from_utf8(value)
         .ok()
         .and_then(|v| v.trim().split_once(' '))
     {
         Some((scheme, token)) => {
-            let shown = last_four(token.trim());
-            let mut out = String::with_capacity(scheme.len() + 12);
-            out.push_str(scheme);
-            match shown {
+            out.extend_from_slice(scheme.as_bytes());
+            match last_four(token.trim()) {
                 Some(last) => {
-                    out.push_str(" ...");
-                    out.push_str(last);
+                    out.extend_from_slice(b" ...");
+                    out.extend_from_slice(last.as_bytes());
                 }
-                None => out.push_str(" [redacted]"),
+                None => out.extend_from_slice(b" [redacted]"),
             }
-            out
         }
-        None => "[redacted]".to_owned(),
+        None => out.extend_from_slice(b"[redacted]"),
     }
 }
 
@@ -419,13 +423,25 @@ mod tests {
         assert_eq!(&body[..], b"{\"b\":2}");
     }
 
+    fn masked_authorization(value: &[u8]) -> String {
+        let mut out = b"before:".to_vec();
+        mask_authorization(value, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn tokens_show_their_last_four_characters_only_when_long() {
         assert_eq!(
             masked_authorization(b"Bearer hkr_test_business"),
-            "Bearer ...ness"
+            "before:Bearer ...ness"
         );
-        assert_eq!(masked_authorization(b"Bearer short"), "Bearer [redacted]");
-        assert_eq!(masked_authorization(b"hkr_test_business"), "[redacted]");
+        assert_eq!(
+            masked_authorization(b"Bearer short"),
+            "before:Bearer [redacted]"
+        );
+        assert_eq!(
+            masked_authorization(b"hkr_test_business"),
+            "before:[redacted]"
+        );
     }
 }

@@ -36,6 +36,8 @@ pub(crate) struct Started {
     method: Method,
     uri: Uri,
     request_id: Option<HeaderValue>,
+    /// The account of the request's bearer token, when the token is known.
+    account: Option<u32>,
 }
 
 impl Hook for RequestLog {
@@ -53,16 +55,15 @@ impl Hook for RequestLog {
             uri: req.uri().clone(),
             // Set on the request by the request-id layer (outside this one).
             request_id: req.headers().get(&X_REQUEST_ID).cloned(),
+            // Set by the auth layer's `Identify` (outside this one).
+            account: req.extensions().get::<Caller>().map(|c| c.account),
         }))
     }
 
     fn after(&self, started: Box<Started>, res: Response) -> Response {
         // Whole microseconds: a short number in both formats.
         let duration_ms = (started.at.elapsed().as_secs_f64() * 1e6).round() / 1e3;
-        let account = res
-            .extensions()
-            .get::<Caller>()
-            .map(|c| self.0.account_name(c.account));
+        let account = started.account.map(|a| self.0.account_name(a));
         let fault = match res.extensions().get::<DropConnection>() {
             Some(DropConnection(DropKind::Close)) => Some("connection-closed"),
             Some(DropConnection(DropKind::Reset)) => Some("connection-reset"),

@@ -1,44 +1,46 @@
 //! Request ids: every answer carries a fresh `X-Request-Id` (`req_` and 16 hex digits) from the
-//! server's sequence. tower-http's `SetRequestIdLayer` puts it on the request (where the log
-//! reads it) and `PropagateRequestIdLayer` copies it to the response; an id the client sent is
-//! removed first, so every id is the server's own.
+//! server's sequence. The hook removes an id the client sent, puts the server's on the request
+//! (where the log and the journal read it) and copies it to the answer, so every id is the
+//! server's own.
+//!
+//! (tower-http's `SetRequestIdLayer` and `PropagateRequestIdLayer` did this before. They also
+//! keep the id as a request extension and read it back from the request for the answer; under
+//! load that was about a tenth of the mock's own work per request: see BENCHMARKS.md, "Speed
+//! as users run it".)
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
-use tower_http::request_id::{MakeRequestId, RequestId};
+use bytes::Bytes;
 
 use super::hook::{Hook, Step};
 use crate::state::AppState;
 
-/// `x-request-id`.
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Makes request ids from the server's sequence.
+/// The request-id hook.
 #[derive(Clone)]
-pub(crate) struct ServerRequestIds(pub AppState);
+pub(crate) struct RequestIds(pub AppState);
 
-impl MakeRequestId for ServerRequestIds {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_bytes(&self.0.next_request_id())
-            .ok()
-            .map(RequestId::new)
-    }
-}
+impl Hook for RequestIds {
+    type Carry = HeaderValue;
 
-/// Drops an `X-Request-Id` the client sent: the id is always the server's.
-#[derive(Clone)]
-pub(crate) struct DropClientId;
-
-impl Hook for DropClientId {
-    type Carry = ();
-
-    fn before(&self, req: &mut Request) -> Step<()> {
-        req.headers_mut().remove(&X_REQUEST_ID);
-        Step::Pass
+    fn before(&self, req: &mut Request) -> Step<HeaderValue> {
+        // Shared from the start: the log, the journal and the answer each take a copy by
+        // reference count, without copying its bytes. An id is `req_` and hex digits, always
+        // a valid header value.
+        let Ok(id) = HeaderValue::from_maybe_shared(Bytes::from_owner(self.0.next_request_id()))
+        else {
+            req.headers_mut().remove(&X_REQUEST_ID);
+            return Step::Pass;
+        };
+        // `insert` replaces every value the client sent.
+        req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
+        Step::Next(id)
     }
 
-    fn after(&self, (): (), res: Response) -> Response {
+    fn after(&self, id: HeaderValue, mut res: Response) -> Response {
+        res.headers_mut().insert(X_REQUEST_ID.clone(), id);
         res
     }
 }

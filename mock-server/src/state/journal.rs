@@ -187,45 +187,66 @@ pub(crate) struct HeaderBlock(Box<[u8]>);
 
 impl HeaderBlock {
     /// Records `(name, value)` pairs, a name's values next to each other (as `HeaderMap`
-    /// iterates); `shown` may replace a value (the token masked).
-    pub(crate) fn record<'a, I: Iterator<Item = (&'a str, &'a [u8])>>(
-        pairs: impl Fn() -> I,
-        mut shown: impl FnMut(&str, &'a [u8]) -> Option<String>,
+    /// iterates); `shown` may write a replacement for a value into the buffer it is given
+    /// (the token masked) and say so.
+    pub(crate) fn record<'a>(
+        pairs: impl Iterator<Item = (&'a str, &'a [u8])>,
+        mut shown: impl FnMut(&str, &[u8], &mut Vec<u8>) -> bool,
     ) -> HeaderBlock {
-        // Room for every pair as it comes (a replaced value gets room as it is made): the
-        // buffer is allocated once and never copied to shrink.
-        let room: usize = pairs()
-            .take(4 * JOURNAL_HEADER_COUNT)
-            .map(|(n, v)| n.len() + v.len().min(JOURNAL_HEADER_LIMIT) + 3)
-            .sum();
-        let mut out = Vec::with_capacity(room);
-        let mut names = 0;
-        let mut last: Option<&str> = None;
-        for (name, value) in pairs() {
-            if last != Some(name) {
-                if names == JOURNAL_HEADER_COUNT {
-                    break;
-                }
-                names += 1;
-                last = Some(name);
-            }
-            out.extend_from_slice(name.as_bytes());
-            out.push(SEP);
-            let replaced = shown(name, value);
-            let value = replaced.as_ref().map_or(value, |s| s.as_bytes());
-            let kept = &value[..value.len().min(JOURNAL_HEADER_LIMIT)];
-            // Header values never hold the separators; a stray one is dropped, not misread.
-            if kept.iter().all(|b| *b > CUT) {
-                out.extend_from_slice(kept);
-            } else {
-                out.extend(kept.iter().copied().filter(|b| *b > CUT));
-            }
-            if value.len() > JOURNAL_HEADER_LIMIT {
-                out.push(CUT);
-            }
-            out.push(SEP);
+        thread_local! {
+            /// One pass into this buffer, then one allocation of the exact size.
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        HeaderBlock(out.into_boxed_slice())
+        SCRATCH.with(|scratch| {
+            // Never borrowed twice: `shown` cannot record headers itself.
+            let Ok(mut out) = scratch.try_borrow_mut() else {
+                return HeaderBlock::default();
+            };
+            out.clear();
+            let mut names = 0;
+            let mut last: Option<&str> = None;
+            for (name, value) in pairs {
+                if last != Some(name) {
+                    if names == JOURNAL_HEADER_COUNT {
+                        break;
+                    }
+                    names += 1;
+                    last = Some(name);
+                }
+                out.extend_from_slice(name.as_bytes());
+                out.push(SEP);
+                let at = out.len();
+                let long = if shown(name, value, &mut out) {
+                    out.len() - at > JOURNAL_HEADER_LIMIT
+                } else {
+                    out.extend_from_slice(&value[..value.len().min(JOURNAL_HEADER_LIMIT)]);
+                    value.len() > JOURNAL_HEADER_LIMIT
+                };
+                out.truncate(at + JOURNAL_HEADER_LIMIT);
+                // Header values never hold the separators; a stray one is dropped, not
+                // misread.
+                if out[at..].contains(&SEP) || out[at..].contains(&CUT) {
+                    let mut kept = at;
+                    for read in at..out.len() {
+                        if out[read] > CUT {
+                            out[kept] = out[read];
+                            kept += 1;
+                        }
+                    }
+                    out.truncate(kept);
+                }
+                if long {
+                    out.push(CUT);
+                }
+                out.push(SEP);
+            }
+            let block = HeaderBlock(Box::from(&out[..]));
+            // A rare message with many long headers does not keep its room on the thread.
+            if out.capacity() > 4 * 1024 {
+                *out = Vec::new();
+            }
+            block
+        })
     }
 
     /// `(name, value bytes, cut)`, in the recorded order.
@@ -298,7 +319,8 @@ impl RecordedBody {
 #[derive(Debug, Clone)]
 pub(crate) struct Recorded {
     pub id: u64,
-    pub at: OffsetDateTime,
+    /// When it arrived, in nanoseconds since the Unix epoch on the server clock.
+    pub at: i128,
     pub method: axum::http::Method,
     /// The path, and the query after `?` when there is one.
     pub target: Box<str>,
@@ -328,9 +350,10 @@ impl Recorded {
 
     /// The entry the journal shows; `accounts` names the account indexes.
     fn entry(&self, accounts: &[String]) -> JournalEntry {
-        let at = self
-            .at
-            .replace_nanosecond(u32::from(self.at.millisecond()) * 1_000_000)
+        let at = OffsetDateTime::from_unix_timestamp_nanos(self.at)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let at = at
+            .replace_nanosecond(u32::from(at.millisecond()) * 1_000_000)
             .ok()
             .and_then(|t| t.format(&Rfc3339).ok())
             .unwrap_or_default();
@@ -513,7 +536,7 @@ mod tests {
     fn entry(id: u64, account: u32, body: &str) -> Recorded {
         Recorded {
             id,
-            at: OffsetDateTime::UNIX_EPOCH,
+            at: 0,
             method: axum::http::Method::POST,
             target: "/api/v1/codes?x=1".into(),
             status: 201,
@@ -572,8 +595,8 @@ mod tests {
         let mut e = entry(1, 0, &"y".repeat(3000));
         let long = "v".repeat(2 * JOURNAL_HEADER_LIMIT);
         e.request_headers = HeaderBlock::record(
-            || [("a", long.as_bytes()), ("b", b"c".as_slice())].into_iter(),
-            |_, _| None,
+            [("a", long.as_bytes()), ("b", b"c".as_slice())].into_iter(),
+            |_, _, _| false,
         );
         let held = e.request_headers.len() + e.request_body.bytes.len() + e.target.len();
         assert!(held > 3000 + JOURNAL_HEADER_LIMIT);
@@ -594,10 +617,13 @@ mod tests {
             ("x-bytes", b"caf\xe9\x00"),
         ];
         pairs.extend(names.iter().map(|n| (n.as_str(), b"1".as_slice())));
-        let block = HeaderBlock::record(
-            || pairs.iter().copied(),
-            |name, _| (name == "authorization").then(|| "Bearer ...oken".to_owned()),
-        );
+        let block = HeaderBlock::record(pairs.iter().copied(), |name, _, out| {
+            let masked = name == "authorization";
+            if masked {
+                out.extend_from_slice(b"Bearer ...oken");
+            }
+            masked
+        });
         let shown = block.shown();
         assert_eq!(shown["accept"], "a/b, c/d");
         assert_eq!(shown["authorization"], "Bearer ...oken");

@@ -57,6 +57,9 @@ pub(crate) struct Caller {
     pub token: u32,
     pub account: u32,
     pub plan: Plan,
+    /// Set by the rate limit on an `/api/v1` request whose credit was over the cap: the
+    /// seconds until the window has room (the 429's `Retry-After`).
+    pub over_limit: Option<u64>,
 }
 
 pub(crate) struct TokenInfo {
@@ -317,6 +320,7 @@ impl AppState {
             token: idx,
             account: info.account,
             plan: info.plan,
+            over_limit: None,
         })
     }
 
