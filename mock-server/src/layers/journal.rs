@@ -19,12 +19,11 @@ use axum::response::Response;
 use bytes::Bytes;
 use http_body::Frame;
 
-use super::auth::bearer_token;
 use super::faults::Injected;
 use super::hook::{Hook, Step};
 use super::in_api;
 use crate::state::{
-    AppState, Caller, HeaderBlock, JOURNAL_BODY_LIMIT, Journal, Recorded, RecordedBody, last_four,
+    AppState, Caller, HeaderBlock, JOURNAL_BODY_LIMIT, Journal, LastFour, Recorded, RecordedBody,
 };
 
 fn journaled(path: &str) -> bool {
@@ -59,14 +58,17 @@ impl Hook for RecordRequests {
         let started = Instant::now();
         let at = state.clock().now_nanos();
         let id = lock(journal).take_id();
-        let target: Box<str> = match req.uri().path_and_query() {
-            Some(pq) => pq.as_str().into(),
-            None => req.uri().path().into(),
+        let target = match req.uri().path_and_query() {
+            Some(pq) => pq.as_str(),
+            None => req.uri().path(),
         };
-        let bearer = bearer_token(req.headers());
         // Set by the auth layer's `Identify` (outside this one).
         let account = req.extensions().get::<Caller>().map(|c| c.account);
-        let token = bearer.and_then(last_four).map(Box::from);
+        let mut token = None;
+        // Set on the request by the request-id layer (outside this one); it is also the
+        // answer's. The token's last four are kept as the header is masked.
+        let request_headers =
+            record_headers(target.as_bytes(), req.headers(), Some(&mut token), b"");
         let idempotency_key = req
             .headers()
             .get("idempotency-key")
@@ -75,19 +77,16 @@ impl Hook for RecordRequests {
             id,
             at,
             method: req.method().clone(),
-            target,
             status: 0,
             account,
             token,
             idempotency_key,
             fault: None,
             duration_ms: 0.0,
-            // Set on the request by the request-id layer (outside this one); it is also the
-            // answer's.
-            request_headers: record_headers(req.headers()),
+            request_headers,
             request_body: RecordedBody::default(),
             response_headers: HeaderBlock::default(),
-            response_body: RecordedBody::default(),
+            response_truncated: false,
         };
         // A request without a body (most of them) needs no tee: the body is recorded as it
         // streams to the handler, so the handler's own limits and errors are unchanged.
@@ -116,7 +115,6 @@ impl Hook for RecordRequests {
         entry.status = res.status().as_u16();
         entry.fault = res.extensions().get::<Injected>().map(|f| f.0);
         entry.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        entry.response_headers = record_headers(res.headers());
         let (parts, body) = res.into_parts();
         // The server's answers are whole in memory: one poll takes the body as it is. Any
         // other body is recorded as it streams to the client, and the entry kept when it ends.
@@ -127,6 +125,7 @@ impl Hook for RecordRequests {
                 Some(frame.into_data().unwrap_or_default())
             }
             Poll::Ready(Some(Ok(frame))) => {
+                entry.response_headers = record_headers(b"", &parts.headers, None, b"");
                 let recording = Recording::new(self.0.clone(), entry);
                 return Response::from_parts(parts, Taped::body(body, Some(frame), recording));
             }
@@ -135,13 +134,16 @@ impl Hook for RecordRequests {
         };
         match first {
             Some(answer) => {
-                entry.response_body = cut(&answer);
+                let kept = &answer[..answer.len().min(JOURNAL_BODY_LIMIT)];
+                entry.response_headers = record_headers(b"", &parts.headers, None, kept);
+                entry.response_truncated = answer.len() > JOURNAL_BODY_LIMIT;
                 if let Some(journal) = self.0.journal() {
                     lock(journal).push(entry);
                 }
                 Response::from_parts(parts, Body::from(answer))
             }
             None => {
+                entry.response_headers = record_headers(b"", &parts.headers, None, b"");
                 let recording = Recording::new(self.0.clone(), entry);
                 Response::from_parts(parts, Taped::body(body, None, recording))
             }
@@ -151,15 +153,6 @@ impl Hook for RecordRequests {
 
 fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
     journal.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The first bytes of an answer, as the journal keeps them.
-fn cut(answer: &[u8]) -> RecordedBody {
-    RecordedBody {
-        // A copy, so an entry never holds a larger buffer alive than it is charged for.
-        bytes: Bytes::copy_from_slice(&answer[..answer.len().min(JOURNAL_BODY_LIMIT)]),
-        truncated: answer.len() > JOURNAL_BODY_LIMIT,
-    }
 }
 
 /// An answer that was not whole at once: its first bytes are recorded as it streams, and the
@@ -181,7 +174,8 @@ impl Recording {
 
     fn finish(&mut self) {
         if let Some(mut entry) = self.entry.take() {
-            entry.response_body = self.seen.recorded();
+            entry.response_headers = entry.response_headers.with_tail(&self.seen.bytes);
+            entry.response_truncated = self.seen.truncated;
             if let Some(journal) = self.state.journal() {
                 lock(journal).push(entry);
             }
@@ -282,38 +276,51 @@ impl<T: Tape> HttpBody for Taped<T> {
     }
 }
 
-/// The headers as the journal records them: copied once, the token masked.
-fn record_headers(h: &HeaderMap) -> HeaderBlock {
+/// A message as the journal records it: `lead`, the headers (copied once, the token
+/// masked; a bearer token's last four put in `token` when asked), `tail`.
+fn record_headers(
+    lead: &[u8],
+    h: &HeaderMap,
+    mut token: Option<&mut Option<LastFour>>,
+    tail: &[u8],
+) -> HeaderBlock {
     HeaderBlock::record(
+        lead,
         h.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
         |name, value, out| {
             let masked = name == header::AUTHORIZATION.as_str();
             if masked {
-                mask_authorization(value, out);
+                let bearer = mask_authorization(value, out);
+                // The first Authorization header is the one the server reads.
+                if let Some(token) = token.take() {
+                    *token = bearer;
+                }
             }
             masked
         },
+        tail,
     )
 }
 
-/// Appends `Scheme ...last4`, or `Scheme [redacted]` for a short token, or `[redacted]`.
-fn mask_authorization(value: &[u8], out: &mut Vec<u8>) {
-    match std::str::from_utf8(value)
-        .ok()
-        .and_then(|v| v.trim().split_once(' '))
-    {
-        Some((scheme, token)) => {
-            out.extend_from_slice(scheme.as_bytes());
-            match last_four(token.trim()) {
-                Some(last) => {
-                    out.extend_from_slice(b" ...");
-                    out.extend_from_slice(last.as_bytes());
-                }
-                None => out.extend_from_slice(b" [redacted]"),
-            }
+/// Appends `Scheme ...last4`, or `Scheme [redacted]` for a short token, or `[redacted]`;
+/// returns the last four of a bearer token (as [`bearer_token`] reads it).
+fn mask_authorization(value: &[u8], out: &mut Vec<u8>) -> Option<LastFour> {
+    let value = value.trim_ascii();
+    let Some(space) = value.iter().position(|b| *b == b' ') else {
+        out.extend_from_slice(b"[redacted]");
+        return None;
+    };
+    let (scheme, token) = (&value[..space], value[space + 1..].trim_ascii());
+    out.extend_from_slice(scheme);
+    let shown = std::str::from_utf8(token).ok().and_then(LastFour::of);
+    match shown {
+        Some(last) => {
+            out.extend_from_slice(b" ...");
+            out.extend_from_slice(last.as_str().as_bytes());
         }
-        None => out.extend_from_slice(b"[redacted]"),
+        None => out.extend_from_slice(b" [redacted]"),
     }
+    shown.filter(|_| scheme.eq_ignore_ascii_case(b"bearer") && token.is_ascii())
 }
 
 /// The first bytes of a body as it streams (a request's as the handler reads it, an answer's
@@ -425,8 +432,21 @@ mod tests {
 
     fn masked_authorization(value: &[u8]) -> String {
         let mut out = b"before:".to_vec();
-        mask_authorization(value, &mut out);
-        String::from_utf8(out).unwrap()
+        let token = mask_authorization(value, &mut out);
+        let shown = String::from_utf8(out).unwrap();
+        // The journal's token is the bearer token's last four, when there are any.
+        let bearer = crate::layers::auth::bearer_token(
+            &[(
+                header::AUTHORIZATION,
+                axum::http::HeaderValue::from_bytes(value).unwrap(),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .and_then(crate::state::last_four)
+        .map(str::to_owned);
+        assert_eq!(token.map(|t| t.as_str().to_owned()), bearer, "{shown}");
+        shown
     }
 
     #[test]
@@ -442,6 +462,14 @@ mod tests {
         assert_eq!(
             masked_authorization(b"hkr_test_business"),
             "before:[redacted]"
+        );
+        assert_eq!(
+            masked_authorization(b"  bearer   hkr_test_business "),
+            "before:bearer ...ness"
+        );
+        assert_eq!(
+            masked_authorization(b"Basic dXNlcjpwYXNzd29yZA=="),
+            "before:Basic ...ZA=="
         );
     }
 }

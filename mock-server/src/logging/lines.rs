@@ -123,7 +123,8 @@ struct TextFields<'a, 'w> {
 }
 
 impl TextFields<'_, '_> {
-    fn field(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+    /// Writes `name=` (nothing for the message), then the value through `value`.
+    fn field(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
         let name = field.name();
         if self.result.is_err() || matches!(name, "method" | "path" | "status") {
             return;
@@ -137,30 +138,46 @@ impl TextFields<'_, '_> {
                 .and_then(|()| self.w.write_str(name))
                 .and_then(|()| self.w.write_char('='));
         }
-        self.result = self.result.and_then(|()| self.w.write_fmt(value));
+        self.result = self.result.and_then(|()| value(self.w));
     }
 }
 
 impl Visit for TextFields<'_, '_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.field(field, format_args!("{value}"));
+        self.field(field, |w| w.write_str(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.field(field, format_args!("{value}"));
+        self.field(field, |w| w.write_str(decimal(value, &mut [0; 20])));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        let mut digits = [0u8; 24];
-        match thousandths(value, &mut digits) {
-            Some(text) => self.field(field, format_args!("{text}")),
-            None => self.field(field, format_args!("{value}")),
-        }
+        self.field(field, |w| {
+            let mut digits = [0u8; 24];
+            match thousandths(value, &mut digits) {
+                Some(text) => w.write_str(text),
+                None => write!(w, "{value}"),
+            }
+        });
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.field(field, format_args!("{value:?}"));
+        self.field(field, |w| write!(w, "{value:?}"));
     }
+}
+
+/// `n` in decimal, written from the end of `out`.
+fn decimal(mut n: u64, out: &mut [u8; 20]) -> &str {
+    let mut at = out.len();
+    loop {
+        at -= 1;
+        out[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&out[at..]).unwrap_or("0")
 }
 
 /// The JSON format's fields: `,"name":value`, numbers and booleans as such, everything else
@@ -173,7 +190,9 @@ struct JsonFields<'a, 'w> {
 impl JsonFields<'_, '_> {
     fn name(&mut self, field: &Field) -> fmt::Result {
         self.result?;
-        write!(self.w, ",\"{}\":", field.name())
+        self.w.write_str(",\"")?;
+        self.w.write_str(field.name())?;
+        self.w.write_str("\":")
     }
 }
 
@@ -183,7 +202,9 @@ impl Visit for JsonFields<'_, '_> {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.result = self.name(field).and_then(|()| write!(self.w, "{value}"));
+        self.result = self
+            .name(field)
+            .and_then(|()| self.w.write_str(decimal(value, &mut [0; 20])));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -321,6 +342,13 @@ mod tests {
         assert_eq!(thousandths(0.1234, &mut out), None);
         assert_eq!(thousandths(-1.0, &mut out), None);
         assert_eq!(thousandths(f64::NAN, &mut out), None);
+    }
+
+    #[test]
+    fn decimals_read_as_the_integer_formatter_writes_them() {
+        for n in [0, 7, 10, 429, 1_000_000, u64::MAX] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
+        }
     }
 
     #[test]

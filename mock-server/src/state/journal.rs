@@ -179,19 +179,26 @@ const SEP: u8 = 0;
 /// never holds).
 const CUT: u8 = 1;
 
-/// The headers of one message as recorded: `name SEP value [CUT] SEP`, repeated, in one
-/// allocation; at most [`JOURNAL_HEADER_COUNT`] names, each value cut at
-/// [`JOURNAL_HEADER_LIMIT`] bytes.
+/// One message as recorded, in one allocation: a lead (a request's target; nothing for an
+/// answer), its headers (`name SEP value [CUT] SEP`, repeated: at most
+/// [`JOURNAL_HEADER_COUNT`] names, each value cut at [`JOURNAL_HEADER_LIMIT`] bytes), then a
+/// tail (an answer's body as recorded; nothing for a request, whose body streams in later).
 #[derive(Debug, Default, Clone)]
-pub(crate) struct HeaderBlock(Box<[u8]>);
+pub(crate) struct HeaderBlock {
+    bytes: Box<[u8]>,
+    headers_at: u32,
+    tail_at: u32,
+}
 
 impl HeaderBlock {
-    /// Records `(name, value)` pairs, a name's values next to each other (as `HeaderMap`
-    /// iterates); `shown` may write a replacement for a value into the buffer it is given
-    /// (the token masked) and say so.
+    /// Records `lead`, then `(name, value)` pairs, a name's values next to each other (as
+    /// `HeaderMap` iterates), then `tail`; `shown` may write a replacement for a value into
+    /// the buffer it is given (the token masked) and say so.
     pub(crate) fn record<'a>(
+        lead: &[u8],
         pairs: impl Iterator<Item = (&'a str, &'a [u8])>,
         mut shown: impl FnMut(&str, &[u8], &mut Vec<u8>) -> bool,
+        tail: &[u8],
     ) -> HeaderBlock {
         thread_local! {
             /// One pass into this buffer, then one allocation of the exact size.
@@ -203,6 +210,7 @@ impl HeaderBlock {
                 return HeaderBlock::default();
             };
             out.clear();
+            out.extend_from_slice(lead);
             let mut names = 0;
             let mut last: Option<&str> = None;
             for (name, value) in pairs {
@@ -240,7 +248,14 @@ impl HeaderBlock {
                 }
                 out.push(SEP);
             }
-            let block = HeaderBlock(Box::from(&out[..]));
+            let tail_at = out.len();
+            out.extend_from_slice(tail);
+            let block = HeaderBlock {
+                bytes: Box::from(&out[..]),
+                // A lead is a request target, a message's headers are capped: both fit.
+                headers_at: u32::try_from(lead.len()).unwrap_or(u32::MAX),
+                tail_at: u32::try_from(tail_at).unwrap_or(u32::MAX),
+            };
             // A rare message with many long headers does not keep its room on the thread.
             if out.capacity() > 4 * 1024 {
                 *out = Vec::new();
@@ -249,9 +264,37 @@ impl HeaderBlock {
         })
     }
 
+    /// The same message with `tail` in place of its tail.
+    pub(crate) fn with_tail(&self, tail: &[u8]) -> HeaderBlock {
+        let kept = &self.bytes[..self.tail_at as usize];
+        let mut bytes = Vec::with_capacity(kept.len() + tail.len());
+        bytes.extend_from_slice(kept);
+        bytes.extend_from_slice(tail);
+        HeaderBlock {
+            bytes: bytes.into_boxed_slice(),
+            ..*self
+        }
+    }
+
+    /// The lead, as recorded.
+    pub(crate) fn lead(&self) -> &[u8] {
+        self.bytes
+            .get(..self.headers_at as usize)
+            .unwrap_or_default()
+    }
+
+    /// The tail, as recorded.
+    pub(crate) fn tail(&self) -> &[u8] {
+        self.bytes.get(self.tail_at as usize..).unwrap_or_default()
+    }
+
     /// `(name, value bytes, cut)`, in the recorded order.
     fn iter(&self) -> impl Iterator<Item = (&str, &[u8], bool)> {
-        let mut parts = self.0.split(|b| *b == SEP);
+        let headers = self
+            .bytes
+            .get(self.headers_at as usize..self.tail_at as usize)
+            .unwrap_or_default();
+        let mut parts = headers.split(|b| *b == SEP);
         std::iter::from_fn(move || {
             let name = parts.next().filter(|n| !n.is_empty())?;
             let value = parts.next()?;
@@ -269,7 +312,7 @@ impl HeaderBlock {
     }
 
     fn len(&self) -> usize {
-        self.0.len()
+        self.bytes.len()
     }
 
     /// The headers as the journal shows them: values escaped, repeated names joined with `, `,
@@ -299,18 +342,40 @@ pub(crate) struct RecordedBody {
     pub truncated: bool,
 }
 
-impl RecordedBody {
-    /// The body as the journal shows it: its JSON value when whole and JSON, else its text.
-    fn shown(&self) -> (Value, bool) {
-        if self.bytes.is_empty() && !self.truncated {
-            return (Value::Null, false);
-        }
-        if !self.truncated
-            && let Ok(v) = serde_json::from_slice::<Value>(&self.bytes)
-        {
-            return (v, false);
-        }
-        (Value::String(escape_bytes(&self.bytes)), self.truncated)
+/// A body as the journal shows it: its JSON value when whole and JSON, else its text.
+fn shown_body(bytes: &[u8], truncated: bool) -> (Value, bool) {
+    if bytes.is_empty() && !truncated {
+        return (Value::Null, false);
+    }
+    if !truncated && let Ok(v) = serde_json::from_slice::<Value>(bytes) {
+        return (v, false);
+    }
+    (Value::String(escape_bytes(bytes)), truncated)
+}
+
+/// The last four characters of a token (at most 16 bytes), kept inline.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LastFour {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl LastFour {
+    /// `last_four(token)` kept inline; none for a short token.
+    pub(crate) fn of(token: &str) -> Option<LastFour> {
+        let shown = super::last_four(token)?;
+        let mut bytes = [0; 16];
+        bytes
+            .get_mut(..shown.len())?
+            .copy_from_slice(shown.as_bytes());
+        Some(LastFour {
+            bytes,
+            len: shown.len() as u8,
+        })
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
     }
 }
 
@@ -322,26 +387,34 @@ pub(crate) struct Recorded {
     /// When it arrived, in nanoseconds since the Unix epoch on the server clock.
     pub at: i128,
     pub method: axum::http::Method,
-    /// The path, and the query after `?` when there is one.
-    pub target: Box<str>,
     pub status: u16,
     /// The account index of the request's token, when the token is known.
     pub account: Option<u32>,
     /// The last four characters of the bearer token, for a token longer than 8 characters.
-    pub token: Option<Box<str>>,
+    pub token: Option<LastFour>,
     /// The whole `Idempotency-Key` sent (its value is not cut like other headers).
     pub idempotency_key: Option<Box<[u8]>>,
     pub fault: Option<&'static str>,
     pub duration_ms: f64,
+    /// The request's target (its path, and the query after `?` when there is one) and
+    /// headers.
     pub request_headers: HeaderBlock,
     pub request_body: RecordedBody,
+    /// The answer's headers and, as its tail, its body cut at [`JOURNAL_BODY_LIMIT`] bytes.
     pub response_headers: HeaderBlock,
-    pub response_body: RecordedBody,
+    /// True when the answer's body was longer than [`JOURNAL_BODY_LIMIT`] bytes.
+    pub response_truncated: bool,
 }
 
 impl Recorded {
+    /// The path, and the query after `?` when there is one.
+    fn target(&self) -> &str {
+        std::str::from_utf8(self.request_headers.lead()).unwrap_or_default()
+    }
+
     fn path(&self) -> &str {
-        self.target.split_once('?').map_or(&self.target, |(p, _)| p)
+        let target = self.target();
+        target.split_once('?').map_or(target, |(p, _)| p)
     }
 
     fn idempotency_key(&self) -> Option<String> {
@@ -357,17 +430,19 @@ impl Recorded {
             .ok()
             .and_then(|t| t.format(&Rfc3339).ok())
             .unwrap_or_default();
-        let (request_body, request_truncated) = self.request_body.shown();
-        let (response_body, response_truncated) = self.response_body.shown();
+        let (request_body, request_truncated) =
+            shown_body(&self.request_body.bytes, self.request_body.truncated);
+        let (response_body, response_truncated) =
+            shown_body(self.response_headers.tail(), self.response_truncated);
         JournalEntry {
             id: self.id,
             at,
             method: self.method.as_str().to_owned(),
             path: self.path().to_owned(),
-            query: self.target.split_once('?').map(|(_, q)| q.to_owned()),
+            query: self.target().split_once('?').map(|(_, q)| q.to_owned()),
             status: self.status,
             account: self.account_name(accounts).map(str::to_owned),
-            token: self.token.as_deref().map(str::to_owned),
+            token: self.token.as_ref().map(|t| t.as_str().to_owned()),
             idempotency_key: self.idempotency_key(),
             idempotent_replay: self.response_headers.get("idempotent-replay") == Some(b"true"),
             fault: self.fault.map(str::to_owned),
@@ -419,13 +494,10 @@ impl Recorded {
 /// a generous allowance for its fixed parts and allocations.
 pub(crate) fn recorded_bytes(r: &Recorded) -> usize {
     ENTRY_OVERHEAD
-        + r.target.len()
-        + r.token.as_ref().map_or(0, |t| t.len())
         + r.idempotency_key.as_ref().map_or(0, |k| k.len())
         + r.request_headers.len()
         + r.response_headers.len()
         + r.request_body.bytes.len()
-        + r.response_body.bytes.len()
 }
 
 /// The bounded journal.
@@ -538,20 +610,24 @@ mod tests {
             id,
             at: 0,
             method: axum::http::Method::POST,
-            target: "/api/v1/codes?x=1".into(),
             status: 201,
             account: Some(account),
             token: None,
             idempotency_key: None,
             fault: None,
             duration_ms: 0.0,
-            request_headers: HeaderBlock::default(),
+            request_headers: HeaderBlock::record(
+                b"/api/v1/codes?x=1",
+                std::iter::empty(),
+                |_, _, _| false,
+                b"",
+            ),
             request_body: RecordedBody {
                 bytes: Bytes::copy_from_slice(body.as_bytes()),
                 truncated: false,
             },
             response_headers: HeaderBlock::default(),
-            response_body: RecordedBody::default(),
+            response_truncated: false,
         }
     }
 
@@ -595,11 +671,15 @@ mod tests {
         let mut e = entry(1, 0, &"y".repeat(3000));
         let long = "v".repeat(2 * JOURNAL_HEADER_LIMIT);
         e.request_headers = HeaderBlock::record(
+            b"/api/v1/codes",
             [("a", long.as_bytes()), ("b", b"c".as_slice())].into_iter(),
             |_, _, _| false,
+            b"",
         );
-        let held = e.request_headers.len() + e.request_body.bytes.len() + e.target.len();
-        assert!(held > 3000 + JOURNAL_HEADER_LIMIT);
+        e.response_headers =
+            HeaderBlock::record(b"", std::iter::empty(), |_, _, _| false, &[b'z'; 900]);
+        let held = e.request_headers.len() + e.request_body.bytes.len() + e.response_headers.len();
+        assert!(held > 3000 + JOURNAL_HEADER_LIMIT + 900);
         assert!(recorded_bytes(&e) >= held, "{}", recorded_bytes(&e));
     }
 
@@ -617,13 +697,20 @@ mod tests {
             ("x-bytes", b"caf\xe9\x00"),
         ];
         pairs.extend(names.iter().map(|n| (n.as_str(), b"1".as_slice())));
-        let block = HeaderBlock::record(pairs.iter().copied(), |name, _, out| {
-            let masked = name == "authorization";
-            if masked {
-                out.extend_from_slice(b"Bearer ...oken");
-            }
-            masked
-        });
+        let block = HeaderBlock::record(
+            b"/lead",
+            pairs.iter().copied(),
+            |name, _, out| {
+                let masked = name == "authorization";
+                if masked {
+                    out.extend_from_slice(b"Bearer ...oken");
+                }
+                masked
+            },
+            b"tail",
+        );
+        assert_eq!((block.lead(), block.tail()), (&b"/lead"[..], &b"tail"[..]));
+        assert_eq!(block.with_tail(b"longer tail").tail(), b"longer tail");
         let shown = block.shown();
         assert_eq!(shown["accept"], "a/b, c/d");
         assert_eq!(shown["authorization"], "Bearer ...oken");
@@ -636,7 +723,7 @@ mod tests {
             "a stray separator byte is dropped"
         );
         assert_eq!(shown.len(), JOURNAL_HEADER_COUNT);
-        assert!(!String::from_utf8_lossy(&block.0).contains("secret"));
+        assert!(!String::from_utf8_lossy(&block.bytes).contains("secret"));
         assert_eq!(block.get("accept"), Some(b"a/b".as_slice()));
     }
 
