@@ -92,6 +92,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline(always)]
     fn call(&mut self, mut req: Request) -> Self::Future {
         let (kind, then) = match self.hook.before(&mut req) {
             Step::Pass => (
