@@ -9,7 +9,8 @@
 # Knobs: ROUNDS (default 5 per side), SECS (seconds per run, default 5), THREADS (wrk, 2),
 # CONNECTIONS (32), MOCK_BIN / BARE_BIN (use these binaries instead of building them),
 # BEFORE_BIN (an earlier heldqr-mock, e.g. built at an older commit: measured as a third side in
-# the same rounds, so a change is compared before/after beside the same baseline), MOCK_ARGS
+# the same rounds, so a change is compared before/after beside the same baseline; several, as
+# space-separated LABEL=PATH, are each a side of their own), MOCK_ARGS
 # (extra flags for every heldqr-mock, e.g. --quiet), LOG (where the mock's stderr goes, default
 # a file under the run's temporary directory).
 #
@@ -77,10 +78,15 @@ start_mock() {
 }
 sides="bare mock"
 start_mock mock "$MOCK_BIN" "$LOG"
-if [[ -n "${BEFORE_BIN:-}" ]]; then
-    start_mock before "$BEFORE_BIN" "$tmp/before.log"
-    sides="bare before mock"
-fi
+read -r -a befores <<<"${BEFORE_BIN:-}"
+earlier=""
+for b in "${befores[@]}"; do
+    label=before
+    [[ $b == *=* ]] && label=${b%%=*} && b=${b#*=}
+    start_mock "$label" "$b" "$tmp/$label.log"
+    earlier+=" $label"
+done
+sides="bare$earlier mock"
 "$BARE_BIN" "$tmp/mock.json" >"$tmp/bare.out" &
 pids+=($!)
 pid[bare]=$!
@@ -123,7 +129,7 @@ median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] 
 
 echo "wrk -t$THREADS -c$CONNECTIONS -d${SECS}s, GET $path, $ROUNDS rounds, the order rotating"
 echo "heldqr-mock: $MOCK_BIN ${MOCK_ARGS:-} (stderr to $LOG)"
-[[ -n "${BEFORE_BIN:-}" ]] && echo "before:      $BEFORE_BIN"
+[[ -n "${BEFORE_BIN:-}" ]] && echo "earlier:     $BEFORE_BIN"
 read -r -a order <<<"$sides"
 for side in "${order[@]}"; do
     run "$side" >/dev/null # warm-up
@@ -134,7 +140,7 @@ for i in $(seq 1 "$ROUNDS"); do
         r=$(run "$side")
         echo "$r" >>"$tmp/$side.txt"
         # shellcheck disable=SC2086
-        printf 'round %d %-6s %8s req/s  p99 %7s ms  server CPU %6s us/request\n' "$i" "$side" ${r}
+        printf 'round %d %-8s %8s req/s  p99 %7s ms  server CPU %6s us/request\n' "$i" "$side" ${r}
     done
     order=("${order[@]:1}" "${order[0]}")
 done
@@ -143,14 +149,14 @@ for side in $sides; do
     rps[$side]=$(cut -d' ' -f1 "$tmp/$side.txt" | median)
     p99[$side]=$(cut -d' ' -f2 "$tmp/$side.txt" | median)
     cpu[$side]=$(cut -d' ' -f3 "$tmp/$side.txt" | median)
-    printf 'median %-6s %8.0f req/s  p99 %7.3f ms  server CPU %6.2f us/request\n' \
+    printf 'median %-8s %8.0f req/s  p99 %7.3f ms  server CPU %6.2f us/request\n' \
         "$side" "${rps[$side]}" "${p99[$side]}" "${cpu[$side]}"
 done
 for side in $sides; do
     [[ $side == bare ]] && continue
     awk -v s="$side" -v m="${rps[$side]}" -v b="${rps[bare]}" -v mp="${p99[$side]}" -v bp="${p99[bare]}" \
         -v mc="${cpu[$side]}" -v bc="${cpu[bare]}" 'BEGIN {
-        printf "%-6s / bare: req/s %.2f (target >= 0.85)  p99 %.2f (target <= 2)  server CPU %.2f\n",
+        printf "%-8s / bare: req/s %.2f (target >= 0.85)  p99 %.2f (target <= 2)  server CPU %.2f\n",
             s, m / b, mp / bp, mc / bc }'
 done
 echo "log lines written: $(wc -l <"$LOG")"

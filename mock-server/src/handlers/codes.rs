@@ -20,7 +20,7 @@ use crate::state::{AppState, Caller, Data, Fingerprint, Lookup, StoredResponse};
 use crate::validate;
 
 static IDEMPOTENT_REPLAY: HeaderName = HeaderName::from_static("idempotent-replay");
-static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub(crate) static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 #[derive(Serialize)]
 struct PaginationView {

@@ -71,7 +71,7 @@ impl Hook for RecordRequests {
             record_headers(target.as_bytes(), req.headers(), Some(&mut token), b"");
         let idempotency_key = req
             .headers()
-            .get("idempotency-key")
+            .get(&crate::handlers::codes::IDEMPOTENCY_KEY)
             .map(|v| Box::from(v.as_bytes()));
         let entry = Recorded {
             id,
