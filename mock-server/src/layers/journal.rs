@@ -303,7 +303,7 @@ fn record_headers(
 }
 
 /// Appends `Scheme ...last4`, or `Scheme [redacted]` for a short token, or `[redacted]`;
-/// returns the last four of a bearer token (as [`bearer_token`] reads it).
+/// returns the last four of a bearer token (as `auth::bearer_token` reads it).
 fn mask_authorization(value: &[u8], out: &mut Vec<u8>) -> Option<LastFour> {
     let value = value.trim_ascii();
     let Some(space) = value.iter().position(|b| *b == b' ') else {

@@ -145,7 +145,7 @@ impl Faults {
         self.enabled.store(on, Ordering::SeqCst);
     }
 
-    /// True when connection drops can be asked for (the server hands out [`ConnControl`]s).
+    /// True when connection drops can be asked for (the server can drop a connection).
     pub(crate) fn drops_connections(&self) -> bool {
         self.config.drop_after_commit > 0.0 || self.config.reset_after_commit > 0.0
     }
