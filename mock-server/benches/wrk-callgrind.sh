@@ -17,19 +17,9 @@ set -euo pipefail
 SHORT=${SHORT:-5}
 LONG=${LONG:-15}
 TOKEN=hkr_bench_token_0001
-here=$(cd "$(dirname "$0")/../.." && pwd)
-for tool in wrk valgrind; do
-    if ! command -v $tool >/dev/null; then
-        echo "$tool not found: installing Debian's package" >&2
-        apt-get -o DPkg::Lock::Timeout=120 install -y $tool >/dev/null
-    fi
-done
-target=${CARGO_TARGET_DIR:-$here/target}
-if [[ -z "${MOCK_BIN:-}" || -z "${BARE_BIN:-}" ]]; then
-    (cd "$here" && cargo build --release -q -p heldqr-mock --bin heldqr-mock --example bare_axum)
-fi
-MOCK_BIN=${MOCK_BIN:-$target/release/heldqr-mock}
-BARE_BIN=${BARE_BIN:-$target/release/examples/bare_axum}
+NEEDS="wrk valgrind"
+# shellcheck source=binaries.sh
+source "$(dirname "$0")/binaries.sh"
 
 tmp=$(mktemp -d)
 server=""

@@ -28,17 +28,9 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 TOKEN=hkr_bench_token_0001
 
-here=$(cd "$(dirname "$0")/../.." && pwd)
-if ! command -v wrk >/dev/null; then
-    echo "wrk not found: installing Debian's package" >&2
-    apt-get -o DPkg::Lock::Timeout=120 install -y wrk >/dev/null
-fi
-target=${CARGO_TARGET_DIR:-$here/target}
-if [[ -z "${MOCK_BIN:-}" || -z "${BARE_BIN:-}" ]]; then
-    (cd "$here" && cargo build --release -q -p heldqr-mock --bin heldqr-mock --example bare_axum)
-fi
-MOCK_BIN=${MOCK_BIN:-$target/release/heldqr-mock}
-BARE_BIN=${BARE_BIN:-$target/release/examples/bare_axum}
+NEEDS=wrk
+# shellcheck source=binaries.sh
+source "$(dirname "$0")/binaries.sh"
 
 tmp=$(mktemp -d)
 pids=()

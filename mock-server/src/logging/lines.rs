@@ -167,17 +167,23 @@ impl Visit for TextFields<'_, '_> {
 }
 
 /// `n` in decimal, written from the end of `out`.
-fn decimal(mut n: u64, out: &mut [u8; 20]) -> &str {
-    let mut at = out.len();
+fn decimal(n: u64, out: &mut [u8; 20]) -> &str {
+    let at = digits_before(n, out, 20);
+    std::str::from_utf8(&out[at..]).unwrap_or("0")
+}
+
+/// Writes the decimal digits of `n` into `out` so that they end at `end`; returns where they
+/// start. `out` must have room (20 bytes hold any `u64`).
+fn digits_before(mut n: u64, out: &mut [u8], end: usize) -> usize {
+    let mut at = end;
     loop {
         at -= 1;
         out[at] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            break;
+            return at;
         }
     }
-    std::str::from_utf8(&out[at..]).unwrap_or("0")
 }
 
 /// The JSON format's fields: `,"name":value`, numbers and booleans as such, everything else
@@ -260,14 +266,7 @@ fn thousandths(value: f64, out: &mut [u8; 24]) -> Option<&str> {
         at -= 1;
         out[at] = b'.';
     }
-    loop {
-        at -= 1;
-        out[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
+    at = digits_before(n, out, at);
     std::str::from_utf8(&out[at..]).ok()
 }
 
