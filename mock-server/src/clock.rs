@@ -9,6 +9,8 @@ use time::OffsetDateTime;
 
 /// An advance beyond which [`MockClock::now_nanos`] takes the calendar's way (100 years).
 const FAR_AHEAD_NANOS: u64 = 100 * 366 * 86_400 * 1_000_000_000;
+/// The calendar's last instant (9999-12-31T23:59:59.999999999Z) in Unix nanoseconds.
+const LAST_NANOS: i128 = 253_402_300_799_999_999_999;
 
 /// A clock that is either the system clock or a manual one, plus an offset that only grows.
 ///
@@ -102,7 +104,12 @@ impl MockClock {
                 Err(before) => -(before.duration().as_nanos() as i128),
             },
         };
-        base + i128::from(offset)
+        let now = base + i128::from(offset);
+        // Beyond the calendar's last instant `now` keeps its base; so does this.
+        if now > LAST_NANOS {
+            return self.now().unix_timestamp_nanos();
+        }
+        now
     }
 }
 
@@ -127,6 +134,21 @@ mod tests {
             assert_eq!(
                 clock.now_nanos(),
                 clock.now().unix_timestamp_nanos(),
+                "after {step}"
+            );
+        }
+        assert_eq!(
+            time::PrimitiveDateTime::MAX
+                .assume_utc()
+                .unix_timestamp_nanos(),
+            LAST_NANOS
+        );
+        let last = MockClock::manual(time::macros::datetime!(9999-12-31 23:59:59 UTC));
+        for step in [0, 999_999_999, 1_000_000_000, 86_400_000_000_000] {
+            last.advance(Duration::from_nanos(step));
+            assert_eq!(
+                last.now_nanos(),
+                last.now().unix_timestamp_nanos(),
                 "after {step}"
             );
         }

@@ -68,7 +68,8 @@ pub(crate) fn service(
         .layer(HookLayer(AdminGuard(state.clone())))
         // The request journal (GET /_mock/requests), outside faults: it sees dropped answers.
         .layer(HookLayer(RecordRequests(state.clone())))
-        // Injected faults, before authentication (they spend no credit).
+        // Injected faults, before the credit is spent and `Require` (an injected answer spends
+        // no credit).
         .layer(HookLayer(InjectFaults(state.clone())))
         // Rate-limit credit and headers on every /api/v1 answer of a known caller.
         .layer(HookLayer(Meter::new(state.clone())))

@@ -108,6 +108,22 @@ async fn the_token_shows_only_its_last_four_characters() {
 }
 
 #[tokio::test]
+async fn the_token_is_recorded_even_when_its_header_comes_after_the_64_recorded_names() {
+    let m =
+        Mock::with(MockConfig::default().token("hkr_live_0123456789abcdef", Plan::Pro, "acct_a"));
+    let mut req = m.req(Method::GET, "/api/v1/codes");
+    for i in 0..70 {
+        req = req.header(&format!("x-filler-{i:02}"), "1");
+    }
+    let r = req.token("hkr_live_0123456789abcdef").send().await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let all = journal(&m, "").await;
+    assert_eq!(all[0]["request"]["headers"]["authorization"], Value::Null);
+    assert_eq!(all[0]["token"], "cdef");
+    assert_eq!(all[0]["account"], "acct_a");
+}
+
+#[tokio::test]
 async fn each_filter_selects_its_entries() {
     let m = Mock::new();
     create(&m, PRO, b"k-1", MENU).send().await; // 201

@@ -19,6 +19,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use http_body::Frame;
 
+use super::auth::bearer_token;
 use super::faults::Injected;
 use super::hook::{Hook, Step};
 use super::in_api;
@@ -66,9 +67,11 @@ impl Hook for RecordRequests {
         let account = req.extensions().get::<Caller>().map(|c| c.account);
         let mut token = None;
         // Set on the request by the request-id layer (outside this one); it is also the
-        // answer's. The token's last four are kept as the header is masked.
+        // answer's. The token's last four are kept as the header is masked; when the header
+        // was not recorded (beyond the first 64 names), they are read from it here.
         let request_headers =
             record_headers(target.as_bytes(), req.headers(), Some(&mut token), b"");
+        let token = token.unwrap_or_else(|| bearer_token(req.headers()).and_then(LastFour::of));
         let idempotency_key = req
             .headers()
             .get(&crate::handlers::codes::IDEMPOTENCY_KEY)
@@ -277,11 +280,12 @@ impl<T: Tape> HttpBody for Taped<T> {
 }
 
 /// A message as the journal records it: `lead`, the headers (copied once, the token
-/// masked; a bearer token's last four put in `token` when asked), `tail`.
+/// masked; when asked, `token` is set once the first `Authorization` header is recorded, to
+/// its bearer token's last four if any), `tail`.
 fn record_headers(
     lead: &[u8],
     h: &HeaderMap,
-    mut token: Option<&mut Option<LastFour>>,
+    mut token: Option<&mut Option<Option<LastFour>>>,
     tail: &[u8],
 ) -> HeaderBlock {
     HeaderBlock::record(
@@ -293,7 +297,7 @@ fn record_headers(
                 let bearer = mask_authorization(value, out);
                 // The first Authorization header is the one the server reads.
                 if let Some(token) = token.take() {
-                    *token = bearer;
+                    *token = Some(bearer);
                 }
             }
             masked
@@ -302,15 +306,22 @@ fn record_headers(
     )
 }
 
-/// Appends `Scheme ...last4`, or `Scheme [redacted]` for a short token, or `[redacted]`;
-/// returns the last four of a bearer token (as `auth::bearer_token` reads it).
+/// Appends `Scheme ...last4`, or `Scheme [redacted]` for a short token, or `[redacted]` when
+/// there is no scheme (a scheme is echoed only when it looks like one: up to
+/// [`SCHEME_LIMIT`] letters and `-`, so a token sent without one, or glued to one by a tab, is
+/// never shown); returns the last four of a bearer token (as `auth::bearer_token` reads it).
 fn mask_authorization(value: &[u8], out: &mut Vec<u8>) -> Option<LastFour> {
     let value = value.trim_ascii();
-    let Some(space) = value.iter().position(|b| *b == b' ') else {
+    let split = value.iter().position(|b| *b == b' ').and_then(|space| {
+        let scheme = &value[..space];
+        let plain = scheme.len() <= SCHEME_LIMIT
+            && scheme.iter().all(|b| b.is_ascii_alphabetic() || *b == b'-');
+        plain.then(|| (scheme, value[space + 1..].trim_ascii()))
+    });
+    let Some((scheme, token)) = split else {
         out.extend_from_slice(b"[redacted]");
         return None;
     };
-    let (scheme, token) = (&value[..space], value[space + 1..].trim_ascii());
     out.extend_from_slice(scheme);
     let shown = std::str::from_utf8(token).ok().and_then(LastFour::of);
     match shown {
@@ -322,6 +333,9 @@ fn mask_authorization(value: &[u8], out: &mut Vec<u8>) -> Option<LastFour> {
     }
     shown.filter(|_| scheme.eq_ignore_ascii_case(b"bearer") && token.is_ascii())
 }
+
+/// The longest `Authorization` scheme the journal shows (`Negotiate` is 9 letters).
+const SCHEME_LIMIT: usize = 20;
 
 /// The first bytes of a body as it streams (a request's as the handler reads it, an answer's
 /// as it is written), cut at the journal's limit.
@@ -471,5 +485,14 @@ mod tests {
             masked_authorization(b"Basic dXNlcjpwYXNzd29yZA=="),
             "before:Basic ...ZA=="
         );
+        // What is not a scheme is never echoed: a token with no scheme before a space, a
+        // token glued to its scheme by a tab, an overlong "scheme".
+        for value in [
+            &b"hkr_test_business other"[..],
+            b"Bearer\thkr_test_business x",
+            b"abcdefghijklmnopqrstuvwxyz hkr_test_business",
+        ] {
+            assert_eq!(masked_authorization(value), "before:[redacted]");
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! The cross-cutting concerns of the request path, one module and one layer each, in the order
 //! a request meets them (see [`app`](crate::app)): `request_id` (a fresh `X-Request-Id` on every
-//! answer), `log` (one line per request), `admin_guard` (the admin token on the mock-only
-//! routes), `journal` (the request journal of `/api/v1` and `/r/`), `faults` (injected faults,
-//! decided before authentication), `auth` (bearer token, rate-limit credit and headers),
-//! `method_not_allowed` (the router's own 405 in the error envelope). Each is a [`hook::Hook`]
+//! answer), `auth`'s `Identify` (the caller of a known bearer token, looked up once), `log` (one
+//! line per request), `admin_guard` (the admin token on the mock-only routes), `journal` (the
+//! request journal of `/api/v1` and `/r/`), `faults` (injected faults, decided before the
+//! credit is spent), `auth`'s `Meter` (rate-limit credit and headers), `method_not_allowed` (the
+//! router's own 405 in the error envelope); `auth`'s `Require` is the operations' route layer. Each is a [`hook::Hook`]
 //! on the one layer type of [`hook`].
 
 pub(crate) mod admin_guard;
