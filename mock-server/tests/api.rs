@@ -475,6 +475,40 @@ async fn every_authenticated_response_carries_rate_limit_headers_and_a_request_i
     }
 }
 
+/// The request id is always the server's: ids a client sends (one or several) are replaced,
+/// on the answer and in what the journal recorded of the request.
+#[tokio::test]
+async fn a_request_id_the_client_sends_is_replaced_by_the_servers_own() {
+    let m = Mock::new();
+    let req = |m: &Mock| {
+        m.req(Method::GET, "/api/v1/codes")
+            .token(PRO)
+            .header("x-request-id", "client-chosen-1")
+            .header("x-request-id", "client-chosen-2")
+    };
+    let first = req(&m).send().await;
+    let second = req(&m).send().await;
+    let ids: Vec<Vec<&str>> = [&first, &second]
+        .iter()
+        .map(|r| {
+            r.headers
+                .get_all("x-request-id")
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect()
+        })
+        .collect();
+    for id in &ids {
+        assert_eq!(id.len(), 1, "{ids:?}");
+        assert!(id[0].starts_with("req_") && id[0].len() == 20, "{ids:?}");
+    }
+    assert_ne!(ids[0], ids[1]);
+    let journal = m.req(Method::GET, "/_mock/requests").send().await;
+    let entries = journal.json["data"].as_array().unwrap();
+    assert_eq!(entries[0]["request"]["headers"]["x-request-id"], ids[0][0]);
+    assert_eq!(entries[0]["request_id"], ids[0][0]);
+}
+
 /// Every GET route answers HEAD like GET (status, headers, no body), and the document declares
 /// a `head` operation on exactly the routes that have a `get`.
 #[tokio::test]

@@ -4,9 +4,9 @@
 //! server's own.
 //!
 //! (tower-http's `SetRequestIdLayer` and `PropagateRequestIdLayer` did this before. They also
-//! keep the id as a request extension and read it back from the request for the answer; under
-//! load that was about a tenth of the mock's own work per request: see BENCHMARKS.md, "Speed
-//! as users run it".)
+//! keep the id as a request extension and read it back from the request for the answer: 2,400
+//! instructions a request, about 7% of the request path; see BENCHMARKS.md, "Speed as users
+//! run it".)
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
