@@ -18,11 +18,10 @@ pub(crate) struct SlidingLog {
     counted: u64,
 }
 
-/// What the limiter decided for one request, with the values of the rate-limit headers.
+/// What the limiter decided for one request, with the values of the rate-limit headers that
+/// change (`X-RateLimit-Limit` is the configured limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RateDecision {
-    /// `X-RateLimit-Limit`.
-    pub limit: u32,
     /// `X-RateLimit-Remaining` after this request.
     pub remaining: u32,
     /// `X-RateLimit-Reset`: Unix seconds (rounded up) when `remaining` next increases.
@@ -75,7 +74,6 @@ impl SlidingLog {
             }
             let wait = ceil_div(frees_at - now, NANOS_PER_SEC).max(1);
             return RateDecision {
-                limit,
                 remaining: 0,
                 reset: clamp_i64(ceil_div(frees_at, NANOS_PER_SEC)),
                 retry_after: Some(u64::try_from(wait).unwrap_or(u64::MAX)),
@@ -83,7 +81,6 @@ impl SlidingLog {
         }
         let oldest = self.buckets.front().map_or(now, |&(ms, _)| expiry(ms));
         RateDecision {
-            limit,
             remaining: u32::try_from(u64::from(limit) - self.counted).unwrap_or(0),
             reset: clamp_i64(ceil_div(oldest, NANOS_PER_SEC)),
             retry_after: None,
