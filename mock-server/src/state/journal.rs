@@ -202,68 +202,64 @@ impl HeaderBlock {
     ) -> HeaderBlock {
         thread_local! {
             /// One pass into this buffer, then one allocation of the exact size.
-            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+            static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
         }
-        SCRATCH.with(|scratch| {
-            // Never borrowed twice: `shown` cannot record headers itself.
-            let Ok(mut out) = scratch.try_borrow_mut() else {
-                return HeaderBlock::default();
-            };
-            out.clear();
-            out.extend_from_slice(lead);
-            let mut names = 0;
-            let mut last: Option<&str> = None;
-            for (name, value) in pairs {
-                if last != Some(name) {
-                    if names == JOURNAL_HEADER_COUNT {
-                        break;
-                    }
-                    names += 1;
-                    last = Some(name);
+        // Taken for the while (a nested call, were there one, would start from an empty
+        // buffer), put back after.
+        let mut out = SCRATCH.take();
+        out.clear();
+        out.extend_from_slice(lead);
+        let mut names = 0;
+        let mut last: Option<&str> = None;
+        for (name, value) in pairs {
+            if last != Some(name) {
+                if names == JOURNAL_HEADER_COUNT {
+                    break;
                 }
-                out.extend_from_slice(name.as_bytes());
-                out.push(SEP);
-                let at = out.len();
-                let long = if shown(name, value, &mut out) {
-                    out.len() - at > JOURNAL_HEADER_LIMIT
-                } else {
-                    out.extend_from_slice(&value[..value.len().min(JOURNAL_HEADER_LIMIT)]);
-                    value.len() > JOURNAL_HEADER_LIMIT
-                };
-                out.truncate(at + JOURNAL_HEADER_LIMIT);
-                // Header values never hold the separators; a stray one is dropped, not
-                // misread.
-                // (One pass over every byte, without stopping early: the compiler can do it
-                // many bytes at a time.)
-                if out[at..].iter().fold(false, |stray, b| stray | (*b <= CUT)) {
-                    let mut kept = at;
-                    for read in at..out.len() {
-                        if out[read] > CUT {
-                            out[kept] = out[read];
-                            kept += 1;
-                        }
-                    }
-                    out.truncate(kept);
-                }
-                if long {
-                    out.push(CUT);
-                }
-                out.push(SEP);
+                names += 1;
+                last = Some(name);
             }
-            let tail_at = out.len();
-            out.extend_from_slice(tail);
-            let block = HeaderBlock {
-                bytes: Box::from(&out[..]),
-                // A lead is a request target, a message's headers are capped: both fit.
-                headers_at: u32::try_from(lead.len()).unwrap_or(u32::MAX),
-                tail_at: u32::try_from(tail_at).unwrap_or(u32::MAX),
+            out.extend_from_slice(name.as_bytes());
+            out.push(SEP);
+            let at = out.len();
+            let long = if shown(name, value, &mut out) {
+                out.len() - at > JOURNAL_HEADER_LIMIT
+            } else {
+                out.extend_from_slice(&value[..value.len().min(JOURNAL_HEADER_LIMIT)]);
+                value.len() > JOURNAL_HEADER_LIMIT
             };
-            // A rare message with many long headers does not keep its room on the thread.
-            if out.capacity() > 4 * 1024 {
-                *out = Vec::new();
+            out.truncate(at + JOURNAL_HEADER_LIMIT);
+            // Header values never hold the separators; a stray one is dropped, not misread.
+            // (The check reads every byte without stopping early, so the compiler can do it
+            // many bytes at a time.)
+            if out[at..].iter().fold(false, |stray, b| stray | (*b <= CUT)) {
+                let mut kept = at;
+                for read in at..out.len() {
+                    if out[read] > CUT {
+                        out[kept] = out[read];
+                        kept += 1;
+                    }
+                }
+                out.truncate(kept);
             }
-            block
-        })
+            if long {
+                out.push(CUT);
+            }
+            out.push(SEP);
+        }
+        let tail_at = out.len();
+        out.extend_from_slice(tail);
+        let block = HeaderBlock {
+            bytes: Box::from(&out[..]),
+            // A lead is a request target, a message's headers are capped: both fit.
+            headers_at: u32::try_from(lead.len()).unwrap_or(u32::MAX),
+            tail_at: u32::try_from(tail_at).unwrap_or(u32::MAX),
+        };
+        // A rare message with many long headers does not keep its room on the thread.
+        if out.capacity() <= 4 * 1024 {
+            SCRATCH.set(out);
+        }
+        block
     }
 
     /// The same message with `tail` in place of its tail.
