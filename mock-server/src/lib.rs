@@ -29,6 +29,7 @@ mod config;
 mod connections;
 mod error;
 mod handlers;
+mod header_timer;
 mod layers;
 mod model;
 mod routes;

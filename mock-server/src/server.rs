@@ -33,6 +33,7 @@ use tower_http::timeout::TimeoutBody;
 use crate::clock::MockClock;
 use crate::config::MockConfig;
 use crate::connections::{Admit, Connections, Slot};
+use crate::header_timer::HeaderTimer;
 use crate::layers::faults::DropConnection;
 use crate::routes;
 use crate::state::{AppState, DropKind};
@@ -336,12 +337,13 @@ async fn serve_connection<S: AppService>(
         }
     });
     // HTTP/1.1: hyper's header read timer runs from the end of one answer to the end of the
-    // next request's headers, so it is the idle keep-alive timeout too; headers are capped by
-    // the read buffer (431 beyond it). HTTP/2: the same cap on a header list.
+    // next request's headers, so it is the idle keep-alive timeout too (on a timer that keeps
+    // one alarm per connection, not one per request: see `header_timer`); headers are capped
+    // by the read buffer (431 beyond it). HTTP/2: the same cap on a header list.
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
+        .timer(HeaderTimer::default())
         .header_read_timeout(header_timeout)
         .max_buf_size(MAX_HEADER_BYTES);
     builder
