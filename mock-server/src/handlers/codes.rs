@@ -2,7 +2,6 @@
 
 use std::sync::OnceLock;
 
-use axum::Extension;
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -15,6 +14,7 @@ use serde_json::{Map, Value};
 use super::{DataView, json_bytes, json_value, shortcode};
 use crate::body::read_json_object;
 use crate::error::ApiError;
+use crate::layers::auth::Require;
 use crate::model::{CodeRecord, CodeStatus, CodeView, EarlierTargets};
 use crate::state::{AppState, Caller, Data, Fingerprint, Lookup, StoredResponse};
 use crate::validate;
@@ -51,7 +51,7 @@ fn query_int(name: &str, value: &str, min: u64, max: u64) -> Result<u64, ApiErro
 
 pub(crate) async fn list_codes(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Require(caller): Require,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(pairs) =
@@ -174,7 +174,7 @@ fn stored_error(e: ApiError) -> StoredResponse {
 
 pub(crate) async fn create_code(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Require(caller): Require,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -245,7 +245,7 @@ fn code_response(state: &AppState, record: &CodeRecord) -> Response {
 
 pub(crate) async fn get_code(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Require(caller): Require,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let sc = shortcode(path)?;
@@ -259,7 +259,7 @@ pub(crate) async fn get_code(
 
 pub(crate) async fn update_code(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Require(caller): Require,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,

@@ -1,7 +1,6 @@
 //! The scans report (`GET /api/v1/codes/{shortcode}/scans`) and the scan URL
 //! (`/r/{shortcode}`), which records a scan and redirects.
 
-use axum::Extension;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
@@ -10,14 +9,15 @@ use serde_json::json;
 
 use super::{json_value, shortcode};
 use crate::error::ApiError;
+use crate::layers::auth::Require;
 use crate::model::{CodeStatus, Device, country_from_header};
-use crate::state::{AppState, Caller};
+use crate::state::AppState;
 
 static CF_IPCOUNTRY: HeaderName = HeaderName::from_static("cf-ipcountry");
 
 pub(crate) async fn get_scans(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    Require(caller): Require,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let sc = shortcode(path)?;

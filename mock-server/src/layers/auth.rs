@@ -10,10 +10,14 @@
 //! nothing, so the router answers an unknown route 404 and a wrong method 405 with no budget
 //! shown.
 //!
-//! [`Require`] is the route layer of every `/api/v1` operation (it runs only once the route and
-//! method matched): 401 without a known token, 429 when the credit was over the cap.
+//! [`Require`] is what every `/api/v1` operation takes first (an extractor: it runs only once
+//! the route and method matched, before the operation reads its path, query or body): 401
+//! without a known token, 429 when the credit was over the cap. (It was a route layer; as an
+//! extractor the operations are not wrapped in a second boxed service per request: see
+//! BENCHMARKS.md, "Speed as users run it".)
 
-use axum::extract::Request;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
@@ -102,25 +106,22 @@ impl Hook for Meter {
     }
 }
 
-/// 401 without a known token, 429 over the cap; else the operation.
-#[derive(Clone)]
-pub(crate) struct Require;
+/// 401 without a known token, 429 over the cap; else the operation, with its caller.
+///
+/// Every `/api/v1` handler takes it as its first extractor after the state.
+pub(crate) struct Require(pub Caller);
 
-impl Hook for Require {
-    type Carry = ();
+impl<S: Send + Sync> FromRequestParts<S> for Require {
+    type Rejection = Response;
 
-    fn before(&self, req: &mut Request) -> Step<()> {
-        match req.extensions().get::<Caller>() {
-            None => Step::Answer(ApiError::unauthorized().into_response()),
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        match parts.extensions.get::<Caller>() {
+            None => Err(ApiError::unauthorized().into_response()),
             Some(Caller {
                 over_limit: Some(wait),
                 ..
-            }) => Step::Answer(ApiError::rate_limited(*wait).into_response()),
-            Some(_) => Step::Pass,
+            }) => Err(ApiError::rate_limited(*wait).into_response()),
+            Some(caller) => Ok(Require(*caller)),
         }
-    }
-
-    fn after(&self, (): (), res: Response) -> Response {
-        res
     }
 }

@@ -4,8 +4,8 @@
 //! line per request), `admin_guard` (the admin token on the mock-only routes), `journal` (the
 //! request journal of `/api/v1` and `/r/`), `faults` (injected faults, decided before the
 //! credit is spent), `auth`'s `Meter` (rate-limit credit and headers), `method_not_allowed` (the
-//! router's own 405 in the error envelope); `auth`'s `Require` is the operations' route layer. Each is a [`hook::Hook`]
-//! on the one layer type of [`hook`].
+//! router's own 405 in the error envelope). Each is a [`hook::Hook`] on the one layer type of
+//! [`hook`]. `auth`'s `Require` is not a layer: it is the extractor every operation takes first.
 
 pub(crate) mod admin_guard;
 pub(crate) mod auth;
