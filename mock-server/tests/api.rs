@@ -37,6 +37,16 @@ async fn missing_malformed_or_unknown_token_is_401_with_the_exact_envelope() {
             .send()
             .await,
         m.req(Method::GET, "/api/v1/codes/abc/scans").send().await,
+        // The token is checked before the operation reads its query, path or body.
+        m.req(Method::GET, "/api/v1/codes?page=abc").send().await,
+        m.req(Method::POST, "/api/v1/codes")
+            .json("{not json")
+            .send()
+            .await,
+        m.req(Method::PATCH, "/api/v1/codes/%FF%FE")
+            .json("[]")
+            .send()
+            .await,
     ];
     for r in cases {
         assert_eq!(r.status, 401);
