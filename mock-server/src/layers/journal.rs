@@ -24,7 +24,7 @@ use super::faults::Injected;
 use super::hook::{Hook, Step};
 use super::in_api;
 use crate::state::{
-    AppState, Caller, HeaderBlock, JOURNAL_BODY_LIMIT, Journal, LastFour, Recorded, RecordedBody,
+    AppState, Caller, HeaderBlock, JOURNAL_BODY_LIMIT, LastFour, Recorded, RecordedBody,
 };
 
 fn journaled(path: &str) -> bool {
@@ -58,7 +58,7 @@ impl Hook for RecordRequests {
         }
         let started = Instant::now();
         let at = state.clock().now_nanos();
-        let id = lock(journal).take_id();
+        let id = journal.take_id();
         let target = match req.uri().path_and_query() {
             Some(pq) => pq.as_str(),
             None => req.uri().path(),
@@ -141,7 +141,7 @@ impl Hook for RecordRequests {
                 entry.response_headers = record_headers(b"", &parts.headers, None, kept);
                 entry.response_truncated = answer.len() > JOURNAL_BODY_LIMIT;
                 if let Some(journal) = self.0.journal() {
-                    lock(journal).push(entry);
+                    journal.push(entry);
                 }
                 Response::from_parts(parts, Body::from(answer))
             }
@@ -152,10 +152,6 @@ impl Hook for RecordRequests {
             }
         }
     }
-}
-
-fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
-    journal.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// An answer that was not whole at once: its first bytes are recorded as it streams, and the
@@ -180,7 +176,7 @@ impl Recording {
             entry.response_headers = entry.response_headers.with_tail(&self.seen.bytes);
             entry.response_truncated = self.seen.truncated;
             if let Some(journal) = self.state.journal() {
-                lock(journal).push(entry);
+                journal.push(entry);
             }
         }
     }

@@ -12,6 +12,8 @@
 //! until someone reads the journal.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -498,12 +500,18 @@ pub(crate) fn recorded_bytes(r: &Recorded) -> usize {
         + r.request_body.bytes.len()
 }
 
-/// The bounded journal.
+/// The bounded journal. Ids are taken without its lock (one atomic step as a request
+/// arrives); the entries are behind it.
 #[derive(Debug)]
 pub(crate) struct Journal {
+    next_id: AtomicU64,
+    kept: Mutex<Kept>,
+}
+
+#[derive(Debug)]
+struct Kept {
     entries: VecDeque<(usize, Recorded)>,
     bytes: usize,
-    next_id: u64,
     max_entries: usize,
     max_bytes: usize,
 }
@@ -512,45 +520,61 @@ impl Journal {
     /// A journal of at most `max_entries` entries and about `max_bytes` bytes.
     pub(crate) fn new(max_entries: usize, max_bytes: usize) -> Self {
         Journal {
-            entries: VecDeque::new(),
-            bytes: 0,
-            next_id: 1,
-            max_entries,
-            max_bytes,
+            next_id: AtomicU64::new(1),
+            kept: Mutex::new(Kept {
+                entries: VecDeque::new(),
+                bytes: 0,
+                max_entries,
+                max_bytes,
+            }),
         }
     }
 
+    fn kept(&self) -> MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The id the next entry gets.
-    pub(crate) fn take_id(&mut self) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        id
+    pub(crate) fn take_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Records `entry` (its id from [`Journal::take_id`]), dropping the oldest entries over
-    /// the bounds.
-    pub(crate) fn push(&mut self, entry: Recorded) {
+    /// the bounds (freed after the lock is let go).
+    pub(crate) fn push(&self, entry: Recorded) {
         let cost = recorded_bytes(&entry);
+        // Usually one entry leaves per entry that comes: kept aside without allocating.
+        let mut gone: (Option<Recorded>, Vec<Recorded>) = (None, Vec::new());
+        let mut kept = self.kept();
         // Entries arrive in the order their answers finished; keep them ordered by id.
-        let at = self
+        let at = kept
             .entries
             .iter()
             .rposition(|(_, e)| e.id < entry.id)
             .map_or(0, |p| p + 1);
-        self.entries.insert(at, (cost, entry));
-        self.bytes += cost;
-        while self.entries.len() > self.max_entries || self.bytes > self.max_bytes {
-            match self.entries.pop_front() {
-                Some((c, _)) => self.bytes -= c,
+        kept.entries.insert(at, (cost, entry));
+        kept.bytes += cost;
+        while kept.entries.len() > kept.max_entries || kept.bytes > kept.max_bytes {
+            match kept.entries.pop_front() {
+                Some((c, old)) => {
+                    kept.bytes -= c;
+                    match gone.0 {
+                        None => gone.0 = Some(old),
+                        Some(_) => gone.1.push(old),
+                    }
+                }
                 None => break,
             }
         }
+        drop(kept);
+        drop(gone);
     }
 
     /// The entries `filter` selects, oldest first; `accounts` names the account indexes.
     pub(crate) fn select(&self, filter: &RequestFilter, accounts: &[String]) -> Vec<JournalEntry> {
         // Newest first to stop at the limit, then back to oldest first.
         let mut out: Vec<JournalEntry> = self
+            .kept()
             .entries
             .iter()
             .rev()
@@ -565,19 +589,24 @@ impl Journal {
 
     /// The bytes the entries are charged.
     pub(crate) fn bytes(&self) -> usize {
-        self.bytes
+        self.kept().bytes
     }
 
     /// Forgets every entry (ids go on increasing).
-    pub(crate) fn clear(&mut self) {
-        self.entries.clear();
-        self.bytes = 0;
+    pub(crate) fn clear(&self) {
+        let gone = {
+            let mut kept = self.kept();
+            kept.bytes = 0;
+            std::mem::take(&mut kept.entries)
+        };
+        drop(gone);
     }
 
     /// Forgets the entries of the account with this index.
-    pub(crate) fn clear_account(&mut self, account: u32) {
-        self.entries.retain(|(_, e)| e.account != Some(account));
-        self.bytes = self.entries.iter().map(|(c, _)| c).sum();
+    pub(crate) fn clear_account(&self, account: u32) {
+        let mut kept = self.kept();
+        kept.entries.retain(|(_, e)| e.account != Some(account));
+        kept.bytes = kept.entries.iter().map(|(c, _)| c).sum();
     }
 }
 
@@ -632,7 +661,7 @@ mod tests {
     #[test]
     fn bounded_in_entries_and_bytes_oldest_out_first() {
         let accounts = ["a".to_owned()];
-        let mut j = Journal::new(3, usize::MAX);
+        let j = Journal::new(3, usize::MAX);
         for _ in 0..5 {
             let id = j.take_id();
             j.push(entry(id, 0, "x"));
@@ -645,7 +674,7 @@ mod tests {
         assert_eq!(ids, [3, 4, 5]);
 
         let one = recorded_bytes(&entry(0, 0, &"x".repeat(1000)));
-        let mut j = Journal::new(1000, one * 4);
+        let j = Journal::new(1000, one * 4);
         for _ in 0..10 {
             let id = j.take_id();
             j.push(entry(id, 0, &"x".repeat(1000)));

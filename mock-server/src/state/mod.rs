@@ -79,7 +79,7 @@ pub(crate) struct Shared {
     /// The fault generator, `None` when no fault is configured.
     pub faults: Option<Faults>,
     /// The request journal, `None` when turned off (size 0).
-    pub journal: Option<Mutex<Journal>>,
+    pub journal: Option<Journal>,
     /// The value of the inspector's session cookie, which stands for the admin token: random,
     /// made at start when an admin token is configured (`None` otherwise, or when the system
     /// has no randomness to give).
@@ -129,7 +129,7 @@ impl AppState {
         };
         let faults = Faults::new(&config.faults, specs.len());
         let journal = (config.journal_size > 0)
-            .then(|| Mutex::new(Journal::new(config.journal_size, config.journal_max_bytes)));
+            .then(|| Journal::new(config.journal_size, config.journal_max_bytes));
         let admin_session = config.admin_token.as_ref().and_then(|_| random_hex::<16>());
         let base_url = OnceLock::new();
         if let Some(url) = &config.public_url {
@@ -220,23 +220,23 @@ impl AppState {
     /// The journal entries `filter` selects, oldest first (empty when the journal is off).
     pub fn requests(&self, filter: &RequestFilter) -> Vec<JournalEntry> {
         self.journal()
-            .map(|j| lock(j).select(filter, &self.shared.accounts))
+            .map(|j| j.select(filter, &self.shared.accounts))
             .unwrap_or_default()
     }
 
     /// Forgets every journal entry (ids go on increasing).
     pub fn clear_requests(&self) {
         if let Some(j) = self.journal() {
-            lock(j).clear();
+            j.clear();
         }
     }
 
     /// The bytes the journal's entries are charged against its budget.
     pub fn journal_bytes(&self) -> usize {
-        self.journal().map_or(0, |j| lock(j).bytes())
+        self.journal().map_or(0, Journal::bytes)
     }
 
-    pub(crate) fn journal(&self) -> Option<&Mutex<Journal>> {
+    pub(crate) fn journal(&self) -> Option<&Journal> {
         self.shared.journal.as_ref()
     }
 
@@ -275,7 +275,7 @@ impl AppState {
             }
         }
         if let Some(j) = self.journal() {
-            lock(j).clear_account(index);
+            j.clear_account(index);
         }
         true
     }
