@@ -1,15 +1,21 @@
 //! [`HeaderTimer`]: the timer hyper's HTTP/1.1 header read timeout runs on, one per connection.
 //!
 //! hyper starts a fresh sleep for every request's headers and drops it once they are read. On
-//! tokio's own timer that is, per request, an allocation, a clone of the runtime handle, and an
-//! entry put into and taken out of the shared timer wheel: about 850 instructions and half a
-//! microsecond under load (see BENCHMARKS.md, "Speed as users run it"). Here each connection
-//! keeps one alarm in the wheel instead. A request's sleep only notes its deadline; when polled
-//! before it, it makes sure the alarm rings no later than the deadline. Deadlines only move
-//! later (each is "now + the header timeout"), so the alarm is set once and, when it rings
-//! early for a deadline that has since moved, set again: one wheel operation per connection
-//! per header timeout, not two per request. A connection whose headers do not come still fails
-//! at its deadline, as with tokio's timer.
+//! tokio's own timer, each of those sleeps that is polled (the connection waited for the next
+//! request) puts an entry into tokio's shared timer wheel and takes it out again: together with
+//! the sleep's handle, about 560 instructions a request under load (see BENCHMARKS.md, "Speed as
+//! users run it"). Here each connection keeps one alarm in the wheel instead. A request's sleep
+//! (still one small allocation, hyper boxes it) only notes its deadline; when polled before it,
+//! it makes sure the alarm rings no later than the deadline. Deadlines only move later (each is
+//! "now + the header timeout"), so the alarm is set once and, when it rings early for a
+//! deadline that has since moved, set again: one wheel operation per connection per header
+//! timeout, not two per request. A connection whose headers do not come still fails at its
+//! deadline, as with tokio's timer. The cost of the scheme: the alarm stays in the wheel while
+//! the connection lives, so a connection's task is woken once per header timeout even while it
+//! is busy with a request (it finds nothing to do and waits again).
+//!
+//! One alarm holds one waker, so a timer must serve one connection only: it is not `Clone`,
+//! and the server makes hyper's connection builder per connection.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use tokio::time::Instant as TokioInstant;
 
-/// One connection's timer for hyper (`http1().timer(...)`).
-#[derive(Clone, Default)]
+/// One connection's timer for hyper (`http1().timer(...)`); never shared between connections.
+#[derive(Default)]
 pub(crate) struct HeaderTimer {
     alarm: Arc<Alarm>,
 }

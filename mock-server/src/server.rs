@@ -340,6 +340,7 @@ async fn serve_connection<S: AppService>(
     // next request's headers, so it is the idle keep-alive timeout too (on a timer that keeps
     // one alarm per connection, not one per request: see `header_timer`); headers are capped
     // by the read buffer (431 beyond it). HTTP/2: the same cap on a header list.
+    // Made per connection, and must stay so: the header timer's one alarm wakes one task.
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
