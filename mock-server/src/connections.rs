@@ -109,14 +109,17 @@ impl Connections {
     }
 }
 
-/// Answers a connection the server has no room for: 503 in the envelope, `Connection: close`,
-/// then closes it. Written directly: the connection never reaches hyper.
-pub(crate) async fn refuse(mut tcp: TcpStream) {
+/// Answers a connection the server has no room for: 503 in the envelope with its own
+/// `X-Request-Id` (`request_id`, as every answer has), `Connection: close`, then closes it.
+/// Written directly: the connection never reaches hyper.
+pub(crate) async fn refuse(mut tcp: TcpStream, request_id: [u8; 20]) {
     let body = ApiError::service_unavailable_connections().body_bytes();
     let head = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
-        body.len()
+         content-length: {}\r\nretry-after: 1\r\nx-request-id: {}\r\n\
+         connection: close\r\n\r\n",
+        body.len(),
+        String::from_utf8_lossy(&request_id),
     );
     // Best effort, bounded: a peer that reads nothing does not hold this task.
     let write = async {

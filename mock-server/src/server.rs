@@ -225,8 +225,9 @@ async fn accept_loop<S: AppService>(
                         });
                     }
                     Admit::Refuse => {
+                        let request_id = state.next_request_id();
                         conns.spawn(async move {
-                            crate::connections::refuse(tcp).await;
+                            crate::connections::refuse(tcp, request_id).await;
                             None
                         });
                     }

@@ -137,6 +137,13 @@ async fn at_the_cap_with_every_connection_busy_a_new_one_gets_503_at_once() {
         refused.to_ascii_lowercase().contains("connection: close"),
         "{refused}"
     );
+    // Like every answer, it carries a request id of the server's.
+    assert!(
+        refused
+            .to_ascii_lowercase()
+            .contains("\r\nx-request-id: req_"),
+        "{refused}"
+    );
     drop(busy);
 }
 
