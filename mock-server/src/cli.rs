@@ -66,12 +66,13 @@ struct Args {
     max_connections: usize,
 
     /// Seconds a client may take to send a request's headers, counted from the end of the
-    /// previous answer: so also how long an idle keep-alive connection stays open.
+    /// previous answer: so also how long an idle keep-alive connection stays open. At most
+    /// 365 days.
     #[arg(long, value_name = "SECONDSs", default_value = "10s", value_parser = parse_seconds, env = "HELDQR_MOCK_HEADER_TIMEOUT")]
     header_timeout: Duration,
 
     /// The longest pause between two pieces of a request body; then 408 and the connection
-    /// closes.
+    /// closes. At most 365 days.
     #[arg(long, value_name = "SECONDSs", default_value = "30s", value_parser = parse_seconds, env = "HELDQR_MOCK_BODY_TIMEOUT")]
     body_timeout: Duration,
 

@@ -194,3 +194,39 @@ async fn two_thousand_idle_sockets_at_a_1024_descriptor_limit_do_not_lock_others
     drop(idle);
     child.kill().await.unwrap();
 }
+
+#[test]
+fn a_timeout_beyond_a_year_is_refused_at_start_not_met_by_the_first_connection() {
+    use heldqr_mock::MAX_CONNECTION_TIMEOUT;
+    let far = Duration::from_secs(u64::MAX);
+    for config in [
+        MockConfig::default().header_timeout(far),
+        MockConfig::default().body_timeout(far),
+        MockConfig::default().header_timeout(MAX_CONNECTION_TIMEOUT + Duration::from_secs(1)),
+    ] {
+        let e = config.validate().unwrap_err().to_string();
+        assert!(e.contains("at most 31536000 s"), "{e}");
+    }
+    assert!(
+        MockConfig::default()
+            .header_timeout(MAX_CONNECTION_TIMEOUT)
+            .body_timeout(MAX_CONNECTION_TIMEOUT)
+            .validate()
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn the_longest_header_timeout_still_serves() {
+    let server = MockServer::start(
+        MockConfig::default().header_timeout(heldqr_mock::MAX_CONNECTION_TIMEOUT),
+    )
+    .await
+    .unwrap();
+    assert!(
+        get(&addr(&server), "/healthz")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    server.shutdown().await;
+}

@@ -128,6 +128,9 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default of [`MockConfig::body_timeout`].
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest header or body timeout a configuration may give: 365 days (a deadline further
+/// out than the clock can count is refused at start, not met by the first connection).
+pub const MAX_CONNECTION_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// The token that guards the mock-only `/_mock/...` routes; `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -207,7 +210,7 @@ impl MockConfig {
     /// How long a connection may take to send a request's headers, counted from the end of the
     /// previous answer (or from the connection's start): default [`DEFAULT_HEADER_TIMEOUT`].
     /// On HTTP/1.1 the same timer closes keep-alive connections idle that long, so it is also
-    /// the idle timeout.
+    /// the idle timeout. At most [`MAX_CONNECTION_TIMEOUT`].
     pub fn header_timeout(mut self, timeout: Duration) -> Self {
         self.header_timeout = timeout;
         self
@@ -215,7 +218,7 @@ impl MockConfig {
 
     /// The longest pause between two pieces of a request body (default
     /// [`DEFAULT_BODY_TIMEOUT`]); after it the request is answered 408 `request_timeout` and
-    /// the connection closed.
+    /// the connection closed. At most [`MAX_CONNECTION_TIMEOUT`].
     pub fn body_timeout(mut self, timeout: Duration) -> Self {
         self.body_timeout = timeout;
         self
@@ -343,7 +346,8 @@ impl MockConfig {
 
     /// Checks the configuration: a rate limit of at least 1 per non-zero window, non-empty
     /// tokens and accounts, no token twice, one plan per account, fault probabilities that
-    /// add up to at most 1.
+    /// add up to at most 1, header and body timeouts above zero and at most
+    /// [`MAX_CONNECTION_TIMEOUT`].
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.rate_limit.limit == 0 || self.rate_limit.window.is_zero() {
             return Err(ConfigError(
@@ -356,6 +360,14 @@ impl MockConfig {
             return Err(ConfigError(
                 "the connection limit and the header and body timeouts must be above zero".into(),
             ));
+        }
+        if self.header_timeout > MAX_CONNECTION_TIMEOUT
+            || self.body_timeout > MAX_CONNECTION_TIMEOUT
+        {
+            return Err(ConfigError(format!(
+                "the header and body timeouts must be at most {} s (365 days)",
+                MAX_CONNECTION_TIMEOUT.as_secs()
+            )));
         }
         if self.max_codes_per_account == 0 {
             return Err(ConfigError(
