@@ -540,11 +540,9 @@ impl Journal {
     }
 
     /// Records `entry` (its id from [`Journal::take_id`]), dropping the oldest entries over
-    /// the bounds (freed after the lock is let go).
+    /// the bounds.
     pub(crate) fn push(&self, entry: Recorded) {
         let cost = recorded_bytes(&entry);
-        // Usually one entry leaves per entry that comes: kept aside without allocating.
-        let mut gone: (Option<Recorded>, Vec<Recorded>) = (None, Vec::new());
         let mut kept = self.kept();
         // Entries arrive in the order their answers finished; keep them ordered by id.
         let at = kept
@@ -556,18 +554,10 @@ impl Journal {
         kept.bytes += cost;
         while kept.entries.len() > kept.max_entries || kept.bytes > kept.max_bytes {
             match kept.entries.pop_front() {
-                Some((c, old)) => {
-                    kept.bytes -= c;
-                    match gone.0 {
-                        None => gone.0 = Some(old),
-                        Some(_) => gone.1.push(old),
-                    }
-                }
+                Some((c, _)) => kept.bytes -= c,
                 None => break,
             }
         }
-        drop(kept);
-        drop(gone);
     }
 
     /// The entries `filter` selects, oldest first; `accounts` names the account indexes.
@@ -594,12 +584,9 @@ impl Journal {
 
     /// Forgets every entry (ids go on increasing).
     pub(crate) fn clear(&self) {
-        let gone = {
-            let mut kept = self.kept();
-            kept.bytes = 0;
-            std::mem::take(&mut kept.entries)
-        };
-        drop(gone);
+        let mut kept = self.kept();
+        kept.entries.clear();
+        kept.bytes = 0;
     }
 
     /// Forgets the entries of the account with this index.
