@@ -91,6 +91,21 @@ async fn over_the_cap_is_429_which_spends_a_credit_and_retry_after_counts_it() {
     for _ in 0..5 {
         assert_eq!(m.get("/api/v1/codes", PRO).await.status, 429);
     }
+    // Over the cap, every operation is 429 before it reads its query, path or body.
+    for (method, path, body) in [
+        (Method::GET, "/api/v1/codes?page=abc", None),
+        (Method::POST, "/api/v1/codes", Some("{not json")),
+        (Method::PATCH, "/api/v1/codes/%FF%FE", Some("[]")),
+        (Method::GET, "/api/v1/codes/nope/scans", None),
+    ] {
+        let mut req = m.req(method.clone(), path).token(PRO);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let r = req.send().await;
+        assert_eq!(r.status, 429, "{method} {path}");
+        assert_eq!(r.error_code(), "rate_limited", "{method} {path}");
+    }
     let r = m.get("/api/v1/codes", PRO).await;
     assert_eq!(r.status, 429);
     assert!(r.header_u64("retry-after") > first_wait);
