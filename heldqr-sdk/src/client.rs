@@ -14,12 +14,11 @@ use reqwest::{Method, Url, Version};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use crate::codes::Codes;
 use crate::config::{ClientBuilder, Token};
 use crate::error::{ApiError, Error, ErrorCode, HttpError, Result, parse_error_body};
 use crate::models::DataEnvelope;
 use crate::options::{Defaults, RequestOptions, Settings, request_options};
-use crate::pacing::Pacer;
+use crate::pacing::{self, Pacer};
 use crate::response::{HEADER_IDEMPOTENCY_KEY, Head, RateLimit, Response, ResponseMeta, read_head};
 use crate::retry::RetryPolicy;
 use crate::telemetry::{self, CallSpan, GiveUp};
@@ -130,6 +129,33 @@ pub(crate) struct Reply {
     pub(crate) head: Option<(Version, HeaderMap)>,
 }
 
+impl ClientBuilder {
+    /// Builds the client. Fails with [`Error::Config`] on a missing or unusable token, a base
+    /// URL that is not an absolute `http(s)` URL (or carries credentials), an `https` base URL
+    /// in a build with neither the `rustls` nor the `native-tls` feature, or an unusable user
+    /// agent.
+    pub fn build(self) -> Result<Client> {
+        let resolved = self.resolve()?;
+        let pacer = resolved
+            .pace_rate_limit
+            .then(|| pacing::shared(&resolved.base_url_str, &resolved.token));
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http: resolved.http,
+                codes_base: resolved.codes_base,
+                base_url_str: resolved.base_url_str,
+                token: resolved.token,
+                auth: resolved.auth,
+                user_agent: resolved.user_agent,
+                defaults: resolved.defaults,
+                pacer,
+                log_bodies: resolved.log_bodies,
+                last_rate_limit: Mutex::new(None),
+            }),
+        })
+    }
+}
+
 impl Client {
     /// A [`ClientBuilder`] with the defaults.
     pub fn builder() -> ClientBuilder {
@@ -141,17 +167,6 @@ impl Client {
     /// settings too, start from [`ClientBuilder::from_env`].
     pub fn from_env() -> Result<Client> {
         ClientBuilder::from_env()?.build()
-    }
-
-    pub(crate) fn from_inner(inner: Inner) -> Self {
-        Self {
-            inner: Arc::new(inner),
-        }
-    }
-
-    /// The codes resource: list, create, get, update, scans.
-    pub fn codes(&self) -> Codes {
-        Codes::new(self.clone())
     }
 
     /// A raw call to `path` (e.g. `/api/v1/codes`) with the same auth, retries, idempotency

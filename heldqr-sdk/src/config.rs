@@ -8,10 +8,8 @@ use std::time::Duration;
 use reqwest::Url;
 use reqwest::header::HeaderValue;
 
-use crate::client::{Client, Inner};
 use crate::error::{Error, Result};
 use crate::options::Defaults;
-use crate::pacing;
 use crate::retry::RetryPolicy;
 
 /// The production API host.
@@ -21,10 +19,10 @@ pub const DEFAULT_BASE_URL: &str = "https://api.heldqr.com";
 /// Use it with [`ClientBuilder::base_url`] if `api.heldqr.com` does not answer yet.
 pub const FALLBACK_BASE_URL: &str = "https://app.heldqr.com";
 
-/// Environment variable holding the bearer token read by [`Client::from_env`].
+/// Environment variable holding the bearer token read by [`Client::from_env`](crate::Client::from_env).
 pub const ENV_TOKEN: &str = "HELDQR_TOKEN";
 
-/// Environment variable holding an optional base URL read by [`Client::from_env`].
+/// Environment variable holding an optional base URL read by [`Client::from_env`](crate::Client::from_env).
 pub const ENV_BASE_URL: &str = "HELDQR_BASE_URL";
 
 /// Default whole-request timeout (connect, send, and read the full response).
@@ -66,7 +64,7 @@ impl fmt::Debug for Token {
     }
 }
 
-/// Builds a [`Client`]. Only the token is required.
+/// Builds a [`Client`](crate::Client). Only the token is required.
 ///
 /// Everything set here is a default for every call; a request builder overrides the
 /// timeout, retry policy and deadline for one call (`.timeout(..)`, `.retry_policy(..)`,
@@ -131,7 +129,7 @@ impl ClientBuilder {
 
     /// A builder with the token from `HELDQR_TOKEN` (required) and, when it is set and not
     /// blank, the base URL from `HELDQR_BASE_URL`; every other setting at its default, ready
-    /// for more. [`Client::from_env`] is `ClientBuilder::from_env()?.build()`.
+    /// for more. [`Client::from_env`](crate::Client::from_env) is `ClientBuilder::from_env()?.build()`.
     ///
     /// Fails with [`Error::Config`] when `HELDQR_TOKEN` is unset or not UTF-8 (`build` then
     /// checks the values themselves).
@@ -278,11 +276,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Fails with [`Error::Config`] on a missing or unusable token, a base
-    /// URL that is not an absolute `http(s)` URL (or carries credentials), an `https` base URL
-    /// in a build with neither the `rustls` nor the `native-tls` feature, or an unusable user
-    /// agent.
-    pub fn build(self) -> Result<Client> {
+    /// Everything [`ClientBuilder::build`] checks and makes, before the client wraps it
+    /// (the build itself is in `client.rs`, beside the client it makes).
+    pub(crate) fn resolve(self) -> Result<Resolved> {
         let token = self
             .token
             .filter(|t| !t.expose().trim().is_empty())
@@ -335,10 +331,7 @@ impl ClientBuilder {
             .map_err(|()| Error::config("the base URL cannot take a path"))?
             .pop_if_empty()
             .extend(["api", "v1", "codes"]);
-        let pacer = self
-            .pace_rate_limit
-            .then(|| pacing::shared(&base_url_str, &token));
-        Ok(Client::from_inner(Inner {
+        Ok(Resolved {
             http,
             codes_base,
             base_url_str,
@@ -350,11 +343,24 @@ impl ClientBuilder {
                 retry: self.retry_policy,
                 deadline: self.deadline,
             },
-            pacer,
+            pace_rate_limit: self.pace_rate_limit,
             log_bodies: self.log_bodies,
-            last_rate_limit: std::sync::Mutex::new(None),
-        }))
+        })
     }
+}
+
+/// A checked configuration: what [`ClientBuilder::resolve`] hands the client to wrap.
+pub(crate) struct Resolved {
+    pub(crate) http: reqwest::Client,
+    /// `{base}/api/v1/codes`, parsed once.
+    pub(crate) codes_base: Url,
+    pub(crate) base_url_str: String,
+    pub(crate) token: Token,
+    pub(crate) auth: HeaderValue,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) defaults: Defaults,
+    pub(crate) pace_rate_limit: bool,
+    pub(crate) log_bodies: bool,
 }
 
 /// Checks a base URL exactly as [`ClientBuilder::build`] will: an absolute `http` or `https`
@@ -436,22 +442,25 @@ mod tests {
 
     #[test]
     fn token_is_required() {
-        assert!(matches!(Client::builder().build(), Err(Error::Config(_))));
         assert!(matches!(
-            Client::builder().token("  ").build(),
+            ClientBuilder::new().build(),
             Err(Error::Config(_))
         ));
         assert!(matches!(
-            Client::builder().token("a\nb").build(),
+            ClientBuilder::new().token("  ").build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            ClientBuilder::new().token("a\nb").build(),
             Err(Error::Config(_))
         ));
     }
 
     #[test]
     fn base_urls() {
-        let client = Client::builder().token("t").build().unwrap();
+        let client = ClientBuilder::new().token("t").build().unwrap();
         assert_eq!(client.base_url(), DEFAULT_BASE_URL);
-        let client = Client::builder()
+        let client = ClientBuilder::new()
             .token("t")
             .base_url("http://127.0.0.1:9/prefix/")
             .build()
@@ -470,7 +479,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    Client::builder().token("t").base_url(bad).build(),
+                    ClientBuilder::new().token("t").base_url(bad).build(),
                     Err(Error::Config(_))
                 ),
                 "{bad}"
@@ -554,7 +563,7 @@ mod tests {
             "https://u:p@h",
             "http://[::1",
         ] {
-            let built = Client::builder().token("t").base_url(url).build();
+            let built = ClientBuilder::new().token("t").base_url(url).build();
             assert_eq!(validate_base_url(url).is_ok(), built.is_ok(), "{url:?}");
         }
         assert!(validate_base_url("http://127.0.0.1:8080").is_ok());
@@ -603,7 +612,7 @@ mod tests {
 
     #[test]
     fn token_debug_is_redacted() {
-        let builder = Client::builder().token("hkr_live_secret");
+        let builder = ClientBuilder::new().token("hkr_live_secret");
         assert!(!format!("{builder:?}").contains("hkr_live_secret"));
         let client = builder.build().unwrap();
         let debug = format!("{client:?}");

@@ -349,13 +349,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether retrying the same call (with the same idempotency key) may succeed: 429, 5xx,
-    /// an unknown error code, 408 from a proxy, transport errors and timeouts. Known 4xx
-    /// codes, decode and configuration errors are permanent.
-    pub fn is_retryable(&self) -> bool {
-        crate::retry::is_retryable(self)
-    }
-
     /// How long the server asked to wait (`Retry-After`), if it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -366,7 +359,7 @@ impl Error {
     }
 
     /// The rate-limit budget the error answer stated, if it did.
-    pub(crate) fn rate_limit(&self) -> Option<crate::RateLimit> {
+    pub(crate) fn rate_limit(&self) -> Option<RateLimit> {
         match self {
             Self::Api(api) => api.rate_limit,
             Self::Http(http) => http.rate_limit,

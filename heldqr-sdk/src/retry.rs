@@ -122,26 +122,33 @@ fn full_jitter(step: Duration) -> Duration {
     step.mul_f64(fastrand::f64())
 }
 
-/// The permanent/transient classification behind [`Error::is_retryable`].
-pub(crate) fn is_retryable(error: &Error) -> bool {
-    match error {
-        Error::Api(api) => {
-            if api.status == 429 || api.status >= 500 {
-                return true;
+impl Error {
+    /// Whether retrying the same call (with the same idempotency key) may succeed: 429, 5xx,
+    /// an unknown error code, 408 from a proxy, transport errors and timeouts. Known 4xx
+    /// codes, decode and configuration errors are permanent.
+    ///
+    /// (Defined here, beside the retry loop's other decisions, so that this module is the one
+    /// place that decides what is retried.)
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(api) => {
+                if api.status == 429 || api.status >= 500 {
+                    return true;
+                }
+                matches!(
+                    &api.code,
+                    // A code we do not know: the API says retry on the same key.
+                    ErrorCode::Unknown(_)
+                        | ErrorCode::RateLimited
+                        | ErrorCode::InternalError
+                        | ErrorCode::ServiceUnavailable
+                )
             }
-            matches!(
-                &api.code,
-                // A code we do not know: the API says retry on the same key.
-                ErrorCode::Unknown(_)
-                    | ErrorCode::RateLimited
-                    | ErrorCode::InternalError
-                    | ErrorCode::ServiceUnavailable
-            )
+            // Not an envelope: judged by status (408 Request Timeout from a proxy, 429, 5xx).
+            Error::Http(http) => matches!(http.status, 408 | 429) || http.status >= 500,
+            Error::Transport { .. } | Error::Timeout { .. } => true,
+            Error::Decode { .. } | Error::Config(_) => false,
         }
-        // Not an envelope: judged by status (408 Request Timeout from a proxy, 429, 5xx).
-        Error::Http(http) => matches!(http.status, 408 | 429) || http.status >= 500,
-        Error::Transport { .. } | Error::Timeout { .. } => true,
-        Error::Decode { .. } | Error::Config(_) => false,
     }
 }
 

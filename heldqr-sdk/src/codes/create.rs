@@ -3,11 +3,12 @@
 use reqwest::Method;
 use serde::Serialize;
 
+use crate::client::Client;
 use crate::client::{Call, new_idempotency_key, validate_idempotency_key};
 use crate::error::{Error, Result};
 use crate::models::Code;
 use crate::options::{RequestOptions, request_options};
-use crate::{Client, Response};
+use crate::response::Response;
 
 /// Builder for [`crate::Codes::create`]; serializes to the request body.
 ///
@@ -140,6 +141,6 @@ mod tests {
             .send()
             .await
             .unwrap_err();
-        assert!(matches!(err, crate::Error::Config(_)));
+        assert!(matches!(err, crate::error::Error::Config(_)));
     }
 }

@@ -5,10 +5,11 @@ use reqwest::Method;
 use serde::Serialize;
 
 use crate::client::Call;
+use crate::client::Client;
 use crate::error::Result;
 use crate::models::{Code, Page};
 use crate::options::{RequestOptions, request_options};
-use crate::{Client, Response};
+use crate::response::Response;
 
 /// Builder for [`crate::Codes::list`]; serializes to the query string.
 ///

@@ -14,7 +14,16 @@ pub use list::ListCodes;
 pub use scans::GetScans;
 pub use update::UpdateCode;
 
-use crate::Client;
+use crate::client::Client;
+
+impl Client {
+    /// The codes resource: list, create, get, update, scans.
+    pub fn codes(&self) -> Codes {
+        Codes {
+            client: self.clone(),
+        }
+    }
+}
 
 /// Handle on the codes resource, from [`Client::codes`].
 #[derive(Debug, Clone)]
@@ -23,10 +32,6 @@ pub struct Codes {
 }
 
 impl Codes {
-    pub(crate) fn new(client: Client) -> Self {
-        Self { client }
-    }
-
     /// Lists codes, oldest first: one page with [`ListCodes::send`], or every code with
     /// [`ListCodes::into_stream`].
     pub fn list(&self) -> ListCodes {

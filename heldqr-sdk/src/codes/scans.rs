@@ -3,10 +3,11 @@
 use reqwest::Method;
 
 use crate::client::Call;
+use crate::client::Client;
 use crate::error::Result;
 use crate::models::ScanReport;
 use crate::options::{RequestOptions, request_options};
-use crate::{Client, Response};
+use crate::response::Response;
 
 /// Builder for [`crate::Codes::scans`].
 ///

@@ -4,10 +4,11 @@ use reqwest::Method;
 use serde::Serialize;
 
 use crate::client::Call;
+use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::models::{Code, CodeStatus};
 use crate::options::{RequestOptions, request_options};
-use crate::{Client, Response};
+use crate::response::Response;
 
 /// Builder for [`crate::Codes::update`]; serializes to the request body, which holds only
 /// the fields set (an empty body changes nothing and returns the code).
@@ -98,8 +99,8 @@ impl UpdateCode {
 
 #[cfg(test)]
 mod tests {
-    use crate::CodeStatus;
     use crate::codes::test_client;
+    use crate::models::CodeStatus;
     use serde_json::json;
 
     #[test]
