@@ -78,6 +78,8 @@ pub enum CliError {
     NoToken {
         /// The host a token was looked for.
         base_url: String,
+        /// Whether that host is this machine (a local mock takes any token).
+        local_host: bool,
         /// The hosts that do have a stored token (never sent to `base_url`).
         other_hosts: Vec<String>,
     },
@@ -219,6 +221,7 @@ impl CliError {
             CliError::Sdk(err) => describe_sdk(err, context, &mut details, &mut hints),
             CliError::NoToken {
                 base_url,
+                local_host,
                 other_hosts,
             } => {
                 if !other_hosts.is_empty() {
@@ -227,9 +230,7 @@ impl CliError {
                         other_hosts.join(", ")
                     ));
                 }
-                hints.push(get_a_token_hint(
-                    context.local_host || crate::settings::is_local_host(base_url),
-                ));
+                hints.push(get_a_token_hint(context.local_host || *local_host));
                 self.to_string()
             }
             other => other.to_string(),

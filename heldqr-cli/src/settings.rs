@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use heldqr_sdk::{Client, ClientBuilder};
 
-use crate::cli::GlobalArgs;
 use crate::config::{ConfigFile, ConfigStore, normalize_base_url};
 use crate::error::CliError;
+use crate::globals::GlobalArgs;
 use crate::secret::Token;
 use crate::verbose::{ENV_DEBUG, Verbosity};
 
@@ -166,6 +166,7 @@ impl Settings {
             .map(|(token, _)| token)
             .ok_or_else(|| CliError::NoToken {
                 base_url: self.base_url.clone(),
+                local_host: is_local_host(&self.base_url),
                 other_hosts: self
                     .config
                     .hosts()

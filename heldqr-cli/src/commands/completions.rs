@@ -1,10 +1,9 @@
 //! `heldqr completions SHELL`: the completion script for a shell, generated from the clap
 //! definition by `clap_complete`, printed on stdout.
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
 use crate::error::CliError;
 use crate::output::Ui;
 
@@ -20,9 +19,8 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-/// Prints the completion script.
-pub fn run(args: &CompletionsArgs, ui: &Ui) -> Result<(), CliError> {
-    let mut command = Cli::command();
+/// Prints the completion script for `command` (the whole `heldqr` grammar).
+pub fn run(args: &CompletionsArgs, mut command: clap::Command, ui: &Ui) -> Result<(), CliError> {
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "heldqr", &mut script);
     ui.stdout_bytes(&script)
