@@ -36,7 +36,7 @@ use crate::connections::{Admit, Connections, Slot};
 use crate::header_timer::HeaderTimer;
 use crate::layers::faults::DropConnection;
 use crate::routes;
-use crate::state::{AppState, DropKind};
+use crate::state::{AppState, DropKind, JournalEntry, RequestFilter};
 
 /// A mock server running on a TCP port, for tests, examples and the binary.
 ///
@@ -177,7 +177,7 @@ impl MockServer {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn requests(&self, filter: &crate::RequestFilter) -> Vec<crate::JournalEntry> {
+    pub fn requests(&self, filter: &RequestFilter) -> Vec<JournalEntry> {
         self.state.requests(filter)
     }
 

@@ -16,11 +16,10 @@ use crate::body::read_json_object;
 use crate::error::ApiError;
 use crate::layers::auth::Require;
 use crate::model::{CodeRecord, CodeStatus, CodeView, EarlierTargets};
-use crate::state::{AppState, Caller, Data, Fingerprint, Lookup, StoredResponse};
+use crate::state::{AppState, Caller, Data, Fingerprint, IDEMPOTENCY_KEY, Lookup, StoredResponse};
 use crate::validate;
 
 static IDEMPOTENT_REPLAY: HeaderName = HeaderName::from_static("idempotent-replay");
-pub(crate) static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 #[derive(Serialize)]
 struct PaginationView {

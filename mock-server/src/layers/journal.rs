@@ -74,7 +74,7 @@ impl Hook for RecordRequests {
         let token = token.unwrap_or_else(|| bearer_token(req.headers()).and_then(LastFour::of));
         let idempotency_key = req
             .headers()
-            .get(&crate::handlers::codes::IDEMPOTENCY_KEY)
+            .get(&crate::state::IDEMPOTENCY_KEY)
             .map(|v| Box::from(v.as_bytes()));
         let entry = Recorded {
             id,

@@ -10,9 +10,12 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hasher};
 use std::sync::Arc;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderName, StatusCode};
 use bytes::Bytes;
 use serde_json::{Map, Value};
+
+/// The request header that names a create's idempotency key.
+pub(crate) static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// 128 bits that stand for a request body: two independent 64-bit hashes of its canonical JSON
 /// (object keys sorted, as `serde_json::Map` keeps them, so key order and whitespace do not

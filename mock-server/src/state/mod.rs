@@ -21,7 +21,9 @@ mod store;
 
 pub use faults::FaultCounts;
 pub(crate) use faults::{DropKind, Fault, Faults};
-pub(crate) use idempotency::{Fingerprint, IdempotencyStore, Lookup, StoredResponse};
+pub(crate) use idempotency::{
+    Fingerprint, IDEMPOTENCY_KEY, IdempotencyStore, Lookup, StoredResponse,
+};
 pub(crate) use journal::{HeaderBlock, Journal, LastFour, Recorded, RecordedBody};
 pub use journal::{
     JOURNAL_BODY_LIMIT, JOURNAL_HEADER_LIMIT, JournalEntry, JournalMessage, RequestFilter,
