@@ -1,4 +1,4 @@
-// heldqr-mock inspector: polls the journal (GET /_mock/requests?since=) and the state
+// heldqr-mock inspector: polls the journal (GET /_mock/requests?after=CURSOR) and the state
 // (GET /_mock/state) once a second, and renders both. Every value from the server is put in
 // the page as text (textContent), never as HTML. With an admin token configured, the page
 // asks for it once and trades it for an HttpOnly session cookie (POST /_mock/session); the
@@ -28,7 +28,9 @@
   };
 
   const entries = new Map(); // id -> journal entry
-  let lastId = 0;
+  // The journal's cursor from the last answer (null: load the newest FIRST_LOAD entries).
+  // Following it, every entry arrives once, a slow request answered late included.
+  let cursor = null;
   let selectedId = null;
   let filterQuery = '';
   let generation = 0; // bumps when the filters change, so a late answer is dropped
@@ -157,14 +159,13 @@
   async function pollRequests() {
     const gen = generation;
     const q = new URLSearchParams(filterQuery);
-    if (lastId > 0) q.set('since', String(lastId));
+    if (cursor !== null) q.set('after', String(cursor));
     else q.set('limit', String(FIRST_LOAD));
-    const got = (await call('GET', `/_mock/requests?${q}`)).data;
+    const page = await call('GET', `/_mock/requests?${q}`);
     if (gen !== generation) return;
-    for (const e of got) {
-      entries.set(e.id, e);
-      if (e.id > lastId) lastId = e.id;
-    }
+    const got = page.data;
+    for (const e of got) entries.set(e.id, e);
+    cursor = page.cursor;
     if (entries.size > KEEP) {
       const ids = [...entries.keys()].sort((a, b) => a - b);
       for (const id of ids.slice(0, entries.size - KEEP)) entries.delete(id);
@@ -178,7 +179,7 @@
 
   function forgetEntries() {
     entries.clear();
-    lastId = 0;
+    cursor = null;
     generation += 1;
     selectedId = null;
     renderRequests();

@@ -181,6 +181,12 @@ impl MockServer {
         self.state.requests(filter)
     }
 
+    /// [`requests`](Self::requests) and the journal's cursor, to follow the journal with
+    /// [`RequestFilter::after`] (see [`AppState::requests_with_cursor`]).
+    pub fn requests_with_cursor(&self, filter: &RequestFilter) -> (Vec<JournalEntry>, u64) {
+        self.state.requests_with_cursor(filter)
+    }
+
     /// Stops accepting connections, lets requests in flight finish, and waits for the server.
     pub async fn shutdown(mut self) {
         self.sweeper.abort();

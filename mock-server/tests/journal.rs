@@ -156,6 +156,8 @@ async fn each_filter_selects_its_entries() {
         "?status=abc",
         "?status=99",
         "?since=-1",
+        "?after=x",
+        "?after=1&after=2",
         "?method=GET&method=POST",
     ] {
         let r = m
@@ -331,4 +333,81 @@ async fn a_dropped_answer_is_recorded_with_its_status_and_fault() {
     );
     assert_eq!(entries[0].fault.as_deref(), Some("connection_closed"));
     assert_eq!(entries[0].account.as_deref(), Some("acct_pro"));
+}
+
+/// `GET path` on a fresh connection (`Connection: close`) with the pro token; the JSON body.
+async fn raw_get(addr: &str, path: &str) -> Value {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {PRO}\r\n\r\n"
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    serde_json::from_str(body).unwrap()
+}
+
+#[tokio::test]
+async fn following_the_cursor_shows_a_slow_request_answered_after_a_later_one() {
+    let server = MockServer::start(MockConfig::default().seed(1))
+        .await
+        .unwrap();
+    let addr = server
+        .base_url()
+        .strip_prefix("http://")
+        .unwrap()
+        .to_owned();
+    let start = raw_get(&addr, "/_mock/requests").await;
+    assert_eq!(start["data"], json!([]));
+    let cursor = start["cursor"].as_u64().unwrap();
+
+    // The slow request: a create whose body has not been sent. The server's 100 Continue
+    // says the request has arrived (and taken its id).
+    let mut slow = TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/codes HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {PRO}\r\n\
+         Content-Type: application/json\r\nIdempotency-Key: slow-1\r\nExpect: 100-continue\r\n\
+         Content-Length: {}\r\n\r\n",
+        MENU.len()
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let mut continue_line = [0u8; 25];
+    slow.read_exact(&mut continue_line).await.unwrap();
+    assert_eq!(&continue_line, b"HTTP/1.1 100 Continue\r\n\r\n");
+
+    // A later request, answered first.
+    let listed = raw_get(&addr, "/api/v1/codes").await;
+    assert_eq!(listed["data"], json!([]));
+    let page = raw_get(&addr, &format!("/_mock/requests?after={cursor}")).await;
+    let fast_ids = ids(page["data"].as_array().unwrap());
+    assert_eq!(fast_ids.len(), 1);
+    let fast = fast_ids[0];
+    let cursor = page["cursor"].as_u64().unwrap();
+
+    // Now the slow one is answered.
+    slow.write_all(MENU.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    slow.read_to_end(&mut out).await.unwrap();
+    assert!(
+        out.starts_with(b"HTTP/1.1 201"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+
+    // By id, a poller that saw the later request never sees it...
+    let by_id = raw_get(&addr, &format!("/_mock/requests?since={fast}")).await;
+    assert_eq!(by_id["data"], json!([]));
+    // ...by cursor it does, once, with the smaller id.
+    let page = raw_get(&addr, &format!("/_mock/requests?after={cursor}")).await;
+    let entries = page["data"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    assert_eq!(entries[0]["idempotency_key"], "slow-1");
+    assert!(entries[0]["id"].as_u64().unwrap() < fast);
+    let again = raw_get(&addr, &format!("/_mock/requests?after={}", page["cursor"])).await;
+    assert_eq!(again["data"], json!([]));
+    assert_eq!(again["cursor"], page["cursor"]);
+    server.shutdown().await;
 }

@@ -6,13 +6,14 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use serde::Serialize;
 use serde_json::json;
 
-use super::{DataView, json_value, shortcode};
+use super::{json_value, shortcode};
 use crate::body::read_json_object;
 use crate::error::{ApiError, FieldErrors};
 use crate::model::{Plan, rfc3339};
-use crate::state::{AppState, RequestFilter};
+use crate::state::{AppState, JournalEntry, RequestFilter};
 use crate::validate::{self, SCAN_BATCH_MAX_DAYS};
 
 pub(crate) async fn mock_add_scans(
@@ -174,15 +175,21 @@ pub(crate) async fn mock_requests(
     if let Some(v) = single(&pairs, "since")? {
         filter = filter.since(integer("since", v, 0, i64::MAX as u64)?);
     }
+    if let Some(v) = single(&pairs, "after")? {
+        filter = filter.after(integer("after", v, 0, i64::MAX as u64)?);
+    }
     if let Some(v) = single(&pairs, "limit")? {
         filter = filter.limit(integer("limit", v, 1, 10_000)? as usize);
     }
-    Ok(json_value(
-        StatusCode::OK,
-        &DataView {
-            data: state.requests(&filter),
-        },
-    ))
+    let (data, cursor) = state.requests_with_cursor(&filter);
+    Ok(json_value(StatusCode::OK, &JournalPage { data, cursor }))
+}
+
+/// `GET /_mock/requests`'s body: the entries, and the cursor to pass as `after` next time.
+#[derive(Serialize)]
+struct JournalPage {
+    data: Vec<JournalEntry>,
+    cursor: u64,
 }
 
 /// `DELETE /_mock/requests`: forgets the journal (ids go on increasing).

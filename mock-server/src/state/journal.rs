@@ -118,8 +118,14 @@ pub struct RequestFilter {
     pub account: Option<String>,
     /// The idempotency key, as the journal shows it.
     pub idempotency_key: Option<String>,
-    /// Only entries with a larger id.
+    /// Only entries with a larger id. An entry appears once its request is answered, so a
+    /// slow request can appear after a later one with a larger id: to poll, use
+    /// [`after`](Self::after).
     pub since: Option<u64>,
+    /// Only entries recorded after the journal's cursor was at this value (see
+    /// [`AppState::requests_with_cursor`](crate::AppState::requests_with_cursor)): polling with
+    /// the last cursor returned misses nothing, a slow request included.
+    pub after: Option<u64>,
     /// Only the newest this many of the entries the other criteria select (still returned
     /// oldest first).
     pub limit: Option<usize>,
@@ -164,6 +170,12 @@ impl RequestFilter {
     /// Only entries after this id.
     pub fn since(mut self, id: u64) -> Self {
         self.since = Some(id);
+        self
+    }
+
+    /// Only entries recorded after the journal's cursor was at `cursor`.
+    pub fn after(mut self, cursor: u64) -> Self {
+        self.after = Some(cursor);
         self
     }
 
@@ -471,11 +483,12 @@ impl Recorded {
             .map(String::as_str)
     }
 
-    fn matches(&self, filter: &RequestFilter, accounts: &[String]) -> bool {
-        filter
-            .method
-            .as_ref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(self.method.as_str()))
+    fn matches(&self, seq: u64, filter: &RequestFilter, accounts: &[String]) -> bool {
+        filter.after.is_none_or(|a| seq > a)
+            && filter
+                .method
+                .as_ref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(self.method.as_str()))
             && filter.path.as_ref().is_none_or(|p| p == self.path())
             && filter.status.is_none_or(|s| s == self.status)
             && filter
@@ -500,6 +513,14 @@ pub(crate) fn recorded_bytes(r: &Recorded) -> usize {
         + r.request_body.bytes.len()
 }
 
+/// A kept entry: what it is charged, when it was recorded (the cursor it took), the entry.
+#[derive(Debug)]
+struct Slot {
+    cost: usize,
+    seq: u64,
+    entry: Recorded,
+}
+
 /// The bounded journal. Ids are taken without its lock (one atomic step as a request
 /// arrives); the entries are behind it.
 #[derive(Debug)]
@@ -510,8 +531,11 @@ pub(crate) struct Journal {
 
 #[derive(Debug)]
 struct Kept {
-    entries: VecDeque<(usize, Recorded)>,
+    entries: VecDeque<Slot>,
     bytes: usize,
+    /// How many entries were ever recorded: the journal's cursor. Entries are numbered in the
+    /// order they are recorded (their answers' order), under the lock that readers take.
+    recorded: u64,
     max_entries: usize,
     max_bytes: usize,
 }
@@ -524,6 +548,7 @@ impl Journal {
             kept: Mutex::new(Kept {
                 entries: VecDeque::new(),
                 bytes: 0,
+                recorded: 0,
                 max_entries,
                 max_bytes,
             }),
@@ -548,33 +573,40 @@ impl Journal {
         let at = kept
             .entries
             .iter()
-            .rposition(|(_, e)| e.id < entry.id)
+            .rposition(|slot| slot.entry.id < entry.id)
             .map_or(0, |p| p + 1);
-        kept.entries.insert(at, (cost, entry));
+        kept.recorded += 1;
+        let seq = kept.recorded;
+        kept.entries.insert(at, Slot { cost, seq, entry });
         kept.bytes += cost;
         while kept.entries.len() > kept.max_entries || kept.bytes > kept.max_bytes {
             match kept.entries.pop_front() {
-                Some((c, _)) => kept.bytes -= c,
+                Some(slot) => kept.bytes -= slot.cost,
                 None => break,
             }
         }
     }
 
-    /// The entries `filter` selects, oldest first; `accounts` names the account indexes.
-    pub(crate) fn select(&self, filter: &RequestFilter, accounts: &[String]) -> Vec<JournalEntry> {
+    /// The entries `filter` selects, oldest first, and the cursor as they were read (a later
+    /// read with [`RequestFilter::after`] this cursor returns exactly the entries recorded
+    /// since); `accounts` names the account indexes.
+    pub(crate) fn select(
+        &self,
+        filter: &RequestFilter,
+        accounts: &[String],
+    ) -> (Vec<JournalEntry>, u64) {
+        let kept = self.kept();
         // Newest first to stop at the limit, then back to oldest first.
-        let mut out: Vec<JournalEntry> = self
-            .kept()
+        let mut out: Vec<JournalEntry> = kept
             .entries
             .iter()
             .rev()
-            .map(|(_, e)| e)
-            .filter(|e| e.matches(filter, accounts))
+            .filter(|slot| slot.entry.matches(slot.seq, filter, accounts))
             .take(filter.limit.unwrap_or(usize::MAX))
-            .map(|e| e.entry(accounts))
+            .map(|slot| slot.entry.entry(accounts))
             .collect();
         out.reverse();
-        out
+        (out, kept.recorded)
     }
 
     /// The bytes the entries are charged.
@@ -582,7 +614,7 @@ impl Journal {
         self.kept().bytes
     }
 
-    /// Forgets every entry (ids go on increasing).
+    /// Forgets every entry (ids and the cursor go on increasing).
     pub(crate) fn clear(&self) {
         let mut kept = self.kept();
         kept.entries.clear();
@@ -592,8 +624,9 @@ impl Journal {
     /// Forgets the entries of the account with this index.
     pub(crate) fn clear_account(&self, account: u32) {
         let mut kept = self.kept();
-        kept.entries.retain(|(_, e)| e.account != Some(account));
-        kept.bytes = kept.entries.iter().map(|(c, _)| c).sum();
+        kept.entries
+            .retain(|slot| slot.entry.account != Some(account));
+        kept.bytes = kept.entries.iter().map(|slot| slot.cost).sum();
     }
 }
 
@@ -655,6 +688,7 @@ mod tests {
         }
         let ids: Vec<u64> = j
             .select(&RequestFilter::new(), &accounts)
+            .0
             .iter()
             .map(|e| e.id)
             .collect();
@@ -667,7 +701,7 @@ mod tests {
             j.push(entry(id, 0, &"x".repeat(1000)));
         }
         assert!(j.bytes() <= one * 4);
-        let kept = j.select(&RequestFilter::new().account("a"), &accounts);
+        let (kept, _) = j.select(&RequestFilter::new().account("a"), &accounts);
         assert_eq!(kept.len(), 4);
         assert_eq!(
             (kept[0].path.as_str(), kept[0].query.as_deref()),
@@ -678,6 +712,44 @@ mod tests {
         j.clear();
         let id = j.take_id();
         assert_eq!(id, 11, "ids are never reused");
+    }
+
+    #[test]
+    fn following_the_cursor_misses_no_slow_request() {
+        let accounts = ["a".to_owned()];
+        let j = Journal::new(100, usize::MAX);
+        let ids = |entries: Vec<JournalEntry>| entries.iter().map(|e| e.id).collect::<Vec<_>>();
+        let (none, start) = j.select(&RequestFilter::new(), &accounts);
+        assert!(none.is_empty());
+        assert_eq!(start, 0);
+
+        // Request 1 is slow: request 2 arrives later and is answered first.
+        let slow = j.take_id();
+        let fast = j.take_id();
+        j.push(entry(fast, 0, "fast"));
+        let (seen, cursor) = j.select(&RequestFilter::new().after(start), &accounts);
+        assert_eq!(ids(seen), [fast]);
+        // By id, a poller that saw 2 asks for ids above 2 and never sees 1.
+        j.push(entry(slow, 0, "slow"));
+        let (by_id, _) = j.select(&RequestFilter::new().since(fast), &accounts);
+        assert!(by_id.is_empty());
+        // By cursor, it sees 1, once.
+        let (seen, cursor) = j.select(&RequestFilter::new().after(cursor), &accounts);
+        assert_eq!(ids(seen), [slow]);
+        let (seen, again) = j.select(&RequestFilter::new().after(cursor), &accounts);
+        assert!(seen.is_empty());
+        assert_eq!(again, cursor);
+        // A whole read is still ordered by id, and the cursor goes on after a clear.
+        assert_eq!(
+            ids(j.select(&RequestFilter::new(), &accounts).0),
+            [slow, fast]
+        );
+        j.clear();
+        let id = j.take_id();
+        j.push(entry(id, 0, "after the clear"));
+        let (seen, last) = j.select(&RequestFilter::new().after(cursor), &accounts);
+        assert_eq!(ids(seen), [id]);
+        assert_eq!(last, cursor + 1);
     }
 
     #[test]

@@ -221,6 +221,27 @@ impl AppState {
 
     /// The journal entries `filter` selects, oldest first (empty when the journal is off).
     pub fn requests(&self, filter: &RequestFilter) -> Vec<JournalEntry> {
+        self.requests_with_cursor(filter).0
+    }
+
+    /// [`requests`](Self::requests), and the journal's cursor as they were read: how many
+    /// entries were ever recorded (0 when the journal is off). To follow the journal, pass
+    /// the last cursor to [`RequestFilter::after`]: each read returns exactly the entries
+    /// recorded since the one before, a slow request that finished after a later one included
+    /// (which [`RequestFilter::since`], by id, can miss).
+    ///
+    /// ```
+    /// use heldqr_mock::{AppState, MockConfig, RequestFilter};
+    ///
+    /// # fn demo(state: &AppState) {
+    /// let (_, mut cursor) = state.requests_with_cursor(&RequestFilter::new());
+    /// // ... later, and again:
+    /// let (new, next) = state.requests_with_cursor(&RequestFilter::new().after(cursor));
+    /// cursor = next;
+    /// # let _ = (new, cursor);
+    /// # }
+    /// ```
+    pub fn requests_with_cursor(&self, filter: &RequestFilter) -> (Vec<JournalEntry>, u64) {
         self.journal()
             .map(|j| j.select(filter, &self.shared.accounts))
             .unwrap_or_default()
