@@ -14,10 +14,10 @@ use reqwest::{Method, Url, Version};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use crate::config::{ClientBuilder, Token};
+use crate::config::{ClientBuilder, Resolved, Token};
 use crate::error::{ApiError, Error, ErrorCode, HttpError, Result, parse_error_body};
 use crate::models::DataEnvelope;
-use crate::options::{Defaults, RequestOptions, Settings, request_options};
+use crate::options::{RequestOptions, Settings, request_options};
 use crate::pacing::{self, Pacer};
 use crate::response::{HEADER_IDEMPOTENCY_KEY, Head, RateLimit, Response, ResponseMeta, read_head};
 use crate::retry::RetryPolicy;
@@ -49,29 +49,22 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
-    pub(crate) http: reqwest::Client,
-    /// `{base}/api/v1/codes`, parsed once: each call clones it and pushes its segments.
-    pub(crate) codes_base: Url,
-    pub(crate) base_url_str: String,
-    pub(crate) token: Token,
-    pub(crate) auth: HeaderValue,
-    pub(crate) user_agent: HeaderValue,
-    pub(crate) defaults: Defaults,
+    /// What the builder checked and made.
+    pub(crate) config: Resolved,
     pub(crate) pacer: Option<Arc<Pacer>>,
-    pub(crate) log_bodies: bool,
     pub(crate) last_rate_limit: Mutex<Option<RateLimit>>,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("base_url", &self.inner.base_url_str)
-            .field("token", &self.inner.token)
-            .field("timeout", &self.inner.defaults.timeout)
-            .field("deadline", &self.inner.defaults.deadline)
-            .field("retry_policy", &self.inner.defaults.retry)
+            .field("base_url", &self.inner.config.base_url_str)
+            .field("token", &self.inner.config.token)
+            .field("timeout", &self.inner.config.defaults.timeout)
+            .field("deadline", &self.inner.config.defaults.deadline)
+            .field("retry_policy", &self.inner.config.defaults.retry)
             .field("pace_rate_limit", &self.inner.pacer.is_some())
-            .field("log_bodies", &self.inner.log_bodies)
+            .field("log_bodies", &self.inner.config.log_bodies)
             .finish_non_exhaustive()
     }
 }
@@ -141,15 +134,8 @@ impl ClientBuilder {
             .then(|| pacing::shared(&resolved.base_url_str, &resolved.token));
         Ok(Client {
             inner: Arc::new(Inner {
-                http: resolved.http,
-                codes_base: resolved.codes_base,
-                base_url_str: resolved.base_url_str,
-                token: resolved.token,
-                auth: resolved.auth,
-                user_agent: resolved.user_agent,
-                defaults: resolved.defaults,
+                config: resolved,
                 pacer,
-                log_bodies: resolved.log_bodies,
                 last_rate_limit: Mutex::new(None),
             }),
         })
@@ -197,7 +183,7 @@ impl Client {
 
     /// The base URL in use, without a trailing slash.
     pub fn base_url(&self) -> &str {
-        &self.inner.base_url_str
+        &self.inner.config.base_url_str
     }
 
     /// The latest rate-limit budget any response of this client (or its clones) reported.
@@ -211,13 +197,13 @@ impl Client {
 
     /// The client's default retry policy (a call may override it).
     pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.inner.defaults.retry
+        &self.inner.config.defaults.retry
     }
 
     /// `{base}/api/v1/codes[/{shortcode}[/{tail}]]`, the shortcode percent-encoded as one
     /// path segment.
     pub(crate) fn codes_url(&self, shortcode: Option<&str>, tail: Option<&str>) -> Result<Url> {
-        let mut url = self.inner.codes_base.clone();
+        let mut url = self.inner.config.codes_base.clone();
         if shortcode.is_none() && tail.is_none() {
             return Ok(url);
         }
@@ -244,7 +230,7 @@ impl Client {
         call: Call,
     ) -> Result<Response<T>> {
         let reply = self.execute(call).await?;
-        let data = decode::<DataEnvelope<T>>(&reply, &self.inner.token)?.data;
+        let data = decode::<DataEnvelope<T>>(&reply, &self.inner.config.token)?.data;
         Ok(Response::with_meta(data, reply.meta))
     }
 
@@ -254,7 +240,7 @@ impl Client {
         call: Call,
     ) -> Result<Response<T>> {
         let reply = self.execute(call).await?;
-        let data = decode::<T>(&reply, &self.inner.token)?;
+        let data = decode::<T>(&reply, &self.inner.config.token)?;
         Ok(Response::with_meta(data, reply.meta))
     }
 
@@ -263,7 +249,7 @@ impl Client {
     /// the same one.
     pub(crate) async fn execute(&self, call: Call) -> Result<Reply> {
         // The one place client defaults and per-call options meet.
-        let settings = self.inner.defaults.merge(&call.options);
+        let settings = self.inner.config.defaults.merge(&call.options);
         let span = CallSpan::new(
             call.operation,
             &call.method,
@@ -390,10 +376,11 @@ impl Client {
         }
 
         let mut request = inner
+            .config
             .http
             .request(call.method.clone(), call.url.clone())
-            .header(AUTHORIZATION, inner.auth.clone())
-            .header(USER_AGENT, inner.user_agent.clone())
+            .header(AUTHORIZATION, inner.config.auth.clone())
+            .header(USER_AGENT, inner.config.user_agent.clone())
             .header(ACCEPT, HeaderValue::from_static("application/json"));
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);
@@ -402,10 +389,13 @@ impl Client {
             request = request.header(HEADER_IDEMPOTENCY_KEY, idempotency_header(key)?);
         }
         if let Some(body) = &call.body {
-            if inner.log_bodies && telemetry::bodies_enabled() {
+            if inner.config.log_bodies && telemetry::bodies_enabled() {
                 telemetry::body(
                     "request",
-                    &inner.token.mask(String::from_utf8_lossy(body).into_owned()),
+                    &inner
+                        .config
+                        .token
+                        .mask(String::from_utf8_lossy(body).into_owned()),
                 );
             }
             let content_type = call
@@ -418,17 +408,26 @@ impl Client {
         }
 
         let failed = |e: reqwest::Error, request_id: Option<String>| {
-            from_reqwest(e, key.clone(), request_id, cut_by_deadline, &inner.token)
+            from_reqwest(
+                e,
+                key.clone(),
+                request_id,
+                cut_by_deadline,
+                &inner.config.token,
+            )
         };
-        let log_wire = inner.log_bodies && telemetry::bodies_enabled();
+        let log_wire = inner.config.log_bodies && telemetry::bodies_enabled();
         if log_wire && let Some(built) = request.try_clone().and_then(|r| r.build().ok()) {
-            telemetry::headers("request", &logged_headers(built.headers(), &inner.token));
+            telemetry::headers(
+                "request",
+                &logged_headers(built.headers(), &inner.config.token),
+            );
         }
         let mut response = request.send().await.map_err(|e| failed(e, None))?;
         let status = response.status().as_u16();
         let headers = response.headers();
         if log_wire {
-            telemetry::headers("response", &logged_headers(headers, &inner.token));
+            telemetry::headers("response", &logged_headers(headers, &inner.config.token));
         }
         let Head {
             rate_limit,
@@ -436,9 +435,12 @@ impl Client {
             request_id,
             replay,
         } = read_head(headers);
-        let head = call
-            .keep_head
-            .then(|| (response.version(), shown_headers(headers, &inner.token)));
+        let head = call.keep_head.then(|| {
+            (
+                response.version(),
+                shown_headers(headers, &inner.config.token),
+            )
+        });
         if let Some(permit) = &permit {
             match &rate_limit {
                 Some(rate_limit) => permit.observe(rate_limit),
@@ -461,10 +463,11 @@ impl Client {
         let (body, truncated) = read_bounded(&mut response, limit)
             .await
             .map_err(|e| failed(e, request_id.clone()))?;
-        if inner.log_bodies && telemetry::bodies_enabled() {
+        if inner.config.log_bodies && telemetry::bodies_enabled() {
             telemetry::body(
                 "response",
                 &inner
+                    .config
                     .token
                     .mask(String::from_utf8_lossy(&body).into_owned()),
             );
@@ -475,7 +478,7 @@ impl Client {
                 return Err(Error::Decode {
                     status,
                     message: format!("the response body is larger than {MAX_RESPONSE_BYTES} bytes"),
-                    snippet: snippet(&body, &inner.token),
+                    snippet: snippet(&body, &inner.config.token),
                     idempotency_key: key,
                     request_id,
                     attempts: 1,
@@ -496,7 +499,7 @@ impl Client {
         }
 
         let Some(envelope) = parse_error_body(&body) else {
-            let mut http = HttpError::new(status, snippet(&body, &inner.token));
+            let mut http = HttpError::new(status, snippet(&body, &inner.config.token));
             http.rate_limit = rate_limit;
             http.retry_after = retry_after;
             http.request_id = request_id;
@@ -504,7 +507,7 @@ impl Client {
             return Err(Error::Http(Box::new(http)));
         };
         // Whatever the server echoes, the token is masked: code, message, field errors.
-        let token = &inner.token;
+        let token = &inner.config.token;
         let message = envelope
             .message
             .unwrap_or_else(|| crate::error::http_reason(status).to_owned());
@@ -840,7 +843,7 @@ impl RawRequest {
             headers,
             body: reply.body,
             meta: reply.meta,
-            token: self.client.inner.token.clone(),
+            token: self.client.inner.config.token.clone(),
         })
     }
 }

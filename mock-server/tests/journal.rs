@@ -355,11 +355,7 @@ async fn following_the_cursor_shows_a_slow_request_answered_after_a_later_one() 
     let server = MockServer::start(MockConfig::default().seed(1))
         .await
         .unwrap();
-    let addr = server
-        .base_url()
-        .strip_prefix("http://")
-        .unwrap()
-        .to_owned();
+    let addr = server.local_addr().to_string();
     let start = raw_get(&addr, "/_mock/requests").await;
     assert_eq!(start["data"], json!([]));
     let cursor = start["cursor"].as_u64().unwrap();
