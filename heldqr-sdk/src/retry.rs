@@ -126,9 +126,8 @@ impl Error {
     /// Whether retrying the same call (with the same idempotency key) may succeed: 429, 5xx,
     /// an unknown error code, 408 from a proxy, transport errors and timeouts. Known 4xx
     /// codes, decode and configuration errors are permanent.
-    ///
-    /// (Defined here, beside the retry loop's other decisions, so that this module is the one
-    /// place that decides what is retried.)
+    // Defined here, beside the retry loop's other decisions: this module is the one place that
+    // decides what is retried.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(api) => {

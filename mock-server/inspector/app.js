@@ -159,13 +159,20 @@
   async function pollRequests() {
     const gen = generation;
     const q = new URLSearchParams(filterQuery);
-    if (cursor !== null) q.set('after', String(cursor));
+    const sent = cursor;
+    if (sent !== null) q.set('after', String(sent));
     else q.set('limit', String(FIRST_LOAD));
     const page = await call('GET', `/_mock/requests?${q}`);
     if (gen !== generation) return;
+    if (sent !== null && page.cursor < sent) {
+      // The journal has recorded less than we had seen: a new mock on the same address.
+      forgetEntries();
+      return;
+    }
     const got = page.data;
     for (const e of got) entries.set(e.id, e);
-    cursor = page.cursor;
+    // Polls may overlap (the timer, a button): never step the cursor back.
+    cursor = cursor === null ? page.cursor : Math.max(cursor, page.cursor);
     if (entries.size > KEEP) {
       const ids = [...entries.keys()].sort((a, b) => a - b);
       for (const id of ids.slice(0, entries.size - KEEP)) entries.delete(id);

@@ -358,7 +358,8 @@ async fn following_the_cursor_shows_a_slow_request_answered_after_a_later_one() 
     let addr = server.local_addr().to_string();
     let start = raw_get(&addr, "/_mock/requests").await;
     assert_eq!(start["data"], json!([]));
-    let cursor = start["cursor"].as_u64().unwrap();
+    let start_cursor = start["cursor"].as_u64().unwrap();
+    let cursor = start_cursor;
 
     // The slow request: a create whose body has not been sent. The server's 100 Continue
     // says the request has arrived (and taken its id).
@@ -405,5 +406,20 @@ async fn following_the_cursor_shows_a_slow_request_answered_after_a_later_one() 
     let again = raw_get(&addr, &format!("/_mock/requests?after={}", page["cursor"])).await;
     assert_eq!(again["data"], json!([]));
     assert_eq!(again["cursor"], page["cursor"]);
+    // With a limit, the journal comes a page at a time, in the order it was recorded: the
+    // later request first, then the slow one.
+    let first = raw_get(
+        &addr,
+        &format!("/_mock/requests?after={start_cursor}&limit=1"),
+    )
+    .await;
+    assert_eq!(ids(first["data"].as_array().unwrap()), [fast]);
+    let second = raw_get(
+        &addr,
+        &format!("/_mock/requests?after={}&limit=1", first["cursor"]),
+    )
+    .await;
+    assert_eq!(second["data"][0]["idempotency_key"], "slow-1");
+    assert_eq!(second["cursor"], page["cursor"]);
     server.shutdown().await;
 }

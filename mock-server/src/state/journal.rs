@@ -124,10 +124,12 @@ pub struct RequestFilter {
     pub since: Option<u64>,
     /// Only entries recorded after the journal's cursor was at this value (see
     /// [`AppState::requests_with_cursor`](crate::AppState::requests_with_cursor)): polling with
-    /// the last cursor returned misses nothing, a slow request included.
+    /// the last cursor returned gets every entry still kept once, a slow request included.
+    /// With [`limit`](Self::limit), the first `limit` entries recorded after the cursor, and
+    /// the cursor returned stops after them, so the next read goes on from there.
     pub after: Option<u64>,
     /// Only the newest this many of the entries the other criteria select (still returned
-    /// oldest first).
+    /// oldest first); with [`after`](Self::after), the first this many recorded after it.
     pub limit: Option<usize>,
 }
 
@@ -588,14 +590,35 @@ impl Journal {
     }
 
     /// The entries `filter` selects, oldest first, and the cursor as they were read (a later
-    /// read with [`RequestFilter::after`] this cursor returns exactly the entries recorded
-    /// since); `accounts` names the account indexes.
+    /// read with [`RequestFilter::after`] this cursor returns the entries recorded since that
+    /// are still kept); `accounts` names the account indexes.
     pub(crate) fn select(
         &self,
         filter: &RequestFilter,
         accounts: &[String],
     ) -> (Vec<JournalEntry>, u64) {
         let kept = self.kept();
+        if let (Some(after), Some(limit)) = (filter.after, filter.limit) {
+            // A page of the journal as it was recorded: the first `limit` recorded after the
+            // cursor, and the cursor where they stop.
+            let mut page: Vec<&Slot> = kept
+                .entries
+                .iter()
+                .filter(|slot| slot.entry.matches(slot.seq, filter, accounts))
+                .collect();
+            page.sort_unstable_by_key(|slot| slot.seq);
+            let cursor = if page.len() > limit {
+                page.truncate(limit);
+                page.last().map_or(after, |slot| slot.seq)
+            } else {
+                kept.recorded
+            };
+            page.sort_unstable_by_key(|slot| slot.entry.id);
+            return (
+                page.iter().map(|slot| slot.entry.entry(accounts)).collect(),
+                cursor,
+            );
+        }
         // Newest first to stop at the limit, then back to oldest first.
         let mut out: Vec<JournalEntry> = kept
             .entries
@@ -750,6 +773,28 @@ mod tests {
         let (seen, last) = j.select(&RequestFilter::new().after(cursor), &accounts);
         assert_eq!(ids(seen), [id]);
         assert_eq!(last, cursor + 1);
+    }
+
+    #[test]
+    fn with_a_limit_the_cursor_pages_in_the_order_entries_were_recorded() {
+        let accounts = ["a".to_owned()];
+        let j = Journal::new(100, usize::MAX);
+        let ids: Vec<u64> = (0..4).map(|_| j.take_id()).collect();
+        // Answered, so recorded, in the order 3, 1, 4, 2.
+        for &i in &[ids[2], ids[0], ids[3], ids[1]] {
+            j.push(entry(i, 0, "x"));
+        }
+        let page = |after, limit| {
+            let (entries, cursor) =
+                j.select(&RequestFilter::new().after(after).limit(limit), &accounts);
+            (entries.iter().map(|e| e.id).collect::<Vec<_>>(), cursor)
+        };
+        // The first two recorded (3 and 1), shown by id; the cursor stops after them.
+        assert_eq!(page(0, 2), (vec![ids[0], ids[2]], 2));
+        assert_eq!(page(2, 2), (vec![ids[1], ids[3]], 4));
+        assert_eq!(page(4, 2), (vec![], 4));
+        // A zero limit passes over nothing.
+        assert_eq!(page(1, 0), (vec![], 1));
     }
 
     #[test]

@@ -226,9 +226,11 @@ impl AppState {
 
     /// [`requests`](Self::requests), and the journal's cursor as they were read: how many
     /// entries were ever recorded (0 when the journal is off). To follow the journal, pass
-    /// the last cursor to [`RequestFilter::after`]: each read returns exactly the entries
-    /// recorded since the one before, a slow request that finished after a later one included
-    /// (which [`RequestFilter::since`], by id, can miss).
+    /// the last cursor to [`RequestFilter::after`]: each read returns the entries recorded
+    /// since the one before that are still kept (a full journal drops its oldest), each once,
+    /// a slow request that finished after a later one included (which
+    /// [`RequestFilter::since`], by id, can miss). With a [`RequestFilter::limit`] too, a read
+    /// returns at most that many and its cursor stops after them.
     ///
     /// ```
     /// use heldqr_mock::{AppState, MockConfig, RequestFilter};
