@@ -19,7 +19,9 @@ use crate::error::{ApiError, Error, ErrorCode, HttpError, Result, parse_error_bo
 use crate::models::DataEnvelope;
 use crate::options::{RequestOptions, Settings, request_options};
 use crate::pacing::{self, Pacer};
-use crate::response::{HEADER_IDEMPOTENCY_KEY, Head, RateLimit, Response, ResponseMeta, read_head};
+use crate::response::{
+    HEADER_IDEMPOTENCY_KEY, Head, RateLimit, Response, ResponseHead, ResponseMeta, read_head,
+};
 use crate::retry::RetryPolicy;
 use crate::telemetry::{self, CallSpan, GiveUp};
 
@@ -119,7 +121,7 @@ pub(crate) struct Reply {
     pub(crate) body: Vec<u8>,
     pub(crate) meta: ResponseMeta,
     /// The HTTP version and headers, when the call asked for them ([`Call::keep_head`]).
-    pub(crate) head: Option<(Version, HeaderMap)>,
+    pub(crate) head: Option<ResponseHead>,
 }
 
 impl ClientBuilder {
@@ -436,7 +438,7 @@ impl Client {
             replay,
         } = read_head(headers);
         let head = call.keep_head.then(|| {
-            (
+            ResponseHead::new(
                 response.version(),
                 shown_headers(headers, &inner.config.token),
             )
@@ -504,6 +506,7 @@ impl Client {
             http.retry_after = retry_after;
             http.request_id = request_id;
             http.idempotency_key = key;
+            http.head = head;
             return Err(Error::Http(Box::new(http)));
         };
         // Whatever the server echoes, the token is masked: code, message, field errors.
@@ -531,6 +534,7 @@ impl Client {
             idempotency_key: key,
             idempotent_replay: replay,
             attempts: 1,
+            head,
         })))
     }
 }
@@ -837,7 +841,7 @@ impl RawRequest {
         call.content_type = content_type;
         call.keep_head = true;
         let reply = self.client.execute(call).await?;
-        let (version, headers) = reply.head.unwrap_or_default();
+        let ResponseHead { version, headers } = reply.head.unwrap_or_default();
         Ok(RawResponse {
             version,
             headers,

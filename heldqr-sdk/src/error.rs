@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::enums::string_enum;
-use crate::response::RateLimit;
+use crate::response::{RateLimit, ResponseHead};
 
 /// `Result` with the SDK's [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -100,6 +100,9 @@ pub struct ApiError {
     pub idempotent_replay: bool,
     /// How many attempts were made before giving up (1 when not retried).
     pub attempts: u32,
+    /// The answer's version and headers, kept by calls that show heads
+    /// ([`RawRequest::send_raw`](crate::RawRequest::send_raw)); `None` for the typed calls.
+    pub head: Option<ResponseHead>,
 }
 
 impl ApiError {
@@ -117,6 +120,7 @@ impl ApiError {
             idempotency_key: None,
             idempotent_replay: false,
             attempts: 1,
+            head: None,
         }
     }
 
@@ -216,6 +220,9 @@ pub struct HttpError {
     pub idempotency_key: Option<String>,
     /// How many attempts were made before giving up (1 when not retried).
     pub attempts: u32,
+    /// The answer's version and headers, kept by calls that show heads
+    /// ([`RawRequest::send_raw`](crate::RawRequest::send_raw)); `None` for the typed calls.
+    pub head: Option<ResponseHead>,
 }
 
 impl HttpError {
@@ -236,6 +243,7 @@ impl HttpError {
             request_id: None,
             idempotency_key: None,
             attempts: 1,
+            head: None,
         }
     }
 
@@ -383,6 +391,16 @@ impl Error {
                 idempotency_key, ..
             } => idempotency_key.as_deref(),
             Self::Config(_) => None,
+        }
+    }
+
+    /// The error answer's HTTP version and headers, when the call keeps them
+    /// ([`RawRequest::send_raw`](crate::RawRequest::send_raw) does; the typed calls do not).
+    pub fn response_head(&self) -> Option<&ResponseHead> {
+        match self {
+            Self::Api(api) => api.head.as_ref(),
+            Self::Http(http) => http.head.as_ref(),
+            _ => None,
         }
     }
 

@@ -320,7 +320,7 @@ pub use models::{
     Code, CodeStatus, CountryScans, DailyScans, Device, DeviceScans, LifetimeScans, Page,
     Pagination, Plan, ScanReport, ScanWindow, UnknownReport, WindowedScans,
 };
-pub use response::{RateLimit, Response, ResponseMeta};
+pub use response::{RateLimit, Response, ResponseHead, ResponseMeta};
 pub use retry::RetryPolicy;
 
 /// The `reqwest` version the SDK is built on (for [`reqwest::Method`] in

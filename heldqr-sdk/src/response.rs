@@ -4,6 +4,7 @@
 use std::ops::Deref;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use reqwest::Version;
 use reqwest::header::{HeaderMap, HeaderValue};
 
 /// A successful response: the typed data and what the headers said.
@@ -78,6 +79,26 @@ impl<T> Deref for Response<T> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.data
+    }
+}
+
+/// An answer's HTTP version and headers, as received: `Authorization` and
+/// `Proxy-Authorization` dropped, the token masked in any value that echoes it. An error keeps
+/// it when the call shows heads ([`RawRequest::send_raw`](crate::RawRequest::send_raw));
+/// read it with [`Error::response_head`](crate::Error::response_head).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ResponseHead {
+    /// The HTTP version (`HTTP/1.1`, `HTTP/2`).
+    pub version: Version,
+    /// The headers, in the order received.
+    pub headers: HeaderMap,
+}
+
+impl ResponseHead {
+    /// A head with this version and these headers (for tests of code that reads errors).
+    pub fn new(version: Version, headers: HeaderMap) -> Self {
+        Self { version, headers }
     }
 }
 

@@ -124,6 +124,62 @@ async fn send_raw_shows_the_head_without_credentials() {
 }
 
 #[tokio::test]
+async fn an_error_from_send_raw_keeps_its_head_without_credentials() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/codes/nope"))
+        .respond_with(
+            error(404, "not_found")
+                .insert_header("x-request-id", "req_9")
+                .insert_header("authorization", format!("Bearer {TOKEN}").as_str())
+                .insert_header("x-echo", format!("seen {TOKEN} here").as_str()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/codes/teapot"))
+        .respond_with(
+            ResponseTemplate::new(418)
+                .insert_header("x-served-by", "a proxy")
+                .set_body_raw("<html>", "text/html"),
+        )
+        .mount(&server)
+        .await;
+    let client = client(&server.uri());
+
+    let err = client
+        .request(Method::GET, "/api/v1/codes/nope")
+        .send_raw()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Api(_)), "{err:?}");
+    let head = err.response_head().expect("a raw call keeps the head");
+    assert_eq!(head.version, Version::HTTP_11);
+    assert_eq!(head.headers["x-request-id"], "req_9");
+    assert_eq!(head.headers["content-type"], "application/json");
+    assert!(head.headers.get("authorization").is_none());
+    assert_eq!(head.headers["x-echo"], "seen [redacted] here");
+    assert!(!format!("{err:?}").contains(TOKEN));
+
+    // An answer that is not the envelope keeps it too.
+    let err = client
+        .request(Method::GET, "/api/v1/codes/teapot")
+        .send_raw()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Http(_)), "{err:?}");
+    assert_eq!(
+        err.response_head().unwrap().headers["x-served-by"],
+        "a proxy"
+    );
+
+    // The typed calls keep none.
+    let err = client.codes().get("nope").send().await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert!(err.response_head().is_none());
+}
+
+#[tokio::test]
 async fn debug_shows_neither_the_token_nor_the_body() {
     let request = client("http://127.0.0.1:9")
         .request(Method::POST, "/api/v1/codes")

@@ -7,7 +7,7 @@
 use std::io::Read;
 
 use clap::Args;
-use heldqr_sdk::RawResponse;
+use heldqr_sdk::reqwest::header::HeaderMap;
 use heldqr_sdk::reqwest::{Method, StatusCode, Version};
 use serde_json::Value;
 
@@ -36,7 +36,8 @@ gets a generated one, reused on every retry. Errors go to stderr with the usual 
 
 The body is sent byte for byte as given, with Content-Type: application/json (the API judges
 it: a body that is not JSON gets its invalid_json error, exit 5). -i prints the status line and
-every response header (never Authorization), a blank line, then the body.")]
+every response header (never Authorization), a blank line, then the body; for an error answer,
+the status line and headers on stdout and the error on stderr.")]
 pub struct ApiArgs {
     /// HTTP method: GET, POST, PATCH, ... (given alone, it is the PATH of a GET).
     pub method: String,
@@ -115,14 +116,24 @@ pub async fn run(args: ApiArgs, ctx: &Ctx) -> Result<(), CliError> {
         Ok(raw) => raw,
         Err(err) => {
             if let Some(status) = err.status().filter(|_| args.include) {
-                ctx.ui.stdout_text(&error_head_text(status, &err))?;
+                // The whole head as received (the SDK keeps it on a raw call's error), or, were
+                // it missing, what the error read of it.
+                let text = match err.response_head() {
+                    Some(head) => head_text(head.version, status, &head.headers),
+                    None => error_head_text(status, &err),
+                };
+                // Ended by a blank line, as on the wire and as for a success.
+                ctx.ui.stdout_text(&format!("{text}\n"))?;
             }
             return Err(err.into());
         }
     };
     if args.include {
         // The blank line that ends the head, as on the wire.
-        ctx.ui.stdout_text(&format!("{}\n", head_text(&raw)))?;
+        ctx.ui.stdout_text(&format!(
+            "{}\n",
+            head_text(raw.version(), raw.status(), raw.headers())
+        ))?;
     }
     let value = raw.json()?;
     if value.is_null() {
@@ -191,17 +202,17 @@ fn status_text(version: &str, status: u16) -> String {
 
 /// The status line (`HTTP/1.1 200 OK`, `HTTP/2 201 Created`) and every header the SDK shows
 /// (never `Authorization`), one terminal-safe line each, as received.
-fn head_text(raw: &RawResponse) -> String {
-    let version = match raw.version() {
+fn head_text(version: Version, status: u16, headers: &HeaderMap) -> String {
+    let version = match version {
         Version::HTTP_09 => "HTTP/0.9",
         Version::HTTP_10 => "HTTP/1.0",
         Version::HTTP_2 => "HTTP/2",
         Version::HTTP_3 => "HTTP/3",
         _ => "HTTP/1.1",
     };
-    let mut text = status_text(version, raw.status());
+    let mut text = status_text(version, status);
     text.push('\n');
-    for (name, value) in raw.headers() {
+    for (name, value) in headers {
         let value = String::from_utf8_lossy(value.as_bytes());
         text.push_str(&format!(
             "{}: {}\n",

@@ -229,11 +229,22 @@ fn raw_errors_use_the_usual_exit_codes() {
     let mock = Mock::start();
     let cli = Heldqr::with_token(&mock, PRO);
     cli.run(&["api", "GET", "codes/nope"]).fails(4, "not_found");
-    // -i on an error answer: its status line and what the error kept of its head, on stdout.
+    // -i on an error answer: its whole head, as for a success, on stdout.
     let head = cli.run(&["api", "-i", "codes/nope"]).fails(4, "not_found");
     assert!(
-        head.stdout.starts_with("HTTP 404 Not Found\n"),
+        head.stdout.starts_with("HTTP/1.1 404 Not Found\n"),
         "{}",
+        head.stdout
+    );
+    assert!(
+        head.stdout.contains("\nContent-Type: application/json\n"),
+        "{}",
+        head.stdout
+    );
+    assert!(head.stdout.contains("\nDate: "), "{}", head.stdout);
+    assert!(
+        head.stdout.ends_with("\n\n"),
+        "the head ends with a blank line: {}",
         head.stdout
     );
     assert!(
