@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use heldqr_mock::{
-    DEFAULT_BURST_LEN, FaultConfig, MAX_LATENCY, MockClock, MockConfig, MockServer, Plan, TokenSpec,
+    DEFAULT_BURST_LEN, FaultConfig, MAX_LATENCY, MockClock, MockConfig, MockServer, Plan,
+    TokenSpec, Workers,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -484,7 +485,14 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
     let mut signals = StopSignals::register();
     let listen = config.rate_limit_config();
-    let server = match MockServer::start(config.clone()).await {
+    // Connections are served on one thread per core, each its own runtime (see `Workers`); this
+    // runtime keeps the accept loop and the signals.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = match Workers::start(cores) {
+        Ok(workers) => MockServer::start_on(config.clone(), workers).await,
+        Err(e) => Err(e),
+    };
+    let server = match started {
         Ok(s) => s,
         Err(e) => {
             let _ = writeln!(std::io::stderr().lock(), "heldqr-mock: cannot start: {e}");
@@ -574,7 +582,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -36,6 +36,7 @@ mod routes;
 mod server;
 mod state;
 mod validate;
+mod workers;
 
 pub use body::BODY_LIMIT;
 pub use clock::MockClock;
@@ -55,3 +56,4 @@ pub use state::{
     AppState, FaultCounts, JOURNAL_BODY_LIMIT, JOURNAL_HEADER_LIMIT, JournalEntry, JournalMessage,
     RequestFilter,
 };
+pub use workers::Workers;
