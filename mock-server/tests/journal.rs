@@ -268,6 +268,33 @@ async fn the_journal_is_bounded_in_entries_and_bytes() {
         JOURNAL_BODY_LIMIT
     );
 
+    // An answer over the limit is kept cut, and marked; one within it is kept whole.
+    let m = Mock::new();
+    for i in 0..40 {
+        let label = format!("{}{i}", "x".repeat(150));
+        let body = json!({"target_url": "https://example.com", "label": label}).to_string();
+        let key = format!("k{i}");
+        assert_eq!(
+            create(&m, PRO, key.as_bytes(), &body).send().await.status,
+            201
+        );
+    }
+    let page = m.get("/api/v1/codes?page_size=100", PRO).await;
+    assert!(
+        page.text().len() > JOURNAL_BODY_LIMIT,
+        "{}",
+        page.text().len()
+    );
+    let one = m.get("/api/v1/codes?page_size=1", PRO).await;
+    let kept = journal(&m, "?method=GET").await;
+    assert_eq!(kept[0]["response"]["body_truncated"], true);
+    assert_eq!(
+        kept[0]["response"]["body"].as_str().unwrap(),
+        &page.text()[..JOURNAL_BODY_LIMIT]
+    );
+    assert_eq!(kept[1]["response"]["body_truncated"], false);
+    assert_eq!(kept[1]["response"]["body"], one.json);
+
     // Entries: the last N.
     let m = Mock::with(MockConfig::default().journal_size(3));
     for _ in 0..5 {
