@@ -10,19 +10,22 @@
 //! thread to serve it. The state the threads share (the store, the journal, the rate limit, the
 //! log) is the same as with one runtime.
 //!
-//! The price: a request that runs long on the CPU (a large list page, a large body to parse)
-//! delays the other connections of its thread, where a multi-threaded runtime would move them.
+//! A new connection goes to the thread with the fewest open connections (ties in turn), so
+//! clients that keep some connections and churn others still spread over the cores. The price:
+//! a request that runs long on the CPU (a large list page, a large body to parse) delays the
+//! other connections of its thread, where a multi-threaded runtime would move them.
 
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
-/// Threads that serve connections, one single-threaded tokio runtime each; the connections
-/// are handed to them in turn, and each stays on its thread (see
+/// Threads that serve connections, one single-threaded tokio runtime each; each new connection
+/// goes to the thread with the fewest open ones and stays there (see
 /// [`MockServer::start_on`](crate::MockServer::start_on)).
 ///
 /// Dropping it stops the threads' runtimes (their tasks are dropped); it does not wait for
@@ -40,6 +43,9 @@ use tokio::task::JoinSet;
 /// ```
 pub struct Workers {
     handles: Vec<Handle>,
+    /// Each thread's open connections (tasks spawned and not yet ended).
+    open: Vec<Arc<AtomicUsize>>,
+    /// Where the search for the fewest starts, so ties go round in turn.
     next: AtomicUsize,
     // Dropped with the `Workers`: each thread's runtime then returns from `block_on`.
     _stop: Vec<oneshot::Sender<()>>,
@@ -66,6 +72,7 @@ impl Workers {
                 })?;
         }
         Ok(Workers {
+            open: (0..handles.len()).map(|_| Arc::default()).collect(),
             handles,
             next: AtomicUsize::new(0),
             _stop: stop,
@@ -82,14 +89,44 @@ impl Workers {
         self.handles.is_empty()
     }
 
-    /// Spawns `task` into `set` on the next thread in turn.
+    /// Spawns `task` into `set` on the thread with the fewest open tasks (of the ones tied,
+    /// the next in turn); it counts as open there until it ends or is dropped.
     pub(crate) fn spawn<T, F>(&self, set: &mut JoinSet<T>, task: F)
     where
         F: Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {
-        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
-        set.spawn_on(task, &self.handles[n]);
+        let threads = self.handles.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % threads;
+        // `min_by_key` keeps the first of equals: the search order makes ties go in turn.
+        let chosen = (0..threads)
+            .map(|k| (start + k) % threads)
+            .min_by_key(|&i| self.open[i].load(Ordering::Relaxed))
+            .unwrap_or(start);
+        let open = Open::count(&self.open[chosen]);
+        set.spawn_on(
+            async move {
+                let _open = open;
+                task.await
+            },
+            &self.handles[chosen],
+        );
+    }
+}
+
+/// One open task on a thread, counted until dropped.
+struct Open(Arc<AtomicUsize>);
+
+impl Open {
+    fn count(open: &Arc<AtomicUsize>) -> Open {
+        open.fetch_add(1, Ordering::Relaxed);
+        Open(open.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -98,5 +135,48 @@ impl std::fmt::Debug for Workers {
         f.debug_struct("Workers")
             .field("threads", &self.handles.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The name of the thread a task spawned on `workers` ran on.
+    async fn ran_on(workers: &Workers, set: &mut JoinSet<String>) -> String {
+        workers.spawn(set, async {
+            std::thread::current().name().unwrap_or("?").to_owned()
+        });
+        set.join_next().await.unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_new_task_goes_to_the_thread_with_the_fewest_open_ones() {
+        let workers = Workers::start(2).unwrap();
+        // Ties go in turn.
+        let mut set = JoinSet::new();
+        assert_eq!(ran_on(&workers, &mut set).await, "heldqr-mock-0");
+        assert_eq!(ran_on(&workers, &mut set).await, "heldqr-mock-1");
+
+        // A task that stays open on thread 0 (the next in turn): every short one after it goes
+        // to thread 1, which has none open, while it lasts.
+        let (release, held) = oneshot::channel::<()>();
+        let mut long = JoinSet::new();
+        workers.spawn(&mut long, async move {
+            let _ = held.await;
+            std::thread::current().name().unwrap_or("?").to_owned()
+        });
+        for _ in 0..3 {
+            assert_eq!(ran_on(&workers, &mut set).await, "heldqr-mock-1");
+        }
+        release.send(()).unwrap();
+        assert_eq!(long.join_next().await.unwrap().unwrap(), "heldqr-mock-0");
+        // Ended: counted no more, so ties again, in turn.
+        let both: std::collections::BTreeSet<String> = [
+            ran_on(&workers, &mut set).await,
+            ran_on(&workers, &mut set).await,
+        ]
+        .into();
+        assert_eq!(both.len(), 2, "{both:?}");
     }
 }
