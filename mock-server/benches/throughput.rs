@@ -8,6 +8,10 @@
 //!    the same request on a minimal axum route in the same run, alternating rounds: requests
 //!    per second, p50/p99 latency, the medians and the ratios.
 //!
+//! The mock is served on the bench's own runtime (`MockServer::start`, as a Rust test serves
+//! it), beside the load client and the bare route; the binary's thread per core serving
+//! (`Workers`) is measured by `benches/wrk.sh`.
+//!
 //! Everything is on 127.0.0.1. Run: `cargo bench -p heldqr-mock --bench throughput`
 //! (`BENCH_SECS` sets the seconds per run, default 5; `BENCH_ROUNDS` the rounds, default 3;
 //! `BENCH_CONNECTIONS` the connections). `benches/wrk.sh` measures the release binary with an
