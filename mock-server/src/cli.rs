@@ -66,6 +66,11 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = heldqr_mock::DEFAULT_MAX_CONNECTIONS, env = "HELDQR_MOCK_MAX_CONNECTIONS")]
     max_connections: usize,
 
+    /// Threads that serve connections, each connection on one of them for its whole life
+    /// (thread per core) [default: the CPUs this process may use]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), env = "HELDQR_MOCK_THREADS")]
+    threads: Option<u16>,
+
     /// Seconds a client may take to send a request's headers, counted from the end of the
     /// previous answer: so also how long an idle keep-alive connection stays open. At most
     /// 365 days.
@@ -261,9 +266,21 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 /// Descriptors kept for the listener, the process's own files and connections being refused.
 const RESERVED_DESCRIPTORS: u64 = 64;
 
+/// Descriptors each connection thread's runtime holds (its epoll and its waker).
+const DESCRIPTORS_PER_THREAD: u64 = 2;
+
+/// The threads that serve connections: `--threads`, else the CPUs this process may use.
+fn connection_threads(args: &Args) -> usize {
+    args.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        usize::from,
+    )
+}
+
 /// Raises the soft descriptor limit to the hard one and returns `wanted` lowered to fit under
-/// it, so the connection cap is reached (and idle connections evicted) before `accept` fails.
-fn fit_under_descriptor_limit(wanted: usize) -> usize {
+/// it beside `threads` connection threads, so the connection cap is reached (and idle
+/// connections evicted) before `accept` fails.
+fn fit_under_descriptor_limit(wanted: usize, threads: usize) -> usize {
     #[cfg(unix)]
     {
         let mut lim = libc::rlimit {
@@ -286,7 +303,9 @@ fn fit_under_descriptor_limit(wanted: usize) -> usize {
             }
             lim.rlim_cur
         };
-        let room = soft.saturating_sub(RESERVED_DESCRIPTORS).max(1);
+        let reserved = RESERVED_DESCRIPTORS
+            .saturating_add(DESCRIPTORS_PER_THREAD.saturating_mul(threads as u64));
+        let room = soft.saturating_sub(reserved).max(1);
         let fitted = usize::try_from(room).unwrap_or(usize::MAX).min(wanted);
         if fitted < wanted {
             let _ = writeln!(
@@ -297,7 +316,10 @@ fn fit_under_descriptor_limit(wanted: usize) -> usize {
         fitted
     }
     #[cfg(not(unix))]
-    wanted
+    {
+        let _ = threads;
+        wanted
+    }
 }
 
 /// `heldqr-mock probe`: one `GET /healthz` over a plain TCP connection to `listen` (an
@@ -416,7 +438,10 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
     }
     config = config
         .max_codes_per_account(args.max_codes)
-        .max_connections(fit_under_descriptor_limit(args.max_connections))
+        .max_connections(fit_under_descriptor_limit(
+            args.max_connections,
+            connection_threads(args),
+        ))
         .header_timeout(args.header_timeout)
         .body_timeout(args.body_timeout);
     if let Some(admin) = &args.admin_token {
@@ -482,13 +507,12 @@ impl StopSignals {
 /// How long requests in flight may take to finish after SIGTERM/SIGINT.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
-async fn run(config: MockConfig, dev_tokens: bool) -> ExitCode {
+async fn run(config: MockConfig, dev_tokens: bool, threads: usize) -> ExitCode {
     let mut signals = StopSignals::register();
     let listen = config.rate_limit_config();
     // Connections are served on one thread per core, each its own runtime (see `Workers`); this
     // runtime keeps the accept loop and the signals.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let started = match Workers::start(cores) {
+    let started = match Workers::start(threads) {
         Ok(workers) => MockServer::start_on(config.clone(), workers).await,
         Err(e) => Err(e),
     };
@@ -595,7 +619,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = runtime.block_on(run(config, args.tokens.is_empty()));
+    let code = runtime.block_on(run(
+        config,
+        args.tokens.is_empty(),
+        connection_threads(&args),
+    ));
     // A request stuck on a full log buffer (stderr not read) must not keep the process from
     // exiting: the runtime gets a moment, then the log its own grace (see `logging`).
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
@@ -716,6 +744,18 @@ mod tests {
         assert_eq!(defaults.propagation_delay, Duration::ZERO);
         assert_eq!(defaults.journal_size, heldqr_mock::DEFAULT_JOURNAL_SIZE);
         assert!(config_from(&args).is_ok());
+    }
+
+    #[test]
+    fn threads_default_to_the_cpus_and_are_at_least_one() {
+        let args = Args::parse_from(["heldqr-mock", "--threads", "3"]);
+        assert_eq!(connection_threads(&args), 3);
+        let defaults = Args::parse_from(["heldqr-mock"]);
+        assert_eq!(
+            connection_threads(&defaults),
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+        assert!(Args::try_parse_from(["heldqr-mock", "--threads", "0"]).is_err());
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //! it runs at once, it wakes a parked worker to take some (a `futex` wake-up and, on a machine
 //! whose cores a load generator shares, a context switch). Under load on 2 cores that hand-off
 //! costs more than it balances (see BENCHMARKS.md, "Thread per core"). Here the accept loop
-//! hands each new connection, in turn, to one thread, whose runtime then polls that socket
-//! and runs every request on it: a connection never moves, so nothing is woken on another
-//! thread to serve it. The state the threads share (the store, the journal, the rate limit, the
+//! hands each new connection to one thread, whose runtime then polls that socket and runs
+//! every request on it: a connection never moves, so no other thread is woken to serve its
+//! requests (only its start and its end wake a thread: the worker's, the accept loop's). The state the threads share (the store, the journal, the rate limit, the
 //! log) is the same as with one runtime.
 //!
 //! A new connection goes to the thread with the fewest open connections (ties in turn), so
@@ -47,31 +47,58 @@ pub struct Workers {
     open: Vec<Arc<AtomicUsize>>,
     /// Where the search for the fewest starts, so ties go round in turn.
     next: AtomicUsize,
+    /// Not joined on drop (a thread may be held by a request stuck on a full log buffer);
+    /// tests join them.
+    #[cfg_attr(not(test), allow(dead_code))]
+    joins: Vec<std::thread::JoinHandle<()>>,
     // Dropped with the `Workers`: each thread's runtime then returns from `block_on`.
     _stop: Vec<oneshot::Sender<()>>,
 }
 
 impl Workers {
     /// Starts `threads` threads (at least one), named `heldqr-mock-N`, each running a
-    /// single-threaded runtime with I/O and timers until the `Workers` is dropped. Fails when a
-    /// runtime or a thread cannot be made (the ones already started stop again).
+    /// single-threaded runtime with I/O and timers (two descriptors each) until the `Workers`
+    /// is dropped. Waits until each has made its runtime. Fails when a runtime or a thread
+    /// cannot be made (the ones already started stop again).
     pub fn start(threads: usize) -> io::Result<Workers> {
         let threads = threads.max(1);
         let mut handles = Vec::with_capacity(threads);
         let mut stop = Vec::with_capacity(threads);
+        let mut joins = Vec::with_capacity(threads);
         for n in 0..threads {
-            let runtime = Builder::new_current_thread().enable_all().build()?;
-            let (tx, rx) = oneshot::channel::<()>();
-            handles.push(runtime.handle().clone());
-            stop.push(tx);
-            std::thread::Builder::new()
+            let (made_tx, made) = std::sync::mpsc::sync_channel::<io::Result<Handle>>(1);
+            let (stop_tx, stop_rx) = oneshot::channel::<()>();
+            // The runtime is made, run and dropped on its own thread (a runtime may not be
+            // dropped inside another's `block_on`, where `start` may be called).
+            let join = std::thread::Builder::new()
                 .name(format!("heldqr-mock-{n}"))
                 .spawn(move || {
+                    let runtime = match Builder::new_current_thread()
+                        .enable_io()
+                        .enable_time()
+                        .build()
+                    {
+                        Ok(runtime) => runtime,
+                        Err(e) => {
+                            let _ = made_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    if made_tx.send(Ok(runtime.handle().clone())).is_err() {
+                        return;
+                    }
                     // A closed sender (dropped `Workers`) ends it as a sent value would.
-                    let _ = runtime.block_on(rx);
+                    let _ = runtime.block_on(stop_rx);
                 })?;
+            let handle = made
+                .recv()
+                .map_err(|_| io::Error::other("a worker thread ended before its runtime"))??;
+            handles.push(handle);
+            stop.push(stop_tx);
+            joins.push(join);
         }
         Ok(Workers {
+            joins,
             open: (0..handles.len()).map(|_| Arc::default()).collect(),
             handles,
             next: AtomicUsize::new(0),
@@ -178,5 +205,23 @@ mod tests {
         ]
         .into();
         assert_eq!(both.len(), 2, "{both:?}");
+    }
+
+    #[test]
+    fn dropping_the_workers_ends_their_threads() {
+        let mut workers = Workers::start(2).unwrap();
+        let joins = std::mem::take(&mut workers.joins);
+        assert_eq!(joins.len(), 2);
+        drop(workers);
+        let (done, ended) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for join in joins {
+                join.join().unwrap();
+            }
+            let _ = done.send(());
+        });
+        ended
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("every worker thread ended");
     }
 }

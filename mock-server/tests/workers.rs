@@ -66,7 +66,8 @@ async fn connections_spread_over_the_workers_keep_state_and_drain_on_shutdown() 
         .await
         .unwrap();
     let addr = server.local_addr();
-    // A create on one connection is read on others (handed to the other worker in turn).
+    // A create on one connection is read on others: while it stays open, the next one goes to
+    // the other worker (the one with fewer open connections), so both see the same state.
     let body = r#"{"target_url": "https://example.com/menu", "shortcode": "on-workers"}"#;
     let mut first = TcpStream::connect(addr).await.unwrap();
     first
@@ -111,15 +112,33 @@ async fn connections_spread_over_the_workers_keep_state_and_drain_on_shutdown() 
     let n = slow.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 100"));
     let stopping = tokio::spawn(server.shutdown());
+    // The server has stopped accepting (so every connection was told to finish) before the
+    // rest of the body is sent.
+    while !refused_or_closed(addr).await {
+        tokio::task::yield_now().await;
+    }
     let same_length = body.replace("on-workers", "in-flight1");
     slow.write_all(same_length.as_bytes()).await.unwrap();
     let answer = read_answer(&mut slow).await;
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     stopping.await.unwrap();
-    assert!(
-        TcpStream::connect(addr).await.is_err(),
-        "the port is closed"
-    );
+    assert!(refused_or_closed(addr).await, "the port is closed");
+}
+
+/// True when nothing answers HTTP at `addr`: the connection is refused, or (when another
+/// test's server happens to be given the freed port) closed or reset without our answer.
+async fn refused_or_closed(addr: std::net::SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect(addr).await else {
+        return true;
+    };
+    if stream.write_all(HEALTH).await.is_err() {
+        return true;
+    }
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await,
+        Ok(Ok(0) | Err(_))
+    )
 }
 
 #[tokio::test]
