@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::nobody_serves;
 use heldqr_mock::{DEV_TOKEN_PRO, MockConfig, MockServer};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -36,28 +37,11 @@ async fn http(
     (status, out)
 }
 
-/// True when nothing answers HTTP at `base` any more: the connection is refused, or (when a
-/// process that another test forks at this moment still holds a copy of the closed listener
-/// until its exec) accepted by the kernel and then reset or closed without an answer.
-async fn nobody_serves(base: &str) -> bool {
-    let Ok(mut stream) = TcpStream::connect(base.strip_prefix("http://").unwrap()).await else {
-        return true;
-    };
-    let req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    if stream.write_all(req.as_bytes()).await.is_err() {
-        return true;
-    }
-    let mut buf = [0u8; 64];
-    matches!(
-        tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await,
-        Ok(Ok(0) | Err(_))
-    )
-}
-
 #[tokio::test]
 async fn mock_server_serves_on_a_free_port_and_shuts_down() {
     let server = MockServer::start(MockConfig::default()).await.unwrap();
     let base = server.base_url().to_owned();
+    let server_addr = server.local_addr();
     assert!(base.starts_with("http://127.0.0.1:"));
     assert!(!base.ends_with('/'));
     let (status, text) = http(&base, "GET", "/healthz", &[], "").await;
@@ -90,7 +74,7 @@ async fn mock_server_serves_on_a_free_port_and_shuts_down() {
     );
 
     server.shutdown().await;
-    assert!(nobody_serves(&base).await, "the port is closed");
+    assert!(nobody_serves(server_addr).await, "the port is closed");
 }
 
 #[tokio::test]

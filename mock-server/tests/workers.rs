@@ -1,9 +1,12 @@
 //! `MockServer::start_on` with `Workers` (what the binary runs): connections are served on the
 //! workers' threads, each for its whole life, drain on shutdown, and stop with the server.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use common::nobody_serves;
 use heldqr_mock::{DEV_TOKEN_PRO, MockConfig, MockServer, Workers};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -114,7 +117,7 @@ async fn connections_spread_over_the_workers_keep_state_and_drain_on_shutdown() 
     let stopping = tokio::spawn(server.shutdown());
     // The server has stopped accepting (so every connection was told to finish) before the
     // rest of the body is sent.
-    while !refused_or_closed(addr).await {
+    while !nobody_serves(addr).await {
         tokio::task::yield_now().await;
     }
     let same_length = body.replace("on-workers", "in-flight1");
@@ -122,23 +125,7 @@ async fn connections_spread_over_the_workers_keep_state_and_drain_on_shutdown() 
     let answer = read_answer(&mut slow).await;
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     stopping.await.unwrap();
-    assert!(refused_or_closed(addr).await, "the port is closed");
-}
-
-/// True when nothing answers HTTP at `addr`: the connection is refused, or (when another
-/// test's server happens to be given the freed port) closed or reset without our answer.
-async fn refused_or_closed(addr: std::net::SocketAddr) -> bool {
-    let Ok(mut stream) = TcpStream::connect(addr).await else {
-        return true;
-    };
-    if stream.write_all(HEALTH).await.is_err() {
-        return true;
-    }
-    let mut buf = [0u8; 64];
-    matches!(
-        tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await,
-        Ok(Ok(0) | Err(_))
-    )
+    assert!(nobody_serves(addr).await, "the port is closed");
 }
 
 #[tokio::test]

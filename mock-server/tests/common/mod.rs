@@ -14,6 +14,26 @@ use tower::ServiceExt;
 
 pub mod process;
 
+/// True when nothing answers HTTP at `addr` any more: the connection is refused, or accepted
+/// by the kernel and then reset or closed without an answer (when a process another test
+/// forks at that moment still holds a copy of the closed listener until its exec, or another
+/// test's server was just given the freed port).
+pub async fn nobody_serves(addr: std::net::SocketAddr) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
+        return true;
+    };
+    let req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    if stream.write_all(req.as_bytes()).await.is_err() {
+        return true;
+    }
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
 pub use heldqr_mock::{
     DEV_TOKEN_BUSINESS as BUSINESS, DEV_TOKEN_FREE as FREE, DEV_TOKEN_PRO as PRO,
 };
