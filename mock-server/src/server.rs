@@ -233,11 +233,13 @@ async fn accept_loop<S: AppService>(
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _peer)) => match open.admit() {
                     Admit::Serve(id, slot) => {
-                        let (service, state, stop) = (service.clone(), state.clone(), conn_stop.clone());
+                        let app = service.clone();
+                        let shared = state.clone();
+                        let told = conn_stop.clone();
                         match &workers {
                             None => {
                                 conns.spawn(async move {
-                                    serve_connection(tcp, service, state, stop, drops, slot).await;
+                                    serve_connection(tcp, app, shared, told, drops, slot).await;
                                     Some(id)
                                 });
                             }
@@ -245,7 +247,7 @@ async fn accept_loop<S: AppService>(
                             Some(workers) => match tcp.into_std() {
                                 Ok(tcp) => workers.spawn(&mut conns, async move {
                                     if let Ok(tcp) = TcpStream::from_std(tcp) {
-                                        serve_connection(tcp, service, state, stop, drops, slot)
+                                        serve_connection(tcp, app, shared, told, drops, slot)
                                             .await;
                                     }
                                     Some(id)

@@ -7,8 +7,9 @@
 //! costs more than it balances (see BENCHMARKS.md, "Thread per core"). Here the accept loop
 //! hands each new connection to one thread, whose runtime then polls that socket and runs
 //! every request on it: a connection never moves, so no other thread is woken to serve its
-//! requests (only its start and its end wake a thread: the worker's, the accept loop's). The state the threads share (the store, the journal, the rate limit, the
-//! log) is the same as with one runtime.
+//! requests (only its start and its end wake a thread: the worker's, the accept loop's). The
+//! state the threads share (the store, the journal, the rate limit, the log) is the same as
+//! with one runtime.
 //!
 //! A new connection goes to the thread with the fewest open connections (ties in turn), so
 //! clients that keep some connections and churn others still spread over the cores. The price:
