@@ -14,7 +14,8 @@
 //! A new connection goes to the thread with the fewest open connections (ties in turn), so
 //! clients that keep some connections and churn others still spread over the cores. The price:
 //! a request that runs long on the CPU (a large list page, a large body to parse) delays the
-//! other connections of its thread, where a multi-threaded runtime would move them.
+//! other connections of its thread, where a multi-threaded runtime would move them, and an
+//! HTTP/2 connection's streams (hyper spawns a task per stream) all run on its one thread.
 
 use std::future::Future;
 use std::io;
