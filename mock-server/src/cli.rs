@@ -67,8 +67,8 @@ struct Args {
     max_connections: usize,
 
     /// Threads that serve connections, each connection on one of them for its whole life
-    /// (thread per core) [default: the CPUs this process may use]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), env = "HELDQR_MOCK_THREADS")]
+    /// (thread per core), 1 to 1024 [default: the CPUs this process may use]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS), env = "HELDQR_MOCK_THREADS")]
     threads: Option<u16>,
 
     /// Seconds a client may take to send a request's headers, counted from the end of the
@@ -265,6 +265,10 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 
 /// Descriptors kept for the listener, the process's own files and connections being refused.
 const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// The most `--threads`: beyond it a machine runs out of descriptors or threads before it
+/// gains any speed (each thread's runtime holds two descriptors and a stack).
+const MAX_THREADS: i64 = 1024;
 
 /// Descriptors each connection thread's runtime holds (its epoll and its waker).
 const DESCRIPTORS_PER_THREAD: u64 = 2;
@@ -756,6 +760,8 @@ mod tests {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         );
         assert!(Args::try_parse_from(["heldqr-mock", "--threads", "0"]).is_err());
+        assert!(Args::try_parse_from(["heldqr-mock", "--threads", "1024"]).is_ok());
+        assert!(Args::try_parse_from(["heldqr-mock", "--threads", "1025"]).is_err());
     }
 
     #[test]
