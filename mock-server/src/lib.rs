@@ -36,6 +36,7 @@ mod routes;
 mod server;
 mod state;
 mod validate;
+mod when_woken;
 mod workers;
 
 pub use body::BODY_LIMIT;

@@ -37,6 +37,7 @@ use crate::header_timer::HeaderTimer;
 use crate::layers::faults::DropConnection;
 use crate::routes;
 use crate::state::{AppState, DropKind, JournalEntry, RequestFilter};
+use crate::when_woken::WhenWoken;
 use crate::workers::Workers;
 
 /// A mock server running on a TCP port, for tests, examples and the binary.
@@ -389,11 +390,24 @@ async fn serve_connection<S: AppService>(
     tokio::pin!(conn);
     let mut draining = false;
     loop {
-        tokio::select! {
+        // The rare events, polled only when one of them fires (not on each of the
+        // connection's wake-ups).
+        let rare = WhenWoken::new(async {
+            tokio::select! {
+                // At the connection cap, the oldest idle connection makes room for a new one.
+                () = slot.evicted() => Rare::Evicted,
+                Some(kind) = drop_rx.recv() => Rare::Dropped(kind),
+                _ = stop.wait_for(|stopping| *stopping), if !draining => Rare::Stopping,
+            }
+        });
+        let rare = tokio::select! {
+            biased;
             _ = conn.as_mut() => return,
-            // At the connection cap, the oldest idle connection makes room for a new one.
-            () = slot.evicted() => return,
-            Some(kind) = drop_rx.recv() => {
+            rare = rare => rare,
+        };
+        match rare {
+            Rare::Evicted => return,
+            Rare::Dropped(kind) => {
                 // HTTP/1.1: the request in flight is dropped with the connection, nothing is
                 // written; a reset sets SO_LINGER 0 so closing the socket sends RST.
                 if kind == DropKind::Reset {
@@ -401,12 +415,19 @@ async fn serve_connection<S: AppService>(
                 }
                 return;
             }
-            _ = async { let _ = stop.wait_for(|stopping| *stopping).await; }, if !draining => {
+            Rare::Stopping => {
                 draining = true;
                 conn.as_mut().graceful_shutdown();
             }
         }
     }
+}
+
+/// What ends a connection, or starts its draining, besides the connection itself.
+enum Rare {
+    Evicted,
+    Dropped(DropKind),
+    Stopping,
 }
 
 /// The most bytes of request headers (the HTTP/1.1 read buffer, the HTTP/2 header list).
