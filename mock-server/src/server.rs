@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Version;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -338,8 +338,16 @@ async fn serve_connection<S: AppService>(
         let faults = faults.clone();
         let h2 = req.version() == Version::HTTP_2;
         // A body that stalls longer than the body timeout between its pieces fails its read
-        // (408 `request_timeout`).
-        let req = req.map(|b| Body::new(TimeoutBody::new(body_timeout, b)));
+        // (408 `request_timeout`). A request without a body (most of them) gets the empty
+        // body: the timeout's wrapper would hide that it is empty (it does not pass
+        // `is_end_stream` on), and the journal would then tape a body that never comes.
+        let req = req.map(|b| {
+            if b.is_end_stream() {
+                Body::empty()
+            } else {
+                Body::new(TimeoutBody::new(body_timeout, b))
+            }
+        });
         // Borrowed only for the synchronous call, by one request at a time (hyper calls a
         // connection's service from that connection's task, one request after another), so
         // never twice.

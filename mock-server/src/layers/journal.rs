@@ -286,7 +286,7 @@ fn record_headers(
 ) -> HeaderBlock {
     HeaderBlock::record(
         lead,
-        h.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+        || h.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
         |name, value, out| {
             let masked = name == header::AUTHORIZATION.as_str();
             if masked {

@@ -195,6 +195,20 @@ const SEP: u8 = 0;
 /// never holds).
 const CUT: u8 = 1;
 
+/// How many bytes of `bytes` are [`SEP`] or [`CUT`]. Counted in runs of 255 with a byte-wide
+/// count, so the compiler compares 16 or 32 bytes at a time.
+fn separator_bytes(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|run| {
+            usize::from(
+                run.iter()
+                    .fold(0u8, |n, b| n.wrapping_add(u8::from(*b <= CUT))),
+            )
+        })
+        .sum()
+}
+
 /// One message as recorded, in one allocation: a lead (a request's target; nothing for an
 /// answer), its headers (`name SEP value [CUT] SEP`, repeated: at most
 /// [`JOURNAL_HEADER_COUNT`] names, each value cut at [`JOURNAL_HEADER_LIMIT`] bytes), then a
@@ -207,15 +221,19 @@ pub(crate) struct HeaderBlock {
 }
 
 impl HeaderBlock {
-    /// Records `lead`, then `(name, value)` pairs, a name's values next to each other (as
-    /// `HeaderMap` iterates), then `tail`; `shown` may write a replacement for a value into
-    /// the buffer it is given (the token masked) and say so.
-    pub(crate) fn record<'a>(
+    /// Records `lead`, then the `(name, value)` pairs `pairs` makes, a name's values next to
+    /// each other (as `HeaderMap` iterates), then `tail`; `shown` may write a replacement for a
+    /// value into the buffer it is given (the token masked) and say so. `pairs` is called
+    /// again, with the values filtered, in the rare case that a value held a separator byte.
+    pub(crate) fn record<'a, I>(
         lead: &[u8],
-        pairs: impl Iterator<Item = (&'a str, &'a [u8])>,
+        pairs: impl Fn() -> I,
         mut shown: impl FnMut(&str, &[u8], &mut Vec<u8>) -> bool,
         tail: &[u8],
-    ) -> HeaderBlock {
+    ) -> HeaderBlock
+    where
+        I: Iterator<Item = (&'a str, &'a [u8])>,
+    {
         thread_local! {
             /// One pass into this buffer, then one allocation of the exact size.
             static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
@@ -225,43 +243,14 @@ impl HeaderBlock {
         let mut out = SCRATCH.take();
         out.clear();
         out.extend_from_slice(lead);
-        let mut names = 0;
-        let mut last: Option<&str> = None;
-        for (name, value) in pairs {
-            if last != Some(name) {
-                if names == JOURNAL_HEADER_COUNT {
-                    break;
-                }
-                names += 1;
-                last = Some(name);
-            }
-            out.extend_from_slice(name.as_bytes());
-            out.push(SEP);
-            let at = out.len();
-            let long = if shown(name, value, &mut out) {
-                out.len() - at > JOURNAL_HEADER_LIMIT
-            } else {
-                out.extend_from_slice(&value[..value.len().min(JOURNAL_HEADER_LIMIT)]);
-                value.len() > JOURNAL_HEADER_LIMIT
-            };
-            out.truncate(at + JOURNAL_HEADER_LIMIT);
-            // Header values never hold the separators; a stray one is dropped, not misread.
-            // (The check reads every byte without stopping early, so the compiler can do it
-            // many bytes at a time.)
-            if out[at..].iter().fold(false, |stray, b| stray | (*b <= CUT)) {
-                let mut kept = at;
-                for read in at..out.len() {
-                    if out[read] > CUT {
-                        out[kept] = out[read];
-                        kept += 1;
-                    }
-                }
-                out.truncate(kept);
-            }
-            if long {
-                out.push(CUT);
-            }
-            out.push(SEP);
+        let marks = Self::record_headers(&mut out, pairs(), &mut shown, false);
+        // Header names and values never hold the separators; a stray one is dropped, not
+        // misread. Checked once over all the headers (counting every byte without stopping
+        // early, so the compiler can do it many bytes at a time) rather than value by value.
+        let strays = separator_bytes(&out[lead.len()..]) != marks;
+        if strays {
+            out.truncate(lead.len());
+            Self::record_headers(&mut out, pairs(), &mut shown, true);
         }
         let tail_at = out.len();
         out.extend_from_slice(tail);
@@ -276,6 +265,60 @@ impl HeaderBlock {
             SCRATCH.set(out);
         }
         block
+    }
+
+    /// Appends the headers (`name SEP value [CUT] SEP`, at most [`JOURNAL_HEADER_COUNT`]
+    /// names, values cut at [`JOURNAL_HEADER_LIMIT`] bytes) and returns how many separator
+    /// bytes it wrote; with `filter`, drops any separator byte a value holds.
+    fn record_headers<'a>(
+        out: &mut Vec<u8>,
+        pairs: impl Iterator<Item = (&'a str, &'a [u8])>,
+        shown: &mut impl FnMut(&str, &[u8], &mut Vec<u8>) -> bool,
+        filter: bool,
+    ) -> usize {
+        let mut names = 0;
+        let mut marks = 0;
+        let mut last: &str = "";
+        for (name, value) in pairs {
+            // A `HeaderMap` hands a name's values out with the same name: most names are told
+            // apart by their length, the same one by its address.
+            let same =
+                names > 0 && last.len() == name.len() && (std::ptr::eq(last, name) || last == name);
+            if !same {
+                if names == JOURNAL_HEADER_COUNT {
+                    break;
+                }
+                names += 1;
+                last = name;
+            }
+            out.extend_from_slice(name.as_bytes());
+            out.push(SEP);
+            let at = out.len();
+            let long = if shown(name, value, out) {
+                out.len() - at > JOURNAL_HEADER_LIMIT
+            } else {
+                out.extend_from_slice(&value[..value.len().min(JOURNAL_HEADER_LIMIT)]);
+                value.len() > JOURNAL_HEADER_LIMIT
+            };
+            out.truncate(at + JOURNAL_HEADER_LIMIT);
+            if filter {
+                let mut kept = at;
+                for read in at..out.len() {
+                    if out[read] > CUT {
+                        out[kept] = out[read];
+                        kept += 1;
+                    }
+                }
+                out.truncate(kept);
+            }
+            if long {
+                out.push(CUT);
+                marks += 1;
+            }
+            out.push(SEP);
+            marks += 2;
+        }
+        marks
     }
 
     /// The same message with `tail` in place of its tail.
@@ -688,7 +731,7 @@ mod tests {
             duration_ms: 0.0,
             request_headers: HeaderBlock::record(
                 b"/api/v1/codes?x=1",
-                std::iter::empty(),
+                std::iter::empty,
                 |_, _, _| false,
                 b"",
             ),
@@ -803,12 +846,12 @@ mod tests {
         let long = "v".repeat(2 * JOURNAL_HEADER_LIMIT);
         e.request_headers = HeaderBlock::record(
             b"/api/v1/codes",
-            [("a", long.as_bytes()), ("b", b"c".as_slice())].into_iter(),
+            || [("a", long.as_bytes()), ("b", b"c".as_slice())].into_iter(),
             |_, _, _| false,
             b"",
         );
         e.response_headers =
-            HeaderBlock::record(b"", std::iter::empty(), |_, _, _| false, &[b'z'; 900]);
+            HeaderBlock::record(b"", std::iter::empty, |_, _, _| false, &[b'z'; 900]);
         let held = e.request_headers.len() + e.request_body.bytes.len() + e.response_headers.len();
         assert!(held > 3000 + JOURNAL_HEADER_LIMIT + 900);
         assert!(recorded_bytes(&e) >= held, "{}", recorded_bytes(&e));
@@ -830,7 +873,7 @@ mod tests {
         pairs.extend(names.iter().map(|n| (n.as_str(), b"1".as_slice())));
         let block = HeaderBlock::record(
             b"/lead",
-            pairs.iter().copied(),
+            || pairs.iter().copied(),
             |name, _, out| {
                 let masked = name == "authorization";
                 if masked {
