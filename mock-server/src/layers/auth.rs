@@ -48,7 +48,28 @@ fn put_rate_headers(res: &mut Response, d: &RateDecision, limit: &HeaderValue) {
         X_RATELIMIT_REMAINING.clone(),
         HeaderValue::from(d.remaining),
     );
-    h.insert(X_RATELIMIT_RESET.clone(), HeaderValue::from(d.reset.max(0)));
+    h.insert(X_RATELIMIT_RESET.clone(), reset_value(d.reset.max(0)));
+}
+
+/// `X-RateLimit-Reset`'s value: the same second for a second's answers, so each thread keeps
+/// the last one it made (a clone shares its bytes; a fresh one would be formatted and
+/// allocated per answer).
+fn reset_value(reset: i64) -> HeaderValue {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(i64, HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some((at, value)) if *at == reset => value.clone(),
+            _ => {
+                let value = HeaderValue::from(reset);
+                *last = Some((reset, value.clone()));
+                value
+            }
+        }
+    })
 }
 
 /// Puts the [`Caller`] of a known bearer token in the request's extensions.
