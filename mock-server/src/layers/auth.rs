@@ -32,13 +32,19 @@ static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-rese
 
 /// `Bearer <token>` (scheme case-insensitive) from `Authorization`.
 pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.as_bytes().trim_ascii();
-    let space = value.iter().position(|b| *b == b' ')?;
-    let token = value[space + 1..].trim_ascii();
-    if !value[..space].eq_ignore_ascii_case(b"bearer") || token.is_empty() || !token.is_ascii() {
+    // Visible ASCII (and tabs) only, checked once: a token with any other byte is no token.
+    let value = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim_ascii();
+    // (A byte search: `split_once` looks for a char, at several times the cost.)
+    let space = value.bytes().position(|b| b == b' ')?;
+    let (scheme, token) = (&value[..space], value[space + 1..].trim_ascii());
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
         return None;
     }
-    std::str::from_utf8(token).ok()
+    Some(token)
 }
 
 fn put_rate_headers(res: &mut Response, d: &RateDecision, limit: &HeaderValue) {

@@ -13,7 +13,8 @@ use std::cell::Cell;
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode, Uri};
+use axum::http::uri::PathAndQuery;
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use tracing::Level;
 
@@ -35,7 +36,8 @@ pub(crate) struct RequestLog(pub AppState);
 pub(crate) struct Started {
     at: Instant,
     method: Method,
-    uri: Uri,
+    /// The request's path and query (a copy by reference count, not of the whole URI).
+    target: Option<PathAndQuery>,
     request_id: Option<HeaderValue>,
     /// The account of the request's bearer token, when the token is known.
     account: Option<u32>,
@@ -53,7 +55,7 @@ impl Hook for RequestLog {
         Step::Next(Box::new(Started {
             at: Instant::now(),
             method: req.method().clone(),
-            uri: req.uri().clone(),
+            target: req.uri().path_and_query().cloned(),
             // Set on the request by the request-id layer (outside this one).
             request_id: req.headers().get(&X_REQUEST_ID).cloned(),
             // Set by the auth layer's `Identify` (outside this one).
@@ -62,8 +64,13 @@ impl Hook for RequestLog {
     }
 
     fn after(&self, started: Box<Started>, res: Response) -> Response {
-        // Whole microseconds: a short number in both formats.
-        let duration_ms = (started.at.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+        // Whole microseconds (rounded, in integers): a short number in both formats.
+        let took = started.at.elapsed();
+        let micros = took
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from((took.subsec_nanos() + 500) / 1000));
+        let duration_ms = micros as f64 / 1e3;
         let account = started.account.map(|a| self.0.account_name(a));
         let fault = match res.extensions().get::<DropConnection>() {
             Some(DropConnection(DropKind::Close)) => Some("connection-closed"),
@@ -75,7 +82,7 @@ impl Hook for RequestLog {
         };
         let status = res.status().as_u16();
         let method = started.method.as_str();
-        let path = started.uri.path();
+        let path = started.target.as_ref().map_or("", PathAndQuery::path);
         let request_id = started.request_id.as_ref().and_then(|v| v.to_str().ok());
         thread_local! {
             /// The message's text, made in place on each request (no allocation once it grew).
