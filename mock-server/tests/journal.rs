@@ -124,6 +124,31 @@ async fn the_token_is_recorded_even_when_its_header_comes_after_the_64_recorded_
 }
 
 #[tokio::test]
+async fn the_idempotency_key_is_recorded_whole_wherever_its_header_comes() {
+    let m = Mock::new();
+    let key = "k".repeat(255);
+    // Among the recorded names, and after the 64 recorded names.
+    let first = create(&m, PRO, key.as_bytes(), MENU).send().await;
+    assert_eq!(first.status, 201, "{}", first.text());
+    let mut late = m.req(Method::POST, "/api/v1/codes").token(PRO);
+    for i in 0..70 {
+        late = late.header(&format!("x-filler-{i:02}"), "1");
+    }
+    let late = late
+        .header_bytes("idempotency-key", b"late-key")
+        .json(MENU)
+        .send()
+        .await;
+    assert_eq!(late.status, 201, "{}", late.text());
+    m.get("/api/v1/codes", PRO).await;
+    let all = journal(&m, "").await;
+    assert_eq!(all[0]["idempotency_key"], key.as_str());
+    assert_eq!(all[1]["idempotency_key"], "late-key");
+    assert_eq!(all[1]["request"]["headers"]["idempotency-key"], Value::Null);
+    assert_eq!(all[2]["idempotency_key"], Value::Null);
+}
+
+#[tokio::test]
 async fn each_filter_selects_its_entries() {
     let m = Mock::new();
     create(&m, PRO, b"k-1", MENU).send().await; // 201

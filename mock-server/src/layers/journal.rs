@@ -24,7 +24,8 @@ use super::faults::Injected;
 use super::hook::{Hook, Step};
 use super::in_api;
 use crate::state::{
-    AppState, Caller, HeaderBlock, JOURNAL_BODY_LIMIT, LastFour, Recorded, RecordedBody,
+    AppState, Caller, HeaderBlock, IDEMPOTENCY_KEY, JOURNAL_BODY_LIMIT, JOURNAL_HEADER_COUNT,
+    LastFour, Recorded, RecordedBody,
 };
 
 fn journaled(path: &str) -> bool {
@@ -65,17 +66,26 @@ impl Hook for RecordRequests {
         };
         // Set by the auth layer's `Identify` (outside this one).
         let account = req.extensions().get::<Caller>().map(|c| c.account);
-        let mut token = None;
-        // Set on the request by the request-id layer (outside this one); it is also the
-        // answer's. The token's last four are kept as the header is masked; when the header
-        // was not recorded (beyond the first 64 names), they are read from it here.
+        // The token's last four are kept as the header is masked, and the idempotency key as
+        // it is recorded; a header not recorded (beyond the first 64 names) is read from the
+        // request here.
+        let mut noticed = Noticed::default();
         let request_headers =
-            record_headers(target.as_bytes(), req.headers(), Some(&mut token), b"");
-        let token = token.unwrap_or_else(|| bearer_token(req.headers()).and_then(LastFour::of));
-        let idempotency_key = req
-            .headers()
-            .get(&crate::state::IDEMPOTENCY_KEY)
-            .map(|v| Box::from(v.as_bytes()));
+            record_headers(target.as_bytes(), req.headers(), Some(&mut noticed), b"");
+        let every_name_recorded = req.headers().keys_len() <= JOURNAL_HEADER_COUNT;
+        let token = match noticed.token {
+            Some(token) => token,
+            None if every_name_recorded => None,
+            None => bearer_token(req.headers()).and_then(LastFour::of),
+        };
+        let idempotency_key = match noticed.idempotency_key {
+            Some(key) => Some(key),
+            None if every_name_recorded => None,
+            None => req
+                .headers()
+                .get(&IDEMPOTENCY_KEY)
+                .map(|v| Box::from(v.as_bytes())),
+        };
         let entry = Recorded {
             id,
             at,
@@ -275,13 +285,22 @@ impl<T: Tape> HttpBody for Taped<T> {
     }
 }
 
+/// What recording a request's headers noticed on the way.
+#[derive(Default)]
+struct Noticed {
+    /// The first `Authorization` header's bearer token's last four (`Some(None)`: the header
+    /// was there, with no bearer token to show).
+    token: Option<Option<LastFour>>,
+    /// The first `Idempotency-Key`, whole (its value is not cut like other headers).
+    idempotency_key: Option<Box<[u8]>>,
+}
+
 /// A message as the journal records it: `lead`, the headers (copied once, the token
-/// masked; when asked, `token` is set once the first `Authorization` header is recorded, to
-/// its bearer token's last four if any), `tail`.
+/// masked; when asked, what `noticed` holds is kept as the headers pass), `tail`.
 fn record_headers(
     lead: &[u8],
     h: &HeaderMap,
-    mut token: Option<&mut Option<Option<LastFour>>>,
+    mut noticed: Option<&mut Noticed>,
     tail: &[u8],
 ) -> HeaderBlock {
     HeaderBlock::record(
@@ -292,9 +311,15 @@ fn record_headers(
             if masked {
                 let bearer = mask_authorization(value, out);
                 // The first Authorization header is the one the server reads.
-                if let Some(token) = token.take() {
-                    *token = Some(bearer);
+                if let Some(n) = noticed.as_deref_mut().filter(|n| n.token.is_none()) {
+                    n.token = Some(bearer);
                 }
+            } else if name == IDEMPOTENCY_KEY.as_str()
+                && let Some(n) = noticed
+                    .as_deref_mut()
+                    .filter(|n| n.idempotency_key.is_none())
+            {
+                n.idempotency_key = Some(Box::from(value));
             }
             masked
         },

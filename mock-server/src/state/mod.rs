@@ -24,7 +24,9 @@ pub(crate) use faults::{DropKind, Fault, Faults};
 pub(crate) use idempotency::{
     Fingerprint, IDEMPOTENCY_KEY, IdempotencyStore, Lookup, StoredResponse,
 };
-pub(crate) use journal::{HeaderBlock, Journal, LastFour, Recorded, RecordedBody};
+pub(crate) use journal::{
+    HeaderBlock, JOURNAL_HEADER_COUNT, Journal, LastFour, Recorded, RecordedBody,
+};
 pub use journal::{
     JOURNAL_BODY_LIMIT, JOURNAL_HEADER_LIMIT, JournalEntry, JournalMessage, RequestFilter,
 };
