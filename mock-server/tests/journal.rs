@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use axum::http::Method;
 use common::*;
-use heldqr_mock::{FaultConfig, JOURNAL_BODY_LIMIT, MockConfig, MockServer, Plan, RequestFilter};
+use heldqr_mock::{
+    FaultConfig, JOURNAL_BODY_LIMIT, JOURNAL_HEADER_LIMIT, MockConfig, MockServer, Plan,
+    RequestFilter,
+};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -141,11 +144,23 @@ async fn the_idempotency_key_is_recorded_whole_wherever_its_header_comes() {
         .await;
     assert_eq!(late.status, 201, "{}", late.text());
     m.get("/api/v1/codes", PRO).await;
+    // Longer than a recorded header value: refused (400), and journaled with the whole key.
+    let long = "L".repeat(JOURNAL_HEADER_LIMIT + 100);
+    let refused = create(&m, PRO, long.as_bytes(), MENU).send().await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
     let all = journal(&m, "").await;
     assert_eq!(all[0]["idempotency_key"], key.as_str());
     assert_eq!(all[1]["idempotency_key"], "late-key");
     assert_eq!(all[1]["request"]["headers"]["idempotency-key"], Value::Null);
     assert_eq!(all[2]["idempotency_key"], Value::Null);
+    assert_eq!(all[3]["idempotency_key"], long.as_str());
+    let shown = all[3]["request"]["headers"]["idempotency-key"]
+        .as_str()
+        .unwrap();
+    assert!(
+        shown.len() < long.len(),
+        "the header itself is cut: {shown}"
+    );
 }
 
 #[tokio::test]

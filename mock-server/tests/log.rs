@@ -44,7 +44,7 @@ async fn run(args: &[&str], env: &[(&str, &str)], n: usize) -> (String, String) 
         };
         let mut s = TcpStream::connect(&addr).await.unwrap();
         let req = format!(
-            "GET /api/v1/codes HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+            "GET /api/v1/codes?limit=5 HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
         );
         s.write_all(req.as_bytes()).await.unwrap();
         let mut answer = String::new();
@@ -86,7 +86,9 @@ async fn json_lines_carry_the_request_fields_and_every_line_is_flushed_at_shutdo
     let ok = requests[0];
     assert_eq!(ok["level"], "INFO");
     assert_eq!(ok["method"], "GET");
+    // The path without its query, in the message too.
     assert_eq!(ok["path"], "/api/v1/codes");
+    assert_eq!(ok["message"], "GET /api/v1/codes 200");
     assert_eq!(ok["status"], 200);
     assert_eq!(ok["account"], "acct_log");
     assert!(ok["duration_ms"].as_f64().is_some(), "{ok}");

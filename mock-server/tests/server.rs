@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::nobody_serves;
-use heldqr_mock::{DEV_TOKEN_PRO, MockConfig, MockServer};
+use heldqr_mock::{DEV_TOKEN_PRO, MockConfig, MockServer, RequestFilter};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::Command;
@@ -75,6 +75,52 @@ async fn mock_server_serves_on_a_free_port_and_shuts_down() {
 
     server.shutdown().await;
     assert!(nobody_serves(server_addr).await, "the port is closed");
+}
+
+#[tokio::test]
+async fn a_request_without_a_body_reads_as_empty_over_tcp() {
+    let server = MockServer::start(MockConfig::default()).await.unwrap();
+    let base = server.base_url().to_owned();
+    let auth = format!("Bearer {DEV_TOKEN_PRO}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    // `Content-Length: 0`: an empty JSON body, refused as such.
+    let (status, text) = http(&base, "POST", "/api/v1/codes", &headers, "").await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains(r#""code":"invalid_json""#), "{text}");
+    let (status, text) = http(&base, "GET", "/api/v1/codes", &headers[..1], "").await;
+    assert_eq!(status, 200, "{text}");
+    // A body that does come is still read (and journaled).
+    let (status, _) = http(
+        &base,
+        "POST",
+        "/api/v1/codes",
+        &headers,
+        r#"{"target_url": "https://example.com/x"}"#,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let entries = server.requests(&RequestFilter::default());
+    let shown: Vec<_> = entries
+        .iter()
+        .map(|e| (e.method.as_str(), e.status, e.request.body.clone()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("POST", 400, serde_json::Value::Null),
+            ("GET", 200, serde_json::Value::Null),
+            (
+                "POST",
+                201,
+                serde_json::json!({"target_url": "https://example.com/x"})
+            ),
+        ]
+    );
+    assert!(entries.iter().all(|e| !e.request.body_truncated));
+    server.shutdown().await;
 }
 
 #[tokio::test]

@@ -152,3 +152,53 @@ impl<S: Send + Sync> FromRequestParts<S> for Require {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bearer(value: &[u8]) -> Option<String> {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes(value).unwrap(),
+        );
+        bearer_token(&h).map(str::to_owned)
+    }
+
+    #[test]
+    fn a_bearer_token_is_read_as_the_server_takes_it() {
+        let cases: &[(&[u8], Option<&str>)] = &[
+            (b"Bearer hkr_abc", Some("hkr_abc")),
+            (b"bearer hkr_abc", Some("hkr_abc")),
+            (b"BEARER  hkr_abc ", Some("hkr_abc")),
+            (b"Bearer hkr\tabc", Some("hkr\tabc")),
+            (b"Bearer\thkr_abc", None),
+            (b"Bearer ", None),
+            (b"Bearer", None),
+            (b"Basic hkr_abc", None),
+            (b"hkr_abc", None),
+            (b"Bearer hkr_\xe9", None),
+            (b"B\xe9arer hkr_abc", None),
+            (b"Bearer hkr abc", Some("hkr abc")),
+        ];
+        for (value, want) in cases {
+            assert_eq!(
+                bearer(value).as_deref(),
+                *want,
+                "{}",
+                String::from_utf8_lossy(value)
+            );
+        }
+    }
+
+    #[test]
+    fn each_answer_carries_its_own_reset_second() {
+        // One thread, two windows ending in different seconds, alternating.
+        for _ in 0..3 {
+            assert_eq!(reset_value(1_700_000_000), "1700000000");
+            assert_eq!(reset_value(1_700_000_042), "1700000042");
+        }
+        assert_eq!(reset_value(0), "0");
+    }
+}
