@@ -327,15 +327,28 @@ async fn pacing_waits_for_the_reset_instead_of_spending_a_request() {
             .build()
             .unwrap()
     };
+    // The reset is a whole second on the real clock (the paused clock only moves the
+    // waits): the pacer waits from when it read the first answer until then, so the wait is
+    // bounded by the real time before the first request and after its answer.
+    let real_now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+    };
+    let reset_at = Duration::from_secs(reset);
+    let before_first = real_now();
     let first = paced(TOKEN);
     first.codes().get("menu-v3").send().await.unwrap();
+    let after_first = real_now();
     let start = Instant::now();
     // A client built separately for the same base URL and token shares the budget.
     let second = paced(TOKEN);
     second.codes().get("menu-v3").send().await.unwrap();
     let waited = start.elapsed();
     assert!(
-        waited >= Duration::from_secs(2) && waited <= Duration::from_secs(3),
+        waited >= reset_at.saturating_sub(after_first)
+            && waited <= reset_at.saturating_sub(before_first)
+            && waited > Duration::from_secs(1),
         "{waited:?}"
     );
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
