@@ -36,17 +36,23 @@ async fn read_answer(stream: &mut TcpStream) -> String {
 
 const HEALTH: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 
-/// The test's own runtime has one thread. Once a connection is accepted, its requests are
-/// served on a worker thread: they are answered even while that one thread is blocked (which
-/// would hang a server running its connections on the test's runtime).
-#[tokio::test(flavor = "current_thread")]
-async fn an_accepted_connection_is_served_on_a_worker_thread() {
+/// A server on two workers and a connection to it that one request already went through.
+async fn served_on_workers() -> (MockServer, TcpStream) {
     let server = MockServer::start_on(MockConfig::default(), Workers::start(2).unwrap())
         .await
         .unwrap();
     let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
     stream.write_all(HEALTH).await.unwrap();
     assert!(read_answer(&mut stream).await.starts_with("HTTP/1.1 200"));
+    (server, stream)
+}
+
+/// The test's own runtime has one thread. Once a connection is accepted, its requests are
+/// served on a worker thread: they are answered even while that one thread is blocked (which
+/// would hang a server running its connections on the test's runtime).
+#[tokio::test(flavor = "current_thread")]
+async fn an_accepted_connection_is_served_on_a_worker_thread() {
+    let (server, stream) = served_on_workers().await;
 
     // Now block this runtime's only thread on a second request over the same connection.
     let mut stream = stream.into_std().unwrap();
@@ -130,12 +136,7 @@ async fn connections_spread_over_the_workers_keep_state_and_drain_on_shutdown() 
 
 #[tokio::test]
 async fn dropping_the_server_closes_connections_on_the_workers() {
-    let server = MockServer::start_on(MockConfig::default(), Workers::start(2).unwrap())
-        .await
-        .unwrap();
-    let mut idle = TcpStream::connect(server.local_addr()).await.unwrap();
-    idle.write_all(HEALTH).await.unwrap();
-    assert!(read_answer(&mut idle).await.starts_with("HTTP/1.1 200"));
+    let (server, mut idle) = served_on_workers().await;
     drop(server);
     // The worker's runtime stops and drops the connection: the client reads the end of it.
     let mut buf = [0u8; 16];
