@@ -218,10 +218,30 @@ impl State {
 }
 
 /// Shared pacing state of one (base URL, token).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Pacer {
     state: Mutex<State>,
     changed: Notify,
+    /// The wall clock the server's Unix-seconds reset is read against (tests move it with
+    /// tokio's paused clock).
+    wall: fn() -> Duration,
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Pacer {
+            state: Mutex::default(),
+            changed: Notify::new(),
+            wall: system_wall,
+        }
+    }
+}
+
+/// Time since the Unix epoch, as `X-RateLimit-Reset` counts it.
+fn system_wall() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
 }
 
 /// A reserved slot for one attempt; releasing it wakes waiting tasks.
@@ -337,9 +357,7 @@ impl Pacer {
 impl Permit {
     /// Records the budget this attempt's response reported (called while the permit is held).
     pub(crate) fn observe(&self, rate_limit: &RateLimit) {
-        let now_unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
+        let now_unix = (self.pacer.wall)();
         let until_reset = Duration::from_secs(rate_limit.reset).saturating_sub(now_unix);
         let now = Instant::now();
         let reset_at = now
@@ -384,11 +402,32 @@ impl Drop for Permit {
 mod tests {
     use super::*;
 
+    /// A wall clock that starts at a fixed point of a second when a test first reads it and
+    /// then moves with tokio's paused clock: the server's resets and the pacer's reading of
+    /// them never straddle a real second boundary.
+    fn test_wall() -> Duration {
+        thread_local! {
+            static START: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+        }
+        let now = Instant::now();
+        let start = START.with(|start| {
+            let first = start.get().unwrap_or(now);
+            start.set(Some(first));
+            first
+        });
+        Duration::from_millis(1_800_000_000_437) + (now - start)
+    }
+
+    /// A pacer on [`test_wall`].
+    fn pacer() -> Arc<Pacer> {
+        Arc::new(Pacer {
+            wall: test_wall,
+            ..Pacer::default()
+        })
+    }
+
     fn unix_now() -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
+        test_wall().as_secs()
     }
 
     fn budget(limit: u32, remaining: u32, reset_in: u64) -> RateLimit {
@@ -409,7 +448,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_first_request_goes_alone_until_the_budget_is_known() {
-        let pacer = Arc::new(Pacer::default());
+        let pacer = pacer();
         let probe = pacer.acquire(MAX).await;
         assert!(
             blocks(&pacer).await,
@@ -425,7 +464,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_server_without_rate_limit_headers_is_not_paced() {
-        let pacer = Arc::new(Pacer::default());
+        let pacer = pacer();
         let probe = pacer.acquire(MAX).await;
         probe.no_budget_stated();
         drop(probe);
@@ -442,7 +481,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn send_times_are_bounded_by_the_limit() {
-        let pacer = Arc::new(Pacer::default());
+        let pacer = pacer();
         let probe = pacer.acquire(MAX).await;
         probe.observe(&budget(3, 2, 60));
         drop(probe);
@@ -456,7 +495,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn exhausted_budget_waits_for_reset() {
-        let pacer = Arc::new(Pacer::default());
+        let pacer = pacer();
         {
             let permit = pacer.acquire(MAX).await;
             permit.observe(&budget(2, 0, 5));
@@ -472,7 +511,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_reset_beyond_max_wait_is_not_awaited() {
-        let pacer = Arc::new(Pacer::default());
+        let pacer = pacer();
         {
             let permit = pacer.acquire(MAX).await;
             permit.observe(&budget(2, 0, 3600));
@@ -484,7 +523,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn in_flight_requests_are_subtracted() {
-        let pacer = Arc::new(Pacer::default());
+        let pacer = pacer();
         let probe = pacer.acquire(MAX).await;
         probe.observe(&budget(3, 2, 10));
         drop(probe);
@@ -503,7 +542,7 @@ mod tests {
     async fn the_window_is_inferred_from_reset_against_send_times() {
         // A budget of 3 per 20 s (the pacer is never told 20 s). The first request on an idle
         // token is the oldest counted: its reset is its send time plus the window.
-        let pacer = Arc::new(Pacer::default());
+        let pacer = pacer();
         let start = Instant::now();
         let first = pacer.acquire(MAX).await;
         first.observe(&budget(3, 2, 20));
@@ -552,7 +591,7 @@ mod tests {
         /// Unix seconds, rounded up, of an instant on tokio's clock.
         fn unix_ceil(at: Instant) -> u64 {
             let now = Instant::now();
-            let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + (at - now);
+            let unix = test_wall() + (at - now);
             unix.as_secs() + u64::from(unix.subsec_nanos() > 0)
         }
 
@@ -622,7 +661,7 @@ mod tests {
         // 120 per 10 s, as `heldqr codes import --rate-limit 120/10s` meets it; the pacer is
         // never told the window. The first send is at an arbitrary point of a second.
         tokio::time::advance(Duration::from_millis(437)).await;
-        let pacer = Arc::new(Pacer::default());
+        let pacer = pacer();
         let mut server = Server::new(120, Duration::from_secs(10));
         let took = import(&pacer, &mut server, 480, Duration::from_millis(3)).await;
         assert_eq!(server.rejected, 0);
@@ -641,7 +680,7 @@ mod tests {
     async fn a_window_of_no_whole_seconds_costs_at_most_one_429() {
         // 20 per 7.5 s: the reset's whole seconds leave the window between 7 and 8.5 s, and
         // where the bounds allow 7 s the pacer tries it once; the server's count corrects it.
-        let pacer = Arc::new(Pacer::default());
+        let pacer = pacer();
         let mut server = Server::new(20, Duration::from_millis(7_500));
         let took = import(&pacer, &mut server, 100, Duration::from_millis(3)).await;
         assert!(server.rejected <= 1, "{}", server.rejected);
