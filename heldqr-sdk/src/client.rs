@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::config::{ClientBuilder, Resolved, Token};
 use crate::error::{ApiError, Error, ErrorCode, HttpError, Result, parse_error_body};
 use crate::models::DataEnvelope;
-use crate::options::{RequestOptions, Settings, request_options};
+use crate::options::{OnSend, RequestOptions, Settings, request_options};
 use crate::pacing::{self, Pacer};
 use crate::response::{
     HEADER_IDEMPOTENCY_KEY, Head, RateLimit, Response, ResponseHead, ResponseMeta, read_head,
@@ -276,7 +276,7 @@ impl Client {
         let result = (|| async {
             let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             let attempt_started = telemetry::attempts_enabled().then(Instant::now);
-            let result = self.attempt(call, settings, deadline_at).await;
+            let result = self.attempt(call, settings, deadline_at, n).await;
             let (status, error, rate_limit) = match &result {
                 Ok(reply) => (Some(reply.meta.status), None, reply.meta.rate_limit),
                 Err(error) => (error.status(), Some(error), error.rate_limit()),
@@ -343,6 +343,7 @@ impl Client {
         call: &Call,
         settings: &Settings,
         deadline_at: Option<Instant>,
+        n: u32,
     ) -> Result<Reply> {
         let inner = &*self.inner;
         let key = call.idempotency_key.clone();
@@ -424,6 +425,9 @@ impl Client {
                 "request",
                 &logged_headers(built.headers(), &inner.config.token),
             );
+        }
+        if let Some(OnSend(hook)) = &settings.on_send {
+            hook(n);
         }
         let mut response = request.send().await.map_err(|e| failed(e, None))?;
         let status = response.status().as_u16();

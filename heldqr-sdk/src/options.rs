@@ -2,9 +2,28 @@
 //! defaults ([`Defaults`]), and the one place they merge ([`Defaults::merge`]) into the
 //! [`Settings`] the retry loop reads.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::retry::RetryPolicy;
+
+/// A caller's hook, run just before each attempt goes on the wire (see `on_send` on the
+/// request builders).
+#[derive(Clone)]
+pub(crate) struct OnSend(pub(crate) Arc<dyn Fn(u32) + Send + Sync>);
+
+impl fmt::Debug for OnSend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OnSend(..)")
+    }
+}
+
+impl PartialEq for OnSend {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
 
 /// What one call overrides; `None` keeps the client's default.
 #[derive(Debug, Clone, Default)]
@@ -16,6 +35,7 @@ pub(crate) struct RequestOptions {
     pub(crate) max_retries: Option<u32>,
     /// `Some(None)`: no deadline for this call.
     pub(crate) deadline: Option<Option<Duration>>,
+    pub(crate) on_send: Option<OnSend>,
 }
 
 /// The client's defaults, set on [`crate::ClientBuilder`].
@@ -34,6 +54,8 @@ pub(crate) struct Settings {
     pub(crate) retry: RetryPolicy,
     /// Overall time for the call: attempts, backoff, `Retry-After` and pacing waits.
     pub(crate) deadline: Option<Duration>,
+    /// Told each attempt's number as it goes on the wire (a per-call hook only).
+    pub(crate) on_send: Option<OnSend>,
 }
 
 impl Defaults {
@@ -48,6 +70,7 @@ impl Defaults {
             timeout: options.timeout.unwrap_or(self.timeout),
             retry,
             deadline: options.deadline.unwrap_or(self.deadline),
+            on_send: options.on_send.clone(),
         }
     }
 }
@@ -99,6 +122,36 @@ macro_rules! request_options {
                 self.options.deadline = Some(None);
                 self
             }
+
+            /// Calls `hook` with the attempt's number (1 for the first) just before each
+            /// attempt goes on the wire: after any wait for the rate limit (see
+            /// [`ClientBuilder::pace_rate_limit`](crate::ClientBuilder::pace_rate_limit)) or
+            /// backoff. A call dropped before the hook first ran sent nothing, so a caller
+            /// that cancels (a Ctrl-C, a timeout of its own) can tell "never sent" from "may
+            /// have been processed". Keep it short: it runs on the request's task.
+            ///
+            /// ```
+            /// # async fn demo(client: heldqr_sdk::Client) -> heldqr_sdk::Result<()> {
+            /// use std::sync::Arc;
+            /// use std::sync::atomic::{AtomicU32, Ordering};
+            ///
+            /// let sent = Arc::new(AtomicU32::new(0));
+            /// let seen = Arc::clone(&sent);
+            /// let code = client
+            ///     .codes()
+            ///     .create("https://example.com/menu")
+            ///     .on_send(move |attempt| seen.store(attempt, Ordering::Relaxed))
+            ///     .send()
+            ///     .await?;
+            /// assert!(sent.load(Ordering::Relaxed) >= 1);
+            /// # let _ = code;
+            /// # Ok(())
+            /// # }
+            /// ```
+            pub fn on_send(mut self, hook: impl Fn(u32) + Send + Sync + 'static) -> Self {
+                self.options.on_send = Some($crate::options::OnSend(std::sync::Arc::new(hook)));
+                self
+            }
         }
     };
 }
@@ -132,11 +185,13 @@ mod tests {
             retry: Some(RetryPolicy::none().jitter(false)),
             max_retries: None,
             deadline: Some(Some(Duration::from_secs(5))),
+            on_send: Some(OnSend(Arc::new(|_| {}))),
         };
         let settings = defaults().merge(&options);
         assert_eq!(settings.timeout, None);
         assert_eq!(settings.retry, RetryPolicy::none().jitter(false));
         assert_eq!(settings.deadline, Some(Duration::from_secs(5)));
+        assert_eq!(settings.on_send, options.on_send);
     }
 
     #[test]

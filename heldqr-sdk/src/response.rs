@@ -111,7 +111,9 @@ pub struct ResponseMeta {
     /// `X-RateLimit-*`, when all three headers were present and readable.
     pub rate_limit: Option<RateLimit>,
     /// `Idempotent-Replay: true`: this is the stored response to an earlier request with the
-    /// same key; nothing new was created.
+    /// same key, and this request created nothing new. That earlier request may be another
+    /// call with the same key or, when `attempts > 1`, an earlier attempt of this call whose
+    /// answer was lost: then this call did create it (always so for a key the SDK generated).
     pub idempotent_replay: bool,
     /// The Idempotency-Key the request carried (every create carries one).
     pub idempotency_key: Option<String>,

@@ -635,3 +635,68 @@ async fn connection_refused_is_a_transport_error_with_the_key() {
     assert!(err.is_retryable());
     assert!(!format!("{err:?}{err}").contains(TOKEN));
 }
+
+#[tokio::test(start_paused = true)]
+async fn on_send_is_told_each_attempt_as_it_goes_out() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/codes"))
+        .respond_with(error(503, "service_unavailable"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_always(&server, "POST", "/api/v1/codes", created("menu-v3")).await;
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&sent);
+    let code = client(&server.uri())
+        .codes()
+        .create("https://example.com/menu")
+        .on_send(move |attempt| seen.lock().unwrap().push(attempt))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code.meta().attempts, 3);
+    assert_eq!(*sent.lock().unwrap(), vec![1, 2, 3]);
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_dropped_while_pacing_never_ran_on_send() {
+    // The budget is spent until a reset a few seconds away: a paced call waits for it
+    // without sending, and dropping the call then leaves nothing sent and the hook unrun.
+    let server = MockServer::start().await;
+    let reset = unix_now() + 5;
+    Mock::given(method("GET"))
+        .respond_with(
+            ok_code("menu-v3")
+                .insert_header("x-ratelimit-limit", "1")
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", reset.to_string().as_str()),
+        )
+        .mount(&server)
+        .await;
+    let client = heldqr_sdk::Client::builder()
+        .token(TOKEN)
+        .base_url(server.uri())
+        .no_timeout()
+        .http_client(http())
+        .pace_rate_limit(true)
+        .build()
+        .unwrap();
+    client.codes().get("menu-v3").send().await.unwrap();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let seen = std::sync::Arc::clone(&sent);
+    let call = client
+        .codes()
+        .get("menu-v3")
+        .on_send(move |attempt| seen.store(attempt, std::sync::atomic::Ordering::Relaxed))
+        .send();
+    let dropped = tokio::time::timeout(Duration::from_secs(1), call).await;
+    assert!(
+        dropped.is_err(),
+        "the call should still be waiting for the budget"
+    );
+    assert_eq!(sent.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
