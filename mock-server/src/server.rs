@@ -129,7 +129,10 @@ impl MockServer {
     }
 
     async fn serve(config: MockConfig, workers: Option<Workers>) -> io::Result<MockServer> {
-        let listener = TcpListener::bind(config.listen).await?;
+        let listen = config.listen;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))?;
         let local_addr = listener.local_addr()?;
         let state = AppState::new(config)?;
         let base_url = connectable_url(local_addr);

@@ -199,6 +199,9 @@ async fn each_filter_selects_its_entries() {
         "?after=x",
         "?after=1&after=2",
         "?method=GET&method=POST",
+        // A misspelt filter (account) is not silently the whole journal.
+        "?acount=acct_pro",
+        "?status=201&bogus=1",
     ] {
         let r = m
             .req(Method::GET, &format!("/_mock/requests{bad}"))
@@ -210,6 +213,15 @@ async fn each_filter_selects_its_entries() {
             "{bad}"
         );
     }
+    let r = m.req(Method::GET, "/_mock/requests?acount=x").send().await;
+    assert!(
+        r.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"acount\""),
+        "{}",
+        r.json
+    );
     // The typed view is the same.
     let typed = m
         .state

@@ -282,3 +282,21 @@ async fn the_binary_rejects_a_bad_command_line_without_echoing_the_token() {
     assert!(stderr.contains("plan"), "{stderr}");
     assert!(!stderr.contains("s3cr3t"), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_binary_names_the_address_it_cannot_listen_on() {
+    // A port this test holds: the binary must fail with exit 1 and say which address.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = held.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_heldqr-mock"))
+        .args(["--listen", &addr])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+}

@@ -150,12 +150,35 @@ fn integer(name: &str, value: &str, min: u64, max: u64) -> Result<u64, ApiError>
         })
 }
 
+/// The query parameters `GET /_mock/requests` takes.
+const JOURNAL_FILTERS: [&str; 8] = [
+    "method",
+    "path",
+    "status",
+    "account",
+    "idempotency_key",
+    "since",
+    "after",
+    "limit",
+];
+
 /// `GET /_mock/requests`: the journal, oldest first, filtered.
 pub(crate) async fn mock_requests(
     State(state): State<AppState>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(query)?;
+    // A misspelt filter is an error, not silently the whole journal.
+    if let Some((name, _)) = pairs
+        .iter()
+        .find(|(n, _)| !JOURNAL_FILTERS.contains(&n.as_str()))
+    {
+        let name: String = name.chars().take(64).collect();
+        return Err(ApiError::invalid_parameter(format!(
+            "Unknown query parameter {name:?}; the journal takes {}.",
+            JOURNAL_FILTERS.join(", ")
+        )));
+    }
     let mut filter = RequestFilter::new();
     if let Some(v) = single(&pairs, "method")? {
         filter = filter.method(v);
