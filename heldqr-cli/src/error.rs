@@ -189,6 +189,9 @@ pub enum HintCommand {
     AuthStatus,
     /// `auth login`: the token just given was rejected; nothing was saved.
     AuthLogin,
+    /// `codes import`: each row's idempotency key comes from the row, so running the same
+    /// command again is the safe retry (the import says so itself); there is no key to pass.
+    Import,
     /// Anything else.
     #[default]
     Other,
@@ -276,7 +279,7 @@ fn describe_sdk(
                     hints.push(match context.command {
                         HintCommand::AuthStatus => "the API rejected this token: store a working one with `heldqr auth login`, or fix --token / HELDQR_TOKEN if the source above is one of them".into(),
                         HintCommand::AuthLogin => "the API rejected the token you gave, so nothing was saved: check it was copied whole".into(),
-                        HintCommand::Other => "check the token with `heldqr auth status`; store a new one with `heldqr auth login`".into(),
+                        HintCommand::Import | HintCommand::Other => "check the token with `heldqr auth status`; store a new one with `heldqr auth login`".into(),
                     });
                     hints.push(get_a_token_hint(context.local_host));
                 }
@@ -339,6 +342,7 @@ fn describe_sdk(
         other => other.to_string(),
     };
     if may_have_reached_the_server(err)
+        && context.command != HintCommand::Import
         && let Some(key) = err.idempotency_key()
     {
         hints.push(format!(
@@ -374,7 +378,7 @@ fn default_host_unreachable_hint() -> String {
 /// timeout, a connection lost after sending, a 5xx, an error code this CLI does not know). A
 /// connection that was never made (refused, DNS) sent nothing, and a 429 or a known 4xx
 /// committed nothing.
-fn may_have_reached_the_server(err: &heldqr_sdk::Error) -> bool {
+pub(crate) fn may_have_reached_the_server(err: &heldqr_sdk::Error) -> bool {
     use heldqr_sdk::Error;
     match err {
         Error::Timeout { .. } => true,
@@ -523,6 +527,35 @@ mod tests {
             ))),
         };
         assert!(may_have_reached_the_server(&reset));
+    }
+
+    #[test]
+    fn an_import_is_retried_by_running_it_again_not_with_a_key() {
+        let timeout = CliError::Sdk(heldqr_sdk::Error::Timeout {
+            idempotency_key: Some("row-key".into()),
+            request_id: None,
+            attempts: 4,
+            deadline_exceeded: false,
+        });
+        let create = timeout.describe();
+        assert!(
+            create
+                .hints
+                .iter()
+                .any(|h| h.contains("--idempotency-key row-key")),
+            "{create:?}"
+        );
+        let import = timeout.describe_in(HintContext {
+            command: HintCommand::Import,
+            ..HintContext::default()
+        });
+        assert!(
+            import
+                .hints
+                .iter()
+                .all(|h| !h.contains("--idempotency-key")),
+            "{import:?}"
+        );
     }
 
     #[test]

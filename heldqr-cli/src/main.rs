@@ -66,6 +66,7 @@ fn run(
     hints.command = match &command {
         Command::Auth(auth::AuthCommand::Status(_)) => HintCommand::AuthStatus,
         Command::Auth(auth::AuthCommand::Login(_)) => HintCommand::AuthLogin,
+        Command::Codes(codes::CodesCommand::Import(_)) => HintCommand::Import,
         _ => HintCommand::Other,
     };
     if let Command::Completions(args) = &command {

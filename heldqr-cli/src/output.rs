@@ -245,6 +245,11 @@ impl Ui {
         } else {
             table.force_no_tty();
         }
+        // A terminal that reports no columns (`stty cols 0`, some CI pseudo-terminals) has an
+        // unknown width: lay the table out at its content's width, not one character a line.
+        if table.width() == Some(0) {
+            table.set_content_arrangement(ContentArrangement::Disabled);
+        }
         table
     }
 

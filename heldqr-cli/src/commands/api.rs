@@ -68,8 +68,8 @@ pub struct ApiArgs {
     pub query: Vec<String>,
 
     /// Print the status line and every response header on stdout, then a blank line, then the
-    /// body (on an error answer: the status line, the rate limit, Retry-After and the request
-    /// id, then the error on stderr).
+    /// body (on an error answer: the status line and every header on stdout, the error on
+    /// stderr).
     #[arg(long, short = 'i')]
     pub include: bool,
 

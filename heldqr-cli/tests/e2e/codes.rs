@@ -68,6 +68,60 @@ fn update_needs_a_change() {
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
 
+/// With this seed the mock drops the connection of the first `/api/v1` request after handling
+/// it (the create is committed) and answers the second: the SDK's retry is replayed.
+const FIRST_ANSWER_LOST: [&str; 4] = ["--fault-seed", "4", "--fault-drop", "0.5"];
+
+#[test]
+fn a_create_whose_first_answer_was_lost_is_reported_as_created_by_this_run() {
+    let mock = Mock::start_with(&FIRST_ANSWER_LOST);
+    let cli = Heldqr::with_token(&mock, PRO);
+    let run = cli
+        .run(&[
+            "-v",
+            "codes",
+            "create",
+            "--target-url",
+            "https://example.com/lost",
+            "--json",
+        ])
+        .success();
+    assert!(
+        run.stderr.contains("attempt succeeded  attempt=2"),
+        "{}",
+        run.stderr
+    );
+    // The key was this run's own: the replay is its own first attempt, not an earlier run.
+    assert!(!run.stderr.contains("Replayed"), "{}", run.stderr);
+    assert!(!run.stderr.contains("nothing new"), "{}", run.stderr);
+    assert!(run.json()["shortcode"].is_string());
+}
+
+#[test]
+fn a_replay_after_a_retry_on_the_users_key_says_either_run_may_have_created_it() {
+    let mock = Mock::start_with(&FIRST_ANSWER_LOST);
+    let cli = Heldqr::with_token(&mock, PRO);
+    let run = cli
+        .run(&[
+            "codes",
+            "create",
+            "--target-url",
+            "https://example.com/lost",
+            "--idempotency-key",
+            "cli-lost-key",
+            "--json",
+        ])
+        .success();
+    assert!(
+        run.stderr.contains(
+            "either in an earlier attempt of this run whose answer was lost or in an earlier run"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("nothing new"), "{}", run.stderr);
+}
+
 #[test]
 fn same_idempotency_key_returns_the_first_code() {
     let mock = Mock::start();

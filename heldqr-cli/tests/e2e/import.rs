@@ -295,8 +295,19 @@ fn interrupted_import(
     file: &str,
     interrupt: impl FnOnce(u32),
 ) -> (i32, String, String) {
+    interrupted_at(cli, &["codes", "import", file], "row 1: created", interrupt)
+}
+
+/// Runs `args`, waits until a line of stderr starts with `until`, then lets `interrupt` stop
+/// it. Returns the exit code, stdout and stderr.
+fn interrupted_at(
+    cli: &Heldqr,
+    args: &[&str],
+    until: &str,
+    interrupt: impl FnOnce(u32),
+) -> (i32, String, String) {
     let mut child = cli
-        .command(&["codes", "import", file])
+        .command(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -307,9 +318,9 @@ fn interrupted_import(
     loop {
         let mut line = String::new();
         let n = reader.read_line(&mut line).unwrap();
-        assert!(n > 0, "import ended before reporting a row:\n{seen}");
+        assert!(n > 0, "import ended before {until:?}:\n{seen}");
         seen.push_str(&line);
-        if line.starts_with("row 1: created") {
+        if line.starts_with(until) {
             break;
         }
     }
@@ -368,6 +379,50 @@ fn ctrl_c_stops_cleanly_and_a_rerun_finishes_without_duplicates() {
     let counts = targets(&cli);
     assert_eq!(counts.len(), 8, "{counts:?}");
     assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_a_row_waits_for_the_rate_limit_stops_at_once_with_it_not_sent() {
+    // One create a minute: the second row waits for the budget (the import lets the pacer
+    // wait a whole window), and a Ctrl-C then must not wait it out and send the row.
+    let mock = Mock::start_with(&["--rate-limit", "1/60s"]);
+    let cli = Heldqr::with_token(&mock, PRO);
+    let dir = tempfile::tempdir().unwrap();
+    let rows = numbered_rows("wait", 3);
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let file = write_csv(dir.path(), "wait.csv", &rows);
+    let file = file.to_str().unwrap();
+
+    let (code, stdout, stderr) = interrupted_at(
+        &cli,
+        &["codes", "import", file, "--json"],
+        "waiting ",
+        |pid| signal(pid, "INT"),
+    );
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("Ctrl-C: stopping before row 2"), "{stderr}");
+    let results: Vec<String> = serde_json::from_str::<serde_json::Value>(&stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["result"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        results,
+        ["created", "not_attempted", "not_attempted"],
+        "{stdout}"
+    );
+    // The mock's journal: one create reached it (listing the codes would wait for the budget).
+    let journal = mock.http(
+        "GET",
+        "/_mock/requests?method=POST&path=/api/v1/codes",
+        &[],
+        None,
+    );
+    let journal: serde_json::Value = serde_json::from_str(&journal.body).unwrap();
+    assert_eq!(journal["data"].as_array().unwrap().len(), 1, "{journal}");
 }
 
 #[cfg(unix)]

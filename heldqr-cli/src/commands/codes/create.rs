@@ -48,20 +48,31 @@ pub async fn run(args: CreateArgs, ctx: &Ctx) -> Result<(), CliError> {
     if let Some(shortcode) = args.shortcode {
         request = request.shortcode(shortcode);
     }
+    let own_key = args.idempotency_key.is_some();
     if let Some(key) = args.idempotency_key {
         request = request.idempotency_key(key);
     }
     let response = request.send().await?;
-    let replay = response.meta().idempotent_replay;
+    let meta = response.meta();
+    // A replay answers a request made earlier with the same key. With a key this run made up,
+    // that can only be one of this run's own attempts whose answer was lost: this run created
+    // the code. With the user's key it may also be an earlier run.
+    let replay_note = match (meta.idempotent_replay && own_key, meta.attempts) {
+        (false, _) => None,
+        (true, 1) => Some(
+            "an earlier request with this idempotency key created {code}: nothing new was created",
+        ),
+        (true, _) => Some(
+            "this idempotency key created {code}, either in an earlier attempt of this run whose answer was lost or in an earlier run; no duplicate was made",
+        ),
+    };
     let code = response.into_inner();
-    if replay {
-        ctx.ui.info(&format!(
-            "This idempotency key already created {}: nothing new was created.",
-            one_line(&code.shortcode)
-        ));
+    if let Some(note) = replay_note {
+        let note = note.replace("{code}", &one_line(&code.shortcode));
+        ctx.ui.info(&format!("Replayed: {note}."));
     }
     print_code(ctx, &code)?;
-    if ctx.ui.mode == OutputMode::Table && !replay {
+    if ctx.ui.mode == OutputMode::Table && replay_note.is_none() {
         let shortcode = one_line(&code.shortcode);
         ctx.ui.info(&format!(
             "Created {shortcode}. Print its QR: heldqr codes qr {shortcode}"

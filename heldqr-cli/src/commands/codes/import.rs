@@ -8,13 +8,16 @@
 //! rejects (validation, taken shortcode...) is recorded as failed and the import goes on; a
 //! failure that would hit every remaining row (bad token, network, rate limit or server errors
 //! after retries) stops it. Ctrl-C finishes the row in flight and stops (a second Ctrl-C stops
-//! at once). Either way the summary says what was done, and running the same command again
+//! at once); a row still waiting for the rate limit has sent nothing and stops at once. Either
+//! way the summary says what was done, and running the same command again
 //! (from any path, a copy, a day later) sends only the rows not done.
 //!
 //! stderr gets a progress bar on a terminal, else one line per row; stdout gets the per-row
 //! results (a table, tab-separated lines, or one JSON array with `--json`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -87,13 +90,16 @@ enum Outcome {
     Created,
     /// The ledger says an earlier run created it: not sent.
     Skipped,
-    /// The key had already created a code (an earlier run): nothing new.
+    /// The row's key had already created its code: in an earlier run, or in an earlier
+    /// attempt of this one whose answer was lost. Either way it exists once.
     Replayed,
     /// The API rejected the row.
     Failed,
     /// The import stopped before this row; a re-run will send it.
     NotAttempted,
-    /// Interrupted while in flight: it may or may not exist; a re-run settles it.
+    /// Sent, with no answer saying whether it was created (interrupted in flight, or the
+    /// import stopped on an error that may have come after it went through): a re-run settles
+    /// it without a duplicate.
     Unknown,
 }
 
@@ -218,8 +224,9 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
 
     let progress = Progress::new(ctx, rows.len());
     progress.start(&format!(
-        "Importing {} rows from {}",
+        "Importing {} {} from {}",
         rows.len(),
+        if rows.len() == 1 { "row" } else { "rows" },
         args.file.display()
     ));
     let started = Instant::now();
@@ -246,21 +253,27 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
             results.push(result(row, Outcome::NotAttempted, None, None, None));
             continue;
         }
-        let send = create(&client, row);
+        let sent = Arc::new(AtomicBool::new(false));
+        let send = create(&client, row, Arc::clone(&sent));
         tokio::pin!(send);
         let mut ticker = tokio::time::interval(Duration::from_millis(500));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut interrupted = false;
         let outcome = loop {
             tokio::select! {
-                outcome = &mut send => break outcome,
+                outcome = &mut send => break outcome.map_err(Unanswered::Failed),
                 _ = ticker.tick() => progress.rate_limit_wait(client.last_rate_limit()),
                 () = interrupts.recv() => {
+                    stop = Some(Stop::Interrupted);
+                    if !sent.load(Ordering::Relaxed) {
+                        // Still waiting for the rate limit: nothing went out, so stop now.
+                        progress.note(&format!("Ctrl-C: stopping before row {}", row.row));
+                        break Err(Unanswered::NotSent);
+                    }
                     if interrupted {
-                        break Err(None);
+                        break Err(Unanswered::Interrupted);
                     }
                     interrupted = true;
-                    stop = Some(Stop::Interrupted);
                     progress.note(&format!(
                         "Ctrl-C: finishing row {} then stopping (Ctrl-C again to stop now)",
                         row.row
@@ -286,16 +299,23 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
                 }
                 result(row, outcome, Some(attempts), Some(code), None)
             }
-            Err(None) => result(row, Outcome::Unknown, None, None, None),
-            Err(Some(err)) => {
+            Err(Unanswered::NotSent) => result(row, Outcome::NotAttempted, None, None, None),
+            Err(Unanswered::Interrupted) => result(row, Outcome::Unknown, None, None, None),
+            Err(Unanswered::Failed(err)) => {
                 let attempts = Some(err.attempts()).filter(|&n| n > 0);
                 let row_result =
                     result(row, Outcome::Failed, attempts, None, Some(row_error(&err)));
                 if stops_the_import(&err) {
-                    // The row itself is fine as far as anyone knows: a re-run sends it again.
+                    // The row itself is fine as far as anyone knows: a re-run sends it again,
+                    // and settles whether an attempt that went unanswered created it.
+                    let result = if crate::error::may_have_reached_the_server(&err) {
+                        Outcome::Unknown
+                    } else {
+                        Outcome::NotAttempted
+                    };
                     stop.get_or_insert(Stop::Fatal(err));
                     RowResult {
-                        result: Outcome::NotAttempted,
+                        result,
                         ..row_result
                     }
                 } else {
@@ -312,8 +332,13 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
     print_results(ctx, &results)?;
     ctx.ui.info(&summary.line(&args.file.display().to_string()));
     if summary.skipped > 0 {
+        let (them, their) = if summary.skipped == 1 {
+            ("it", "its shortcode")
+        } else {
+            ("them", "their shortcodes")
+        };
         ctx.ui.info(&format!(
-            "{} skipped without a request: the import ledger ({}) has them as created before, from this file, a copy of it or another file with the same row (listed above with their shortcodes). To create them again: --new-batch.",
+            "{} skipped without a request: the import ledger ({}) has {them} as created before, from this file, a copy of it or another file with the same row (listed above with {their}). To create {them} again: --new-batch.",
             rows_label(&summary.skipped_rows),
             ledger.path().display()
         ));
@@ -392,11 +417,23 @@ impl Interrupts {
     }
 }
 
-/// Creates one row's code: `(code, replayed, attempts)`, or the SDK error.
+/// Why a row sent for creation has no code.
+enum Unanswered {
+    /// The SDK's error.
+    Failed(SdkError),
+    /// Ctrl-C while the row waited for the rate limit: nothing was sent.
+    NotSent,
+    /// A second Ctrl-C while an attempt was in flight.
+    Interrupted,
+}
+
+/// Creates one row's code: `(code, replayed, attempts)`, or the SDK error. `sent` is set as
+/// the first attempt goes out.
 async fn create(
     client: &heldqr_sdk::Client,
     row: &ImportRow,
-) -> Result<(Code, bool, u32), Option<SdkError>> {
+    sent: Arc<AtomicBool>,
+) -> Result<(Code, bool, u32), SdkError> {
     // Let both the pacer and a 429's Retry-After wait as long as a window takes: the SDK's
     // default (30 s) would stop an import of more rows than the limit at the first full 60 s
     // window. The rest of the client's policy (retries, backoff) stays.
@@ -409,14 +446,17 @@ async fn create(
         .create(row.target_url.as_str())
         .idempotency_key(row.idempotency_key.as_str())
         .retry_policy(policy)
-        .deadline(ROW_DEADLINE);
+        .deadline(ROW_DEADLINE)
+        // Set as an attempt goes out: until then the row is only waiting (for the rate limit),
+        // and Ctrl-C can stop it at once with nothing sent.
+        .on_send(move |_| sent.store(true, Ordering::Relaxed));
     if let Some(label) = &row.label {
         request = request.label(label.as_str());
     }
     if let Some(shortcode) = &row.shortcode {
         request = request.shortcode(shortcode.as_str());
     }
-    let (code, meta) = request.send().await.map_err(Some)?.into_parts();
+    let (code, meta) = request.send().await?.into_parts();
     Ok((code, meta.idempotent_replay, meta.attempts))
 }
 
