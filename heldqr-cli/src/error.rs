@@ -375,7 +375,8 @@ fn default_host_unreachable_hint() -> String {
 }
 
 /// Whether a failed request may have been processed: the server may have committed it (a
-/// timeout, a connection lost after sending, a 5xx, an error code this CLI does not know). A
+/// timeout, a connection lost after sending, a 5xx, an error code this CLI does not know, an
+/// answer whose body could not be read). A
 /// connection that was never made (refused, DNS) sent nothing, and a 429 or a known 4xx
 /// committed nothing.
 pub(crate) fn may_have_reached_the_server(err: &heldqr_sdk::Error) -> bool {
@@ -385,6 +386,8 @@ pub(crate) fn may_have_reached_the_server(err: &heldqr_sdk::Error) -> bool {
         Error::Transport { .. } => !is_connect_error(err),
         Error::Api(api) => api.status >= 500 || matches!(&api.code, ErrorCode::Unknown(_)),
         Error::Http(http) => http.status >= 500,
+        // A success status with a body the SDK could not read: the create went through.
+        Error::Decode { .. } => true,
         _ => false,
     }
 }

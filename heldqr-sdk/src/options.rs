@@ -128,7 +128,9 @@ macro_rules! request_options {
             /// [`ClientBuilder::pace_rate_limit`](crate::ClientBuilder::pace_rate_limit)) or
             /// backoff. A call dropped before the hook first ran sent nothing, so a caller
             /// that cancels (a Ctrl-C, a timeout of its own) can tell "never sent" from "may
-            /// have been processed". Keep it short: it runs on the request's task.
+            /// have been processed". The count is per call: a list walked page by page
+            /// (`all`, `into_stream`) makes a call per page, each from attempt 1. Keep it short:
+            /// it runs on the request's task.
             ///
             /// ```
             /// # async fn demo(client: heldqr_sdk::Client) -> heldqr_sdk::Result<()> {

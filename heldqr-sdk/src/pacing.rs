@@ -659,8 +659,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_sequential_import_fills_each_window_without_a_429() {
         // 120 per 10 s, as `heldqr codes import --rate-limit 120/10s` meets it; the pacer is
-        // never told the window. The first send is at an arbitrary point of a second.
-        tokio::time::advance(Duration::from_millis(437)).await;
+        // never told the window. The first send is part-way through a second (`test_wall`
+        // starts at .437).
         let pacer = pacer();
         let mut server = Server::new(120, Duration::from_secs(10));
         let took = import(&pacer, &mut server, 480, Duration::from_millis(3)).await;

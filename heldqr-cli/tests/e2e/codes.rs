@@ -69,7 +69,9 @@ fn update_needs_a_change() {
 }
 
 /// With this seed the mock drops the connection of the first `/api/v1` request after handling
-/// it (the create is committed) and answers the second: the SDK's retry is replayed.
+/// it (the create is committed) and answers the second: the SDK's retry is replayed. The
+/// sequence is the mock's seeded generator's: should it change, the tests below fail on their
+/// `attempt=2` and replay checks rather than pass without the case.
 const FIRST_ANSWER_LOST: [&str; 4] = ["--fault-seed", "4", "--fault-drop", "0.5"];
 
 #[test]

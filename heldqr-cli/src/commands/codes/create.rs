@@ -60,7 +60,7 @@ pub async fn run(args: CreateArgs, ctx: &Ctx) -> Result<(), CliError> {
     let replay_note = match (meta.idempotent_replay && own_key, meta.attempts) {
         (false, _) => None,
         (true, 1) => Some(
-            "an earlier request with this idempotency key created {code}: nothing new was created",
+            "an earlier request with this idempotency key created {code}; nothing new was created",
         ),
         (true, _) => Some(
             "this idempotency key created {code}, either in an earlier attempt of this run whose answer was lost or in an earlier run; no duplicate was made",

@@ -8,8 +8,8 @@
 //! rejects (validation, taken shortcode...) is recorded as failed and the import goes on; a
 //! failure that would hit every remaining row (bad token, network, rate limit or server errors
 //! after retries) stops it. Ctrl-C finishes the row in flight and stops (a second Ctrl-C stops
-//! at once); a row still waiting for the rate limit has sent nothing and stops at once. Either
-//! way the summary says what was done, and running the same command again
+//! at once); a row whose request has not gone out yet (it waits for the rate limit) stops at
+//! once. Either way the summary says what was done, and running the same command again
 //! (from any path, a copy, a day later) sends only the rows not done.
 //!
 //! stderr gets a progress bar on a terminal, else one line per row; stdout gets the per-row
@@ -307,8 +307,11 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
                     result(row, Outcome::Failed, attempts, None, Some(row_error(&err)));
                 if stops_the_import(&err) {
                     // The row itself is fine as far as anyone knows: a re-run sends it again,
-                    // and settles whether an attempt that went unanswered created it.
-                    let result = if crate::error::may_have_reached_the_server(&err) {
+                    // and settles whether an attempt that went out created it. Any attempt
+                    // before the last was retried, so it too may have been processed.
+                    let may_exist = sent.load(Ordering::Relaxed)
+                        && (crate::error::may_have_reached_the_server(&err) || err.attempts() > 1);
+                    let result = if may_exist {
                         Outcome::Unknown
                     } else {
                         Outcome::NotAttempted
@@ -789,9 +792,10 @@ impl<'a> Progress<'a> {
             return;
         }
         let message = format!(
-            "waiting {}s for the rate limit ({} requests per window)",
+            "waiting {}s for the rate limit ({} {} per window)",
             wait.as_millis().div_ceil(1000),
-            rl.limit
+            rl.limit,
+            if rl.limit == 1 { "request" } else { "requests" }
         );
         match &self.bar {
             Some(bar) => bar.set_message(format!("· {message}")),
