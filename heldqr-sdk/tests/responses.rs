@@ -309,24 +309,10 @@ async fn pacing_waits_for_the_reset_instead_of_spending_a_request() {
     let server = MockServer::start().await;
     let reset = unix_now() + 3;
     Mock::given(method("GET"))
-        .respond_with(
-            ok_code("menu-v3")
-                .insert_header("x-ratelimit-limit", "2")
-                .insert_header("x-ratelimit-remaining", "0")
-                .insert_header("x-ratelimit-reset", reset.to_string().as_str()),
-        )
+        .respond_with(spent_budget(2, reset))
         .mount(&server)
         .await;
-    let paced = |token: &str| {
-        heldqr_sdk::Client::builder()
-            .token(token)
-            .base_url(server.uri())
-            .no_timeout()
-            .http_client(http())
-            .pace_rate_limit(true)
-            .build()
-            .unwrap()
-    };
+    let paced = |token: &str| paced_client(&server.uri(), token);
     // The reset is a whole second on the real clock (the paused clock only moves the
     // waits): the pacer waits from when it read the first answer until then, so the wait is
     // bounded by the real time before the first request and after its answer.

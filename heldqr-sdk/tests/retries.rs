@@ -668,22 +668,10 @@ async fn a_call_dropped_while_pacing_never_ran_on_send() {
     let server = MockServer::start().await;
     let reset = unix_now() + 5;
     Mock::given(method("GET"))
-        .respond_with(
-            ok_code("menu-v3")
-                .insert_header("x-ratelimit-limit", "1")
-                .insert_header("x-ratelimit-remaining", "0")
-                .insert_header("x-ratelimit-reset", reset.to_string().as_str()),
-        )
+        .respond_with(spent_budget(1, reset))
         .mount(&server)
         .await;
-    let client = heldqr_sdk::Client::builder()
-        .token(TOKEN)
-        .base_url(server.uri())
-        .no_timeout()
-        .http_client(http())
-        .pace_rate_limit(true)
-        .build()
-        .unwrap();
+    let client = paced_client(&server.uri(), TOKEN);
     client.codes().get("menu-v3").send().await.unwrap();
     let sent = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let seen = std::sync::Arc::clone(&sent);

@@ -236,22 +236,10 @@ async fn pacing_waits_are_events_with_how_long() {
     let server = MockServer::start().await;
     let reset = unix_now() + 3;
     Mock::given(method("GET"))
-        .respond_with(
-            ok_code("menu-v3")
-                .insert_header("x-ratelimit-limit", "5")
-                .insert_header("x-ratelimit-remaining", "0")
-                .insert_header("x-ratelimit-reset", reset.to_string().as_str()),
-        )
+        .respond_with(spent_budget(5, reset))
         .mount(&server)
         .await;
-    let client = heldqr_sdk::Client::builder()
-        .token(TOKEN)
-        .base_url(server.uri())
-        .no_timeout()
-        .http_client(http())
-        .pace_rate_limit(true)
-        .build()
-        .unwrap();
+    let client = paced_client(&server.uri(), TOKEN);
     let (capture, _guard) = capture();
     client.codes().get("menu-v3").send().await.unwrap();
     client.codes().get("menu-v3").send().await.unwrap();

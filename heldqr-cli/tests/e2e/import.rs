@@ -54,6 +54,14 @@ fn numbered_rows(prefix: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// `PREFIX.csv` in `dir` with `n` numbered rows; returns its path as text.
+fn numbered_csv(dir: &Path, prefix: &str, n: usize) -> String {
+    let rows = numbered_rows(prefix, n);
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let file = write_csv(dir, &format!("{prefix}.csv"), &rows);
+    file.to_str().unwrap().to_string()
+}
+
 #[test]
 fn import_then_rerun_skips_everything_without_a_request() {
     let mock = Mock::start();
@@ -352,10 +360,8 @@ fn ctrl_c_stops_cleanly_and_a_rerun_finishes_without_duplicates() {
     let mock = Mock::start_with(&["--rate-limit", "3/3s"]);
     let cli = Heldqr::with_token(&mock, PRO);
     let dir = tempfile::tempdir().unwrap();
-    let rows = numbered_rows("int", 8);
-    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
-    let file = write_csv(dir.path(), "int.csv", &rows);
-    let file = file.to_str().unwrap();
+    let file = numbered_csv(dir.path(), "int", 8);
+    let file = file.as_str();
 
     let (code, _stdout, stderr) = interrupted_import(&cli, file, |pid| signal(pid, "INT"));
     assert_eq!(code, 130, "{stderr}");
@@ -389,10 +395,8 @@ fn ctrl_c_while_a_row_waits_for_the_rate_limit_stops_at_once_with_it_not_sent() 
     let mock = Mock::start_with(&["--rate-limit", "1/60s"]);
     let cli = Heldqr::with_token(&mock, PRO);
     let dir = tempfile::tempdir().unwrap();
-    let rows = numbered_rows("wait", 3);
-    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
-    let file = write_csv(dir.path(), "wait.csv", &rows);
-    let file = file.to_str().unwrap();
+    let file = numbered_csv(dir.path(), "wait", 3);
+    let file = file.as_str();
 
     let (code, stdout, stderr) = interrupted_at(
         &cli,
@@ -431,10 +435,8 @@ fn a_crash_part_way_then_a_rerun_creates_each_row_once() {
     let mock = Mock::start_with(&["--rate-limit", "3/3s"]);
     let cli = Heldqr::with_token(&mock, PRO);
     let dir = tempfile::tempdir().unwrap();
-    let rows = numbered_rows("crash", 8);
-    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
-    let file = write_csv(dir.path(), "crash.csv", &rows);
-    let file = file.to_str().unwrap();
+    let file = numbered_csv(dir.path(), "crash", 8);
+    let file = file.as_str();
 
     // SIGKILL: no chance to print a summary, exactly like a crash or a lost machine.
     let (code, _, _) = interrupted_import(&cli, file, |pid| signal(pid, "KILL"));

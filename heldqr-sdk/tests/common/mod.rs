@@ -22,6 +22,27 @@ pub fn client(base: &str) -> Client {
     client_with(base, RetryPolicy::default().jitter(false))
 }
 
+/// A client for `base` and `token` that paces to the rate limit, with no request timeout (see
+/// [`http`]).
+pub fn paced_client(base: &str, token: &str) -> Client {
+    Client::builder()
+        .token(token)
+        .base_url(base)
+        .no_timeout()
+        .http_client(http())
+        .pace_rate_limit(true)
+        .build()
+        .unwrap()
+}
+
+/// `menu-v3`, with a budget of `limit` spent until `reset` (Unix seconds).
+pub fn spent_budget(limit: u32, reset: u64) -> ResponseTemplate {
+    ok_code("menu-v3")
+        .insert_header("x-ratelimit-limit", limit.to_string().as_str())
+        .insert_header("x-ratelimit-remaining", "0")
+        .insert_header("x-ratelimit-reset", reset.to_string().as_str())
+}
+
 pub fn client_with(base: &str, policy: RetryPolicy) -> Client {
     Client::builder()
         .token(TOKEN)
