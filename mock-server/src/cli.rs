@@ -424,7 +424,9 @@ fn parse_token(s: &str, position: usize) -> Result<TokenSpec, String> {
     Ok(TokenSpec::new(token, plan, account))
 }
 
-fn config_from(args: &Args) -> Result<MockConfig, String> {
+/// The server's configuration from the command line; `threads` is how many connection threads
+/// will serve it (each holds descriptors the connection cap must leave room for).
+fn config_from(args: &Args, threads: usize) -> Result<MockConfig, String> {
     let mut config = MockConfig::default()
         .listen(args.listen)
         .rate_limit(args.rate_limit.0, args.rate_limit.1)
@@ -442,10 +444,7 @@ fn config_from(args: &Args) -> Result<MockConfig, String> {
     }
     config = config
         .max_codes_per_account(args.max_codes)
-        .max_connections(fit_under_descriptor_limit(
-            args.max_connections,
-            connection_threads(args),
-        ))
+        .max_connections(fit_under_descriptor_limit(args.max_connections, threads))
         .header_timeout(args.header_timeout)
         .body_timeout(args.body_timeout);
     if let Some(admin) = &args.admin_token {
@@ -595,7 +594,8 @@ pub fn main() -> ExitCode {
             }
         };
     }
-    let config = match config_from(&args) {
+    let threads = connection_threads(&args);
+    let config = match config_from(&args, threads) {
         Ok(c) => c,
         Err(e) => {
             let _ = writeln!(std::io::stderr().lock(), "heldqr-mock: {e}");
@@ -623,11 +623,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = runtime.block_on(run(
-        config,
-        args.tokens.is_empty(),
-        connection_threads(&args),
-    ));
+    let code = runtime.block_on(run(config, args.tokens.is_empty(), threads));
     // A request stuck on a full log buffer (stderr not read) must not keep the process from
     // exiting: the runtime gets a moment, then the log its own grace (see `logging`).
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
@@ -665,7 +661,7 @@ mod tests {
         assert!(!shown.contains("s3cr3t"), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");
         // The tokens are still there for the configuration.
-        let config = config_from(&args).unwrap();
+        let config = config_from(&args, 1).unwrap();
         let tokens: Vec<_> = config.tokens().iter().map(|t| t.token.clone()).collect();
         assert_eq!(tokens, ["s3cr3t-one", "s3cr3t-two"]);
         assert!(!format!("{config:?}").contains("s3cr3t"));
@@ -692,7 +688,7 @@ mod tests {
             "--fault-latency",
             "0.1:25",
         ]);
-        let config = config_from(&args).unwrap();
+        let config = config_from(&args, 1).unwrap();
         let expected = FaultConfig::new()
             .seed(7)
             .drop_after_commit(0.05)
@@ -712,9 +708,9 @@ mod tests {
         assert!(parse_latency("0.1:60001").is_err());
         let too_much =
             Args::parse_from(["heldqr-mock", "--fault-500", "0.7", "--fault-503", "0.7"]);
-        assert!(config_from(&too_much).unwrap_err().contains("add up"));
+        assert!(config_from(&too_much, 1).unwrap_err().contains("add up"));
         let none = Args::parse_from(["heldqr-mock"]);
-        assert!(!config_from(&none).unwrap().fault_config().is_enabled());
+        assert!(!config_from(&none, 1).unwrap().fault_config().is_enabled());
     }
 
     #[test]
@@ -747,7 +743,7 @@ mod tests {
         let defaults = Args::parse_from(["heldqr-mock"]);
         assert_eq!(defaults.propagation_delay, Duration::ZERO);
         assert_eq!(defaults.journal_size, heldqr_mock::DEFAULT_JOURNAL_SIZE);
-        assert!(config_from(&args).is_ok());
+        assert!(config_from(&args, 1).is_ok());
     }
 
     #[test]
