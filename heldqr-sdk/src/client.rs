@@ -270,13 +270,16 @@ impl Client {
             .zip(started)
             .and_then(|(d, started)| started.checked_add(d));
         let attempts = AtomicU32::new(0);
+        // Attempts that went on the wire: what the result reports (an attempt stopped by the
+        // deadline while it waited for the rate limit sent nothing).
+        let sent = AtomicU32::new(0);
         // Why the loop stopped retrying a retryable failure, for the give-up event.
         let give_up: Mutex<Option<GiveUp>> = Mutex::new(None);
         let policy = &settings.retry;
         let result = (|| async {
             let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             let attempt_started = telemetry::attempts_enabled().then(Instant::now);
-            let result = self.attempt(call, settings, deadline_at, n).await;
+            let result = self.attempt(call, settings, deadline_at, &sent).await;
             let (status, error, rate_limit) = match &result {
                 Ok(reply) => (Some(reply.meta.status), None, reply.meta.rate_limit),
                 Err(error) => (error.status(), Some(error), error.rate_limit()),
@@ -295,7 +298,13 @@ impl Client {
                 Some(step) => match policy.next_delay(error, Some(step)) {
                     None => GiveUp::RetryAfterTooLong,
                     Some(delay) => {
-                        let too_late = deadline_at.is_some_and(|at| Instant::now() + delay >= at);
+                        // A delay past what an `Instant` can hold (a huge `Retry-After` under a
+                        // policy that allows it) is past any deadline.
+                        let too_late = deadline_at.is_some_and(|at| {
+                            Instant::now()
+                                .checked_add(delay)
+                                .is_none_or(|then| then >= at)
+                        });
                         if !too_late {
                             return Some(delay);
                         }
@@ -308,7 +317,7 @@ impl Client {
         })
         .notify(|error, delay| telemetry::retry(attempts.load(Ordering::Relaxed), delay, error))
         .await;
-        let attempts = attempts.load(Ordering::Relaxed);
+        let attempts = sent.load(Ordering::Relaxed);
         match result {
             Ok(mut reply) => {
                 reply.meta.attempts = attempts;
@@ -343,7 +352,7 @@ impl Client {
         call: &Call,
         settings: &Settings,
         deadline_at: Option<Instant>,
-        n: u32,
+        sent: &AtomicU32,
     ) -> Result<Reply> {
         let inner = &*self.inner;
         let key = call.idempotency_key.clone();
@@ -426,6 +435,7 @@ impl Client {
                 &logged_headers(built.headers(), &inner.config.token),
             );
         }
+        let n = sent.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(OnSend(hook)) = &settings.on_send {
             hook(n);
         }

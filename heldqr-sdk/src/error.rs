@@ -323,7 +323,8 @@ pub enum Error {
         idempotency_key: Option<String>,
         /// `X-Request-Id` when the time ran out while reading the body.
         request_id: Option<String>,
-        /// Attempts made, the timed-out one included.
+        /// Attempts that went on the wire, the timed-out one included (0 when the deadline ran
+        /// out before the first could go, e.g. while waiting for the rate limit).
         attempts: u32,
         /// `true` when the call's overall deadline ran out, `false` for one attempt's
         /// timeout.
@@ -416,8 +417,8 @@ impl Error {
         }
     }
 
-    /// Attempts made before this error was returned (0 for [`Error::Config`]: nothing was
-    /// sent).
+    /// Attempts that went on the wire before this error was returned: 0 when nothing was sent
+    /// ([`Error::Config`], or a deadline spent before the first attempt could go).
     pub fn attempts(&self) -> u32 {
         match self {
             Self::Api(api) => api.attempts,

@@ -28,8 +28,12 @@
 //! server's `X-RateLimit-Reset` when none of the counted requests is the pacer's own. Until
 //! the first response has told the budget, and after a reset the pacer cannot account for
 //! (the token also used elsewhere), one request goes alone and the others wait for the
-//! budget its response reports. Each response refreshes the budget, minus the requests still
-//! in flight that the server may not have counted yet, so concurrent tasks never overdraw it.
+//! budget its response reports. Each response refreshes the budget, minus every own request
+//! the server may not have counted when that one arrived (those sent after it, and those in
+//! flight when it was sent: concurrent requests can overtake each other on the way and their
+//! answers come back in any order), so concurrent tasks never overdraw it. Only a response
+//! whose request went with no earlier one in flight is read against the send times to bound
+//! the window.
 //! Since a 429 spends a credit too, the pacer does not send to find out; the one exception is
 //! a wait longer than the call may wait (the policy's `max_retry_after`, or what is left of
 //! its deadline): then the request goes, and the server's 429 says how long, as without
@@ -103,6 +107,10 @@ struct State {
     /// against.
     history: VecDeque<Instant>,
     in_flight: u32,
+    /// Permits handed out so far: each permit's number, so answers can be told apart by age.
+    granted: u64,
+    /// The number of the newest permit whose answer has set the budget.
+    newest_answer: u64,
     probing: bool,
     /// A probe came back without rate-limit headers: the server does not state a budget,
     /// so there is nothing to pace against.
@@ -249,6 +257,12 @@ pub(crate) struct Permit {
     pacer: Arc<Pacer>,
     probe: bool,
     sent_at: Instant,
+    /// Handed out after every permit with a lower number.
+    number: u64,
+    /// Earlier requests in flight when this one went: any of them may reach the server after
+    /// it. With none, the server counted every earlier one before it, so its figure can be
+    /// read against the send times.
+    overtaken_by: u32,
 }
 
 enum Wait {
@@ -320,7 +334,11 @@ impl Pacer {
     }
 
     fn permit(self: &Arc<Self>, state: &mut State, probe: bool, now: Instant) -> Permit {
+        // Earlier requests still in flight may reach the server after this one.
+        let overtaken_by = state.in_flight;
         state.in_flight += 1;
+        state.granted += 1;
+        let number = state.granted;
         if probe {
             state.probing = true;
         }
@@ -350,6 +368,8 @@ impl Pacer {
             pacer: Arc::clone(self),
             probe,
             sent_at: now,
+            number,
+            overtaken_by,
         }
     }
 }
@@ -366,11 +386,31 @@ impl Permit {
         let remaining = rate_limit.remaining.min(rate_limit.limit);
         let counted = usize::try_from(rate_limit.limit - remaining).unwrap_or(usize::MAX);
         let mut state = self.pacer.lock();
-        state.learn(self.sent_at, now, counted, remaining > 0, reset_at);
-        let others_in_flight = state.in_flight.saturating_sub(1);
+        // An earlier request still in flight when this one went may have reached the server
+        // after it: then the count cannot say which own send was the oldest counted, and
+        // only the bounds that stay true whatever the order are read.
+        let exact = remaining > 0 && self.overtaken_by == 0;
+        state.learn(self.sent_at, now, counted, exact, reset_at);
         state.limit = Some(rate_limit.limit);
-        state.remaining = remaining.saturating_sub(others_in_flight);
-        state.reset_at = (reset_at > now).then_some(reset_at);
+        // The server's figure counts the requests that arrived before this one. Those it may
+        // not count: every request sent after this one, and the earlier ones that were in
+        // flight when it went (with calls running at once, either may arrive after it, and
+        // be answered before this answer is read).
+        let sent_after = state.granted.saturating_sub(self.number);
+        let uncounted = u32::try_from(sent_after)
+            .unwrap_or(u32::MAX)
+            .saturating_add(self.overtaken_by);
+        let budget = remaining.saturating_sub(uncounted);
+        if self.number >= state.newest_answer {
+            state.newest_answer = self.number;
+            state.remaining = budget;
+            state.reset_at = (reset_at > now).then_some(reset_at);
+        } else {
+            // An older request's answer after a newer one's (concurrent calls): the server
+            // counted fewer requests when it arrived, and the newer answers already done are
+            // no longer in flight to subtract, so it may only lower the budget.
+            state.remaining = state.remaining.min(budget);
+        }
         state.unpaced = false;
         drop(state);
         self.pacer.changed.notify_waiters();
@@ -519,6 +559,35 @@ mod tests {
         let start = Instant::now();
         let _permit = pacer.acquire(MAX).await;
         assert_eq!(Instant::now(), start);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_answers_in_any_order_never_raise_the_budget_past_the_limit() {
+        // A budget of 5: the probe, then 4 requests at once, which reach the server in
+        // another order than they were sent and are answered in yet another. Whatever the
+        // order, the fifth credit is spent: the next request waits.
+        let orders: [[(usize, u32); 4]; 3] = [
+            // (which request, the remaining its answer states), in the order read.
+            [(3, 0), (0, 3), (1, 2), (2, 1)],
+            [(0, 0), (3, 3), (1, 2), (2, 1)],
+            [(1, 1), (2, 0), (3, 3), (0, 2)],
+        ];
+        for order in orders {
+            let pacer = pacer();
+            let probe = pacer.acquire(MAX).await;
+            probe.observe(&budget(5, 4, 10));
+            drop(probe);
+            let mut permits = Vec::new();
+            for _ in 0..4 {
+                permits.push(Some(pacer.acquire(MAX).await));
+            }
+            for (which, remaining) in order {
+                let permit = permits[which].take().unwrap();
+                permit.observe(&budget(5, remaining, 10));
+                drop(permit);
+                assert!(blocks(&pacer).await, "{order:?}: {:?}", pacer.lock());
+            }
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -119,7 +119,7 @@ pub struct ResponseMeta {
     pub idempotency_key: Option<String>,
     /// `X-Request-Id`, to quote to support.
     pub request_id: Option<String>,
-    /// Attempts made, 1 when the first one succeeded.
+    /// Attempts that went on the wire, 1 when the first one succeeded.
     pub attempts: u32,
 }
 

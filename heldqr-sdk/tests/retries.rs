@@ -688,3 +688,65 @@ async fn a_call_dropped_while_pacing_never_ran_on_send() {
     assert_eq!(sent.load(std::sync::atomic::Ordering::Relaxed), 0);
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
+
+// On the real clock: under a paused one the attempt's own timeout (the deadline's 2 s) would
+// fire while the runtime waits for the server. Nothing here waits.
+#[tokio::test]
+async fn a_retry_after_beyond_any_instant_under_a_deadline_returns_the_429() {
+    // The policy accepts any wait; the server asks for u64::MAX seconds. The deadline cannot
+    // be met, so the 429 comes back (it once overflowed an `Instant` and panicked).
+    let server = MockServer::start().await;
+    mount_always(
+        &server,
+        "GET",
+        "/api/v1/codes/menu-v3",
+        error(429, "rate_limited").insert_header("retry-after", "18446744073709551615"),
+    )
+    .await;
+    let err = heldqr_sdk::Client::builder()
+        .token(TOKEN)
+        .base_url(server.uri())
+        .no_timeout()
+        .http_client(http())
+        .retry_policy(RetryPolicy::default().max_retry_after(Duration::MAX))
+        .deadline(Duration::from_secs(2))
+        .build()
+        .unwrap()
+        .codes()
+        .get("menu-v3")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(429), "{err:?}");
+    assert_eq!(err.attempts(), 1);
+}
+
+#[tokio::test]
+async fn a_deadline_spent_before_sending_reports_no_attempt() {
+    let server = MockServer::start().await;
+    mount_always(&server, "GET", "/api/v1/codes/menu-v3", ok_code("menu-v3")).await;
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let seen = std::sync::Arc::clone(&sent);
+    let err = client(&server.uri())
+        .codes()
+        .get("menu-v3")
+        .deadline(Duration::ZERO)
+        .on_send(move |n| seen.store(n, std::sync::atomic::Ordering::Relaxed))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                deadline_exceeded: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Nothing went out: no attempt counted, the hook never ran, the server saw nothing.
+    assert_eq!(err.attempts(), 0);
+    assert_eq!(sent.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
