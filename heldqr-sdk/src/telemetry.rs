@@ -14,6 +14,9 @@
 //! Span `heldqr.call` fields: `operation` (`codes.create`...), `http.method`, `url.path`,
 //! `idempotency_key`, then at the end `attempts`, `http.status_code`, `request_id`,
 //! `elapsed_ms`.
+//!
+//! Every span and event has the target `heldqr_sdk` (filter with `heldqr_sdk=debug`), whatever
+//! module emits it.
 
 use std::time::Duration;
 
@@ -47,6 +50,9 @@ mod imp {
     use super::*;
     use tracing::field::Empty;
 
+    /// The target of every span and event: the crate, not this module's path.
+    const TARGET: &str = "heldqr_sdk";
+
     /// The span of one call.
     #[derive(Clone)]
     pub(crate) struct CallSpan(tracing::Span);
@@ -59,6 +65,7 @@ mod imp {
             idempotency_key: Option<&str>,
         ) -> Self {
             Self(tracing::info_span!(
+                target: TARGET,
                 "heldqr.call",
                 operation,
                 http.method = %method,
@@ -121,14 +128,14 @@ mod imp {
         elapsed: Duration,
     ) {
         match error {
-            None => tracing::debug!(
+            None => tracing::debug!(target: TARGET,
                 attempt,
                 http.status_code = status,
                 rate_limit_remaining,
                 elapsed_ms = elapsed_ms(elapsed),
                 "attempt succeeded"
             ),
-            Some(error) => tracing::debug!(
+            Some(error) => tracing::debug!(target: TARGET,
                 attempt,
                 http.status_code = status,
                 rate_limit_remaining,
@@ -145,7 +152,7 @@ mod imp {
         } else {
             "backoff"
         };
-        tracing::debug!(
+        tracing::debug!(target: TARGET,
             attempt,
             delay_ms = elapsed_ms(delay),
             reason,
@@ -155,7 +162,7 @@ mod imp {
     }
 
     pub(crate) fn pacing_wait(wait: Duration, reason: &'static str) {
-        tracing::debug!(
+        tracing::debug!(target: TARGET,
             wait_ms = elapsed_ms(wait),
             reason,
             "waiting for the rate-limit budget"
@@ -169,7 +176,7 @@ mod imp {
         why: GiveUp,
         error: &Error,
     ) {
-        tracing::warn!(
+        tracing::warn!(target: TARGET,
             operation,
             http.method = %method,
             url.path = path,
@@ -191,7 +198,7 @@ mod imp {
         } else {
             text.len()
         };
-        tracing::trace!(
+        tracing::trace!(target: TARGET,
             direction,
             body = &text[..cut],
             truncated = cut < text.len(),
@@ -201,7 +208,7 @@ mod imp {
 
     /// `direction` is `request` or `response`; `text` is already masked.
     pub(crate) fn headers(direction: &'static str, text: &str) {
-        tracing::trace!(direction, headers = text, "headers");
+        tracing::trace!(target: TARGET, direction, headers = text, "headers");
     }
 
     pub(crate) fn bodies_enabled() -> bool {

@@ -25,6 +25,7 @@ type Fields = BTreeMap<String, String>;
 struct Captured {
     kind: &'static str,
     name: String,
+    target: String,
     level: Level,
     fields: Fields,
 }
@@ -55,6 +56,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
             Captured {
                 kind: "span",
                 name: attrs.metadata().name().to_owned(),
+                target: attrs.metadata().target().to_owned(),
                 level: *attrs.metadata().level(),
                 fields,
             },
@@ -73,6 +75,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
         self.events.lock().unwrap().push(Captured {
             kind: "event",
             name: fields.get("message").cloned().unwrap_or_default(),
+            target: event.metadata().target().to_owned(),
             level: *event.metadata().level(),
             fields,
         });
@@ -182,6 +185,12 @@ async fn one_span_per_call_and_one_event_per_attempt_and_retry() {
     // The budget the answer stated; the 500 stated none.
     assert_eq!(succeeded[0].fields["rate_limit_remaining"], "598");
     assert!(!failed[0].fields.contains_key("rate_limit_remaining"));
+
+    // One target for the crate's spans and events (`heldqr_sdk=debug` in a filter), not the
+    // path of the module that emits them.
+    for captured in [span, &failed[0], &retrying[0], &succeeded[0]] {
+        assert_eq!(captured.target, "heldqr_sdk", "{captured:?}");
+    }
 
     assert!(capture.events_named("giving up").is_empty());
     assert!(capture.events_named("body").is_empty(), "bodies are opt-in");
