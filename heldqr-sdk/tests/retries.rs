@@ -703,20 +703,16 @@ async fn a_retry_after_beyond_any_instant_under_a_deadline_returns_the_429() {
         error(429, "rate_limited").insert_header("retry-after", "18446744073709551615"),
     )
     .await;
-    let err = heldqr_sdk::Client::builder()
-        .token(TOKEN)
-        .base_url(server.uri())
-        .no_timeout()
-        .http_client(http())
-        .retry_policy(RetryPolicy::default().max_retry_after(Duration::MAX))
-        .deadline(Duration::from_secs(2))
-        .build()
-        .unwrap()
-        .codes()
-        .get("menu-v3")
-        .send()
-        .await
-        .unwrap_err();
+    let err = client_with(
+        &server.uri(),
+        RetryPolicy::default().max_retry_after(Duration::MAX),
+    )
+    .codes()
+    .get("menu-v3")
+    .deadline(Duration::from_secs(2))
+    .send()
+    .await
+    .unwrap_err();
     assert_eq!(err.status(), Some(429), "{err:?}");
     assert_eq!(err.attempts(), 1);
 }
