@@ -436,6 +436,9 @@ impl Client {
             );
         }
         let n = sent.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(permit) = &permit {
+            permit.sent();
+        }
         if let Some(OnSend(hook)) = &settings.on_send {
             hook(n);
         }

@@ -33,7 +33,9 @@
 //! flight when it was sent: concurrent requests can overtake each other on the way and their
 //! answers come back in any order), so concurrent tasks never overdraw it. Only a response
 //! whose request went with no earlier one in flight is read against the send times to bound
-//! the window.
+//! the window; any answer with credit left lets the pacer forget own sends too old to be
+//! counted still (the server's figure has their credits back already). A credit reserved for
+//! an attempt that never went out (its deadline ran out first) is given back.
 //! Since a 429 spends a credit too, the pacer does not send to find out; the one exception is
 //! a wait longer than the call may wait (the policy's `max_retry_after`, or what is left of
 //! its deadline): then the request goes, and the server's 429 says how long, as without
@@ -44,6 +46,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -146,7 +149,7 @@ impl State {
                     break;
                 }
                 self.sends.pop_front();
-                self.remaining = (self.remaining + 1).min(limit);
+                self.remaining = self.remaining.saturating_add(1).min(limit);
             }
             if !self.sends.is_empty() {
                 return;
@@ -159,7 +162,7 @@ impl State {
             // At the reset the oldest counted request left: one credit, and if that request
             // was ours it is the front of `sends`.
             self.reset_at = None;
-            self.remaining = (self.remaining + 1).min(limit);
+            self.remaining = self.remaining.saturating_add(1).min(limit);
             self.sends.pop_front();
         }
     }
@@ -176,12 +179,16 @@ impl State {
     /// (this one included) when the request sent at `sent_at` arrived, and the oldest of them
     /// leaves at `reset_at` (rounded up to a whole second). `exact` is false when the count
     /// is only a lower bound (no credit left: a 429 counts whatever came before it).
+    /// `overtaken_by` earlier own requests were in flight when this one went: any of them may
+    /// have arrived after it, uncounted, so the counted ones may reach that many sends further
+    /// back, and the answer bounds nothing that depends on the order.
     fn learn(
         &mut self,
         sent_at: Instant,
         now: Instant,
         counted: usize,
         exact: bool,
+        overtaken_by: usize,
         reset_at: Instant,
     ) {
         // At most a second before the reset, the oldest counted request (which arrived
@@ -205,6 +212,18 @@ impl State {
         if !exact {
             return;
         }
+        // Own requests older than any that can still be counted have left the window, and
+        // the server's figure has their credits already: they give none back later.
+        if let Some(oldest_counted_at_most) = upto.checked_sub(counted.saturating_add(overtaken_by))
+        {
+            let kept_from = self.history[oldest_counted_at_most];
+            while self.sends.front().is_some_and(|&s| s < kept_from) {
+                self.sends.pop_front();
+            }
+        }
+        if overtaken_by > 0 {
+            return;
+        }
         let mut at_most = reset_at.saturating_duration_since(oldest_counted) + ONE_MS;
         if upto > counted {
             let left = self.history[upto - counted - 1];
@@ -217,10 +236,6 @@ impl State {
         // overtaking each other) does not narrow the window.
         if at_most > self.window_above {
             self.window_at_most = Some(self.window_at_most.map_or(at_most, |w| w.min(at_most)));
-        }
-        // Own requests older than the oldest counted one are in the server's figure already.
-        while self.sends.front().is_some_and(|&s| s < oldest_counted) {
-            self.sends.pop_front();
         }
     }
 }
@@ -263,6 +278,11 @@ pub(crate) struct Permit {
     /// it. With none, the server counted every earlier one before it, so its figure can be
     /// read against the send times.
     overtaken_by: u32,
+    /// The grant took one of the credits believed free.
+    took_credit: bool,
+    /// The request went on the wire ([`Permit::sent`]). A permit dropped before that sent
+    /// nothing: its send time is forgotten and its credit given back.
+    sent: AtomicBool,
 }
 
 enum Wait {
@@ -298,7 +318,7 @@ impl Pacer {
                     None => return self.permit(&mut state, true, now),
                     Some(_) if state.remaining > 0 => {
                         state.remaining -= 1;
-                        return self.permit(&mut state, false, now);
+                        return self.permit(&mut state, false, now).taking_a_credit();
                     }
                     Some(_) => match state.next_release() {
                         Some(at) if at > now => {
@@ -370,13 +390,26 @@ impl Pacer {
             sent_at: now,
             number,
             overtaken_by,
+            took_credit: false,
+            sent: AtomicBool::new(false),
         }
     }
 }
 
 impl Permit {
+    fn taking_a_credit(mut self) -> Self {
+        self.took_credit = true;
+        self
+    }
+
+    /// The request is going on the wire now.
+    pub(crate) fn sent(&self) {
+        self.sent.store(true, Ordering::Relaxed);
+    }
+
     /// Records the budget this attempt's response reported (called while the permit is held).
     pub(crate) fn observe(&self, rate_limit: &RateLimit) {
+        self.sent();
         let now_unix = (self.pacer.wall)();
         let until_reset = Duration::from_secs(rate_limit.reset).saturating_sub(now_unix);
         let now = Instant::now();
@@ -386,11 +419,15 @@ impl Permit {
         let remaining = rate_limit.remaining.min(rate_limit.limit);
         let counted = usize::try_from(rate_limit.limit - remaining).unwrap_or(usize::MAX);
         let mut state = self.pacer.lock();
-        // An earlier request still in flight when this one went may have reached the server
-        // after it: then the count cannot say which own send was the oldest counted, and
-        // only the bounds that stay true whatever the order are read.
-        let exact = remaining > 0 && self.overtaken_by == 0;
-        state.learn(self.sent_at, now, counted, exact, reset_at);
+        let overtaken_by = usize::try_from(self.overtaken_by).unwrap_or(usize::MAX);
+        state.learn(
+            self.sent_at,
+            now,
+            counted,
+            remaining > 0,
+            overtaken_by,
+            reset_at,
+        );
         state.limit = Some(rate_limit.limit);
         // The server's figure counts the requests that arrived before this one. Those it may
         // not count: every request sent after this one, and the earlier ones that were in
@@ -419,6 +456,7 @@ impl Permit {
     /// This attempt's response carried no rate-limit headers. If no response ever stated a
     /// budget, the server does not pace by headers, and neither does the pacer.
     pub(crate) fn no_budget_stated(&self) {
+        self.sent();
         let mut state = self.pacer.lock();
         if state.limit.is_none() {
             state.unpaced = true;
@@ -432,6 +470,22 @@ impl Drop for Permit {
         state.in_flight = state.in_flight.saturating_sub(1);
         if self.probe {
             state.probing = false;
+        }
+        if !self.sent.load(Ordering::Relaxed) {
+            // Never sent (the deadline ran out first, the request could not be built): the
+            // server counts nothing, so nothing comes back later either.
+            let at = self.sent_at;
+            if let Some(i) = state.sends.iter().rposition(|&s| s == at) {
+                state.sends.remove(i);
+            }
+            if let Some(i) = state.history.iter().rposition(|&s| s == at) {
+                state.history.remove(i);
+            }
+            if self.took_credit
+                && let Some(limit) = state.limit
+            {
+                state.remaining = state.remaining.saturating_add(1).min(limit);
+            }
         }
         drop(state);
         self.pacer.changed.notify_waiters();
@@ -480,6 +534,13 @@ mod tests {
 
     const MAX: Duration = Duration::from_secs(30);
 
+    /// A permit for a request that goes on the wire at once.
+    async fn send(pacer: &Arc<Pacer>) -> Permit {
+        let permit = pacer.acquire(MAX).await;
+        permit.sent();
+        permit
+    }
+
     async fn blocks(pacer: &Arc<Pacer>) -> bool {
         tokio::time::timeout(Duration::from_millis(1), pacer.acquire(MAX))
             .await
@@ -489,7 +550,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_first_request_goes_alone_until_the_budget_is_known() {
         let pacer = pacer();
-        let probe = pacer.acquire(MAX).await;
+        let probe = send(&pacer).await;
         assert!(
             blocks(&pacer).await,
             "a second request waits for the probe's answer"
@@ -497,24 +558,24 @@ mod tests {
         probe.observe(&budget(10, 9, 60));
         drop(probe);
         let start = Instant::now();
-        let _a = pacer.acquire(MAX).await;
-        let _b = pacer.acquire(MAX).await;
+        let _a = send(&pacer).await;
+        let _b = send(&pacer).await;
         assert_eq!(Instant::now(), start);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_server_without_rate_limit_headers_is_not_paced() {
         let pacer = pacer();
-        let probe = pacer.acquire(MAX).await;
+        let probe = send(&pacer).await;
         probe.no_budget_stated();
         drop(probe);
         let start = Instant::now();
-        let _a = pacer.acquire(MAX).await;
-        let _b = pacer.acquire(MAX).await;
+        let _a = send(&pacer).await;
+        let _b = send(&pacer).await;
         assert_eq!(Instant::now(), start);
         // Nothing to pace against, so nothing is remembered either.
         for _ in 0..1000 {
-            drop(pacer.acquire(MAX).await);
+            drop(send(&pacer).await);
         }
         assert!(pacer.lock().sends.len() <= 1);
     }
@@ -522,11 +583,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn send_times_are_bounded_by_the_limit() {
         let pacer = pacer();
-        let probe = pacer.acquire(MAX).await;
+        let probe = send(&pacer).await;
         probe.observe(&budget(3, 2, 60));
         drop(probe);
         for _ in 0..50 {
-            let permit = pacer.acquire(MAX).await;
+            let permit = send(&pacer).await;
             // A server that keeps granting (another window each time, say).
             permit.observe(&budget(3, 2, 60));
         }
@@ -537,11 +598,11 @@ mod tests {
     async fn exhausted_budget_waits_for_reset() {
         let pacer = pacer();
         {
-            let permit = pacer.acquire(MAX).await;
+            let permit = send(&pacer).await;
             permit.observe(&budget(2, 0, 5));
         }
         let start = Instant::now();
-        let _permit = pacer.acquire(MAX).await;
+        let _permit = send(&pacer).await;
         let waited = Instant::now() - start;
         assert!(
             waited >= Duration::from_secs(4) && waited <= Duration::from_secs(5),
@@ -553,11 +614,11 @@ mod tests {
     async fn a_reset_beyond_max_wait_is_not_awaited() {
         let pacer = pacer();
         {
-            let permit = pacer.acquire(MAX).await;
+            let permit = send(&pacer).await;
             permit.observe(&budget(2, 0, 3600));
         }
         let start = Instant::now();
-        let _permit = pacer.acquire(MAX).await;
+        let _permit = send(&pacer).await;
         assert_eq!(Instant::now(), start);
     }
 
@@ -574,12 +635,12 @@ mod tests {
         ];
         for order in orders {
             let pacer = pacer();
-            let probe = pacer.acquire(MAX).await;
+            let probe = send(&pacer).await;
             probe.observe(&budget(5, 4, 10));
             drop(probe);
             let mut permits = Vec::new();
             for _ in 0..4 {
-                permits.push(Some(pacer.acquire(MAX).await));
+                permits.push(Some(send(&pacer).await));
             }
             for (which, remaining) in order {
                 let permit = permits[which].take().unwrap();
@@ -591,19 +652,63 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_credit_an_overtaking_answer_already_counted_is_not_given_back_again() {
+        // 3 per 9 s. The probe S at 0 s teaches the window. Just before S leaves it, A and B
+        // go at once; B reaches the server first, after S left, so its answer already has
+        // S's credit back. S must not free a credit again when its window passes.
+        let pacer = pacer();
+        let mut server = Server::new(3, Duration::from_secs(9));
+        let probe = send(&pacer).await;
+        probe.observe(&server.hit().0);
+        drop(probe);
+        tokio::time::advance(Duration::from_millis(8_990)).await;
+        let a = send(&pacer).await;
+        let b = send(&pacer).await;
+        tokio::time::advance(Duration::from_millis(20)).await;
+        b.observe(&server.hit().0);
+        drop(b);
+        // Past S's own release time: one credit is free (the server counts only B, and A is
+        // on its way), not two.
+        tokio::time::advance(Duration::from_millis(20)).await;
+        let c = send(&pacer).await;
+        assert!(blocks(&pacer).await, "{:?}", pacer.lock());
+        let (answer, accepted) = server.hit();
+        assert!(accepted);
+        c.observe(&answer);
+        let (answer, accepted) = server.hit();
+        assert!(accepted, "A, the third in the window");
+        a.observe(&answer);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_permit_dropped_unsent_gives_its_credit_back() {
+        // A budget of 2 per 20 s: one request goes, then a call takes the last credit but
+        // never sends (its deadline ran out, say). The credit is still free.
+        let pacer = pacer();
+        let probe = send(&pacer).await;
+        probe.observe(&budget(2, 1, 20));
+        drop(probe);
+        drop(pacer.acquire(MAX).await);
+        let start = Instant::now();
+        let _permit = send(&pacer).await;
+        assert_eq!(Instant::now(), start);
+        assert!(blocks(&pacer).await, "{:?}", pacer.lock());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn in_flight_requests_are_subtracted() {
         let pacer = pacer();
-        let probe = pacer.acquire(MAX).await;
+        let probe = send(&pacer).await;
         probe.observe(&budget(3, 2, 10));
         drop(probe);
-        let first = pacer.acquire(MAX).await;
-        let second = pacer.acquire(MAX).await;
+        let first = send(&pacer).await;
+        let second = send(&pacer).await;
         // The first response says 1 left, but the second request is still in flight.
         first.observe(&budget(3, 1, 10));
         drop(first);
         drop(second);
         let start = Instant::now();
-        let _third = pacer.acquire(MAX).await;
+        let _third = send(&pacer).await;
         assert!(Instant::now() - start >= Duration::from_secs(9));
     }
 
@@ -613,16 +718,16 @@ mod tests {
         // token is the oldest counted: its reset is its send time plus the window.
         let pacer = pacer();
         let start = Instant::now();
-        let first = pacer.acquire(MAX).await;
+        let first = send(&pacer).await;
         first.observe(&budget(3, 2, 20));
         drop(first);
         tokio::time::advance(Duration::from_secs(5)).await;
         for remaining in [1, 0] {
-            let permit = pacer.acquire(MAX).await;
+            let permit = send(&pacer).await;
             permit.observe(&budget(3, remaining, 15));
         }
         // Out of credit: the next frees at the server's reset (first send + 20 s)...
-        let _third = pacer.acquire(MAX).await;
+        let _third = send(&pacer).await;
         let waited = Instant::now() - start;
         assert!(
             waited >= Duration::from_secs(19) && waited <= Duration::from_secs(20),
@@ -630,7 +735,7 @@ mod tests {
         );
         // ...the one after when the second request (sent at 5 s) leaves the inferred window,
         // without asking the server again.
-        let _fourth = pacer.acquire(MAX).await;
+        let _fourth = send(&pacer).await;
         let waited = Instant::now() - start;
         assert!(
             waited >= Duration::from_secs(24) && waited <= Duration::from_secs(27),
@@ -709,7 +814,7 @@ mod tests {
         let mut last = start;
         for _ in 0..rows {
             loop {
-                let permit = pacer.acquire(MAX).await;
+                let permit = send(pacer).await;
                 tokio::time::advance(latency / 2).await;
                 let (answer, accepted) = server.hit();
                 tokio::time::advance(latency / 2).await;
