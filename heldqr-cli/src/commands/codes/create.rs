@@ -53,27 +53,24 @@ pub async fn run(args: CreateArgs, ctx: &Ctx) -> Result<(), CliError> {
         request = request.idempotency_key(key);
     }
     let response = request.send().await?;
-    let meta = response.meta();
+    let (replayed, attempts) = (
+        response.meta().idempotent_replay && own_key,
+        response.meta().attempts,
+    );
+    let code = response.into_inner();
+    let shortcode = one_line(&code.shortcode);
     // A replay answers a request made earlier with the same key. With a key this run made up,
     // that can only be one of this run's own attempts whose answer was lost: this run created
     // the code. With the user's key it may also be an earlier run.
-    let replay_note = match (meta.idempotent_replay && own_key, meta.attempts) {
-        (false, _) => None,
-        (true, 1) => Some(
-            "an earlier request with this idempotency key created {code}; nothing new was created",
-        ),
-        (true, _) => Some(
-            "this idempotency key created {code}, either in an earlier attempt of this run whose answer was lost or in an earlier run; no duplicate was made",
-        ),
-    };
-    let code = response.into_inner();
-    if let Some(note) = replay_note {
-        let note = note.replace("{code}", &one_line(&code.shortcode));
-        ctx.ui.info(&format!("Replayed: {note}."));
+    if replayed {
+        ctx.ui.info(&if attempts == 1 {
+            format!("Replayed: an earlier request with this idempotency key created {shortcode}; nothing new was created.")
+        } else {
+            format!("Replayed: this idempotency key created {shortcode}, either in an earlier attempt of this run whose answer was lost or in an earlier run; no duplicate was made.")
+        });
     }
     print_code(ctx, &code)?;
-    if ctx.ui.mode == OutputMode::Table && replay_note.is_none() {
-        let shortcode = one_line(&code.shortcode);
+    if ctx.ui.mode == OutputMode::Table && !replayed {
         ctx.ui.info(&format!(
             "Created {shortcode}. Print its QR: heldqr codes qr {shortcode}"
         ));
