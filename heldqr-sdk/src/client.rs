@@ -269,7 +269,6 @@ impl Client {
             .deadline
             .zip(started)
             .and_then(|(d, started)| started.checked_add(d));
-        let attempts = AtomicU32::new(0);
         // Attempts that went on the wire: what the result reports (an attempt stopped by the
         // deadline while it waited for the rate limit sent nothing).
         let sent = AtomicU32::new(0);
@@ -277,8 +276,8 @@ impl Client {
         let give_up: Mutex<Option<GiveUp>> = Mutex::new(None);
         let policy = &settings.retry;
         let result = (|| async {
-            let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             let attempt_started = telemetry::attempts_enabled().then(Instant::now);
+            let sent_before = sent.load(Ordering::Relaxed);
             let result = self.attempt(call, settings, deadline_at, &sent).await;
             let (status, error, rate_limit) = match &result {
                 Ok(reply) => (Some(reply.meta.status), None, reply.meta.rate_limit),
@@ -286,7 +285,17 @@ impl Client {
             };
             let remaining = rate_limit.map(|r| r.remaining);
             if let Some(attempt_started) = attempt_started {
-                telemetry::attempt(n, status, error, remaining, attempt_started.elapsed());
+                // Numbered as `attempts` and `on_send` count: what went on the wire. A try
+                // stopped before it went (the deadline ran out while it waited) is told apart.
+                let went = sent.load(Ordering::Relaxed) > sent_before;
+                telemetry::attempt(
+                    sent_before + 1,
+                    went,
+                    status,
+                    error,
+                    remaining,
+                    attempt_started.elapsed(),
+                );
             }
             result
         })
@@ -315,7 +324,7 @@ impl Client {
             *give_up.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
             None
         })
-        .notify(|error, delay| telemetry::retry(attempts.load(Ordering::Relaxed), delay, error))
+        .notify(|error, delay| telemetry::retry(sent.load(Ordering::Relaxed), delay, error))
         .await;
         let attempts = sent.load(Ordering::Relaxed);
         match result {

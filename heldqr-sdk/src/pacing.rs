@@ -38,8 +38,9 @@
 //! an attempt that never went out (its deadline ran out first) is given back.
 //! Since a 429 spends a credit too, the pacer does not send to find out; the one exception is
 //! a wait longer than the call may wait (the policy's `max_retry_after`, or what is left of
-//! its deadline): then the request goes, and the server's 429 says how long, as without
-//! pacing.
+//! its deadline), and a wait for another request's answer that has lasted that long: then
+//! the request goes (or the deadline ends the call), and the server's 429 says how long, as
+//! without pacing.
 //!
 //! Instants are `tokio::time::Instant`, so waits follow tokio's clock (and its paused test
 //! clock); the server's Unix-seconds reset is converted once, on arrival.
@@ -50,6 +51,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::future::Either;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -287,7 +289,8 @@ pub(crate) struct Permit {
 
 enum Wait {
     Until(Instant),
-    ForProbe,
+    /// For a request in flight to report the budget, at most until the instant given.
+    ForProbe(Option<Instant>),
 }
 
 impl Pacer {
@@ -299,8 +302,12 @@ impl Pacer {
     }
 
     /// Reserves a credit, waiting for the budget when none is left. Never waits longer than
-    /// `max_wait` in one go: past that the request is sent and the server decides.
+    /// `max_wait` in one go: past that the request is sent and the server decides. A wait
+    /// for another request to report the budget, whose length nobody knows ahead, ends at
+    /// `max_wait` the same way.
     pub(crate) async fn acquire(self: &Arc<Self>, max_wait: Duration) -> Permit {
+        // Set once a wait for another request's answer has lasted `max_wait`.
+        let mut waited_out = false;
         loop {
             let notified = self.changed.notified();
             let mut notified = pin!(notified);
@@ -314,7 +321,10 @@ impl Pacer {
                     return self.permit(&mut state, false, now);
                 }
                 match state.limit {
-                    None if state.probing => Wait::ForProbe,
+                    None if state.probing && waited_out => {
+                        return self.permit(&mut state, false, now);
+                    }
+                    None if state.probing => Wait::ForProbe(now.checked_add(max_wait)),
                     None => return self.permit(&mut state, true, now),
                     Some(_) if state.remaining > 0 => {
                         state.remaining -= 1;
@@ -328,7 +338,12 @@ impl Pacer {
                             Wait::Until(at)
                         }
                         // Freed credits the pacer cannot place (used elsewhere): ask once.
-                        _ if state.probing || state.in_flight > 0 => Wait::ForProbe,
+                        _ if (state.probing || state.in_flight > 0) && waited_out => {
+                            return self.permit(&mut state, false, now);
+                        }
+                        _ if state.probing || state.in_flight > 0 => {
+                            Wait::ForProbe(now.checked_add(max_wait))
+                        }
                         _ => return self.permit(&mut state, true, now),
                     },
                 }
@@ -342,12 +357,23 @@ impl Pacer {
                     let sleep = pin!(tokio::time::sleep_until(at));
                     futures_util::future::select(notified, sleep).await;
                 }
-                Wait::ForProbe => {
+                Wait::ForProbe(until) => {
                     telemetry::pacing_wait(
                         Duration::ZERO,
                         "waiting for another request to report the budget",
                     );
-                    notified.await;
+                    match until {
+                        Some(until) => {
+                            let sleep = pin!(tokio::time::sleep_until(until));
+                            if let Either::Right(_) =
+                                futures_util::future::select(notified, sleep).await
+                            {
+                                waited_out = true;
+                            }
+                        }
+                        // A wait longer than an `Instant` can hold: as long as it takes.
+                        None => notified.await,
+                    }
                 }
             }
         }
@@ -620,6 +646,35 @@ mod tests {
         let start = Instant::now();
         let _permit = send(&pacer).await;
         assert_eq!(Instant::now(), start);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_for_the_probe_lasts_at_most_max_wait() {
+        // The first request is on its way and has not reported the budget: the next one
+        // waits for it, but no longer than it may wait; then it goes, and is no probe.
+        let pacer = pacer();
+        let probe = send(&pacer).await;
+        let start = Instant::now();
+        let next = tokio::time::timeout(
+            Duration::from_secs(3),
+            pacer.acquire(Duration::from_secs(2)),
+        )
+        .await
+        .expect("the wait ends at max_wait");
+        assert_eq!(Instant::now() - start, Duration::from_secs(2));
+        assert!(!next.probe);
+        // A wait too long to be an `Instant` is as long as the probe takes.
+        let waiting = tokio::spawn({
+            let pacer = pacer.clone();
+            async move { pacer.acquire(Duration::MAX).await }
+        });
+        tokio::task::yield_now().await;
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        probe.observe(&budget(5, 3, 10));
+        drop(probe);
+        drop(waiting.await.unwrap());
     }
 
     #[tokio::test(start_paused = true)]

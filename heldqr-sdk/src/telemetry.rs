@@ -122,12 +122,19 @@ mod imp {
     /// `rate_limit_remaining`: the `X-RateLimit-Remaining` the answer stated, if any.
     pub(crate) fn attempt(
         attempt: u32,
+        went: bool,
         status: Option<u16>,
         error: Option<&Error>,
         rate_limit_remaining: Option<u32>,
         elapsed: Duration,
     ) {
         match error {
+            Some(error) if !went => tracing::debug!(target: TARGET,
+                attempt,
+                elapsed_ms = elapsed_ms(elapsed),
+                error = %error,
+                "attempt not sent"
+            ),
             None => tracing::debug!(target: TARGET,
                 attempt,
                 http.status_code = status,
@@ -262,7 +269,15 @@ mod imp {
     }
 
     #[inline]
-    pub(crate) fn attempt(_: u32, _: Option<u16>, _: Option<&Error>, _: Option<u32>, _: Duration) {}
+    pub(crate) fn attempt(
+        _: u32,
+        _: bool,
+        _: Option<u16>,
+        _: Option<&Error>,
+        _: Option<u32>,
+        _: Duration,
+    ) {
+    }
 
     #[inline]
     pub(crate) fn retry(_: u32, _: Duration, _: &Error) {}

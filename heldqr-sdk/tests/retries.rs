@@ -445,6 +445,61 @@ async fn a_deadline_cuts_the_attempt_in_flight() {
     assert!(err.to_string().contains("deadline"), "{err}");
 }
 
+// Real time: the first request of a paced client is in flight for an hour, so the pacer does
+// not know the budget yet. A second call with a short deadline waits for that answer only as
+// long as its deadline allows, then stops without sending.
+#[tokio::test]
+async fn a_deadline_bounds_the_wait_for_another_request_to_report_the_budget() {
+    let server = MockServer::start().await;
+    mount_always(
+        &server,
+        "GET",
+        "/api/v1/codes/slow",
+        ok_code("slow").set_delay(Duration::from_secs(3600)),
+    )
+    .await;
+    mount_always(&server, "GET", "/api/v1/codes/menu-v3", ok_code("menu-v3")).await;
+    let client = paced_client(&server.uri(), TOKEN);
+    let first_sent = std::sync::Arc::new(tokio::sync::Notify::new());
+    let first = tokio::spawn({
+        let client = client.clone();
+        let first_sent = first_sent.clone();
+        async move {
+            client
+                .codes()
+                .get("slow")
+                .on_send(move |_| first_sent.notify_one())
+                .send()
+                .await
+        }
+    });
+    first_sent.notified().await;
+    let err = tokio::time::timeout(
+        Duration::from_secs(60),
+        client
+            .codes()
+            .get("menu-v3")
+            .deadline(Duration::from_millis(300))
+            .send(),
+    )
+    .await
+    .expect("the deadline ends the wait for the budget")
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                attempts: 0,
+                deadline_exceeded: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    first.abort();
+}
+
 // Real time: with a paused clock the deadline's timer on each attempt could fire while the
 // request is still on its way (the clock jumps when the runtime idles on I/O). About 1 s.
 #[tokio::test]

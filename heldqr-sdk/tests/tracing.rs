@@ -349,3 +349,48 @@ async fn a_deadline_that_stops_retries_says_so() {
     );
     assert_eq!(warnings[0].fields["attempts"], "2");
 }
+
+// Real time (the first request is held for an hour by the server's delay). A try that the
+// deadline stopped before it went on the wire is told apart from an attempt, and numbered as
+// `attempts` counts: only what was sent.
+#[tokio::test]
+async fn a_try_stopped_before_it_went_is_not_an_attempt() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ok_code("slow").set_delay(Duration::from_secs(3600)))
+        .mount(&server)
+        .await;
+    let client = paced_client(&server.uri(), TOKEN);
+    let (capture, _guard) = capture();
+    let first_sent = Arc::new(tokio::sync::Notify::new());
+    let first = tokio::spawn({
+        let client = client.clone();
+        let first_sent = first_sent.clone();
+        async move {
+            client
+                .codes()
+                .get("slow")
+                .on_send(move |_| first_sent.notify_one())
+                .send()
+                .await
+        }
+    });
+    first_sent.notified().await;
+    let err = tokio::time::timeout(
+        Duration::from_secs(60),
+        client
+            .codes()
+            .get("menu-v3")
+            .deadline(Duration::from_millis(200))
+            .send(),
+    )
+    .await
+    .expect("the deadline ends the wait for the budget")
+    .unwrap_err();
+    assert_eq!(err.attempts(), 0);
+    let not_sent = capture.events_named("attempt not sent");
+    assert_eq!(not_sent.len(), 1, "{:?}", capture.events());
+    assert_eq!(not_sent[0].fields["attempt"], "1");
+    assert!(capture.events_named("attempt failed").is_empty());
+    first.abort();
+}
