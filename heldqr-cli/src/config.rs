@@ -212,8 +212,9 @@ impl ConfigStore {
         };
         let config = serde_json::from_slice(&bytes).map_err(|err| {
             CliError::Config(format!(
-                "{} is not a valid heldqr config file ({err}); fix it or delete it and run `heldqr auth login`",
-                path.display()
+                "{} is not a valid heldqr config file ({}); fix it or delete it and run `heldqr auth login`",
+                path.display(),
+                parse_problem(&err)
             ))
         })?;
         let warnings = loose_dir_warning(&self.dir)
@@ -267,6 +268,19 @@ pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
+}
+
+/// Where and how the config file failed to parse, without quoting it: serde's own message
+/// echoes the offending value, and in this file a value may be a token.
+fn parse_problem(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match err.classify() {
+        Category::Syntax => "not valid JSON",
+        Category::Eof => "the JSON ends early",
+        Category::Data => "not the structure heldqr writes",
+        Category::Io => "unreadable",
+    };
+    format!("{what} at line {} column {}", err.line(), err.column())
 }
 
 #[cfg(unix)]
@@ -330,6 +344,25 @@ mod tests {
         let (config, warnings) = store.load().unwrap();
         assert_eq!(config, ConfigFile::default());
         assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_is_reported_without_quoting_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::new(dir.path().to_path_buf());
+        // A hand-written file with the token where heldqr keeps an object, then one with the
+        // token in a broken string, then one with it as an unknown key.
+        for text in [
+            r#"{"hosts":{"http://127.0.0.1:9":"hkr_live_secret_AAAA1111"}}"#,
+            r#"{"hosts":{"http://127.0.0.1:9":{"token":"hkr_live_secret_AAAA1111}}}"#,
+            r#"{"hkr_live_secret_AAAA1111": 1, "hosts": 3}"#,
+        ] {
+            std::fs::write(store.path(), text).unwrap();
+            let err = store.load().unwrap_err().to_string();
+            assert!(err.contains("is not a valid heldqr config file"), "{err}");
+            assert!(err.contains("line 1 column"), "{err}");
+            assert!(!err.contains("secret"), "{err}");
+        }
     }
 
     #[test]
