@@ -26,8 +26,8 @@ Host:   --base-url, else HELDQR_BASE_URL, else the default host (set by `auth lo
         default host: without --base-url it logs in to https://api.heldqr.com.
 Output: tables on a terminal, tab-separated lines when piped, one JSON document with --json;
         --jq EXPR filters that document with a jq implementation (no jq needed).
-        Errors always go to stderr; with --json stdout stays empty on failure, switch on the
-        exit code. -v (or HELDQR_DEBUG=1) traces what happens on stderr. NO_COLOR turns
+        Errors always go to stderr; with --json stdout stays empty on failure (except the
+        reports of `codes import` and `auth status`), switch on the exit code. -v (or HELDQR_DEBUG=1) traces what happens on stderr. NO_COLOR turns
         colour off; HELDQR_CONFIG_DIR moves the config file, HELDQR_STATE_DIR the import ledger.
 ";
 
