@@ -69,6 +69,17 @@ impl ApiError {
         .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     }
 
+    /// Mock only: a state-changing `/_mock` request sent by a web page of another origin.
+    pub(crate) fn cross_origin() -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_origin_request",
+            "The mock-only /_mock routes do not change state for a web page of another origin \
+             (its Origin or Sec-Fetch-Site header says so); send the request from a script or \
+             the mock's own inspector page.",
+        )
+    }
+
     /// Mock only: the account holds as many codes as `--max-codes` allows.
     pub(crate) fn code_limit_reached(cap: usize) -> Self {
         ApiError::new(

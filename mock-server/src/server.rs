@@ -392,7 +392,10 @@ async fn serve_connection<S: AppService>(
         .http1()
         .timer(HeaderTimer::default())
         .header_read_timeout(header_timeout)
-        .max_buf_size(MAX_HEADER_BYTES);
+        .max_buf_size(MAX_HEADER_BYTES)
+        // A client may shut its write side once the request is out: answer it (hyper would
+        // otherwise close on that end of stream and drop the answer of a request it ran).
+        .half_close(true);
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -108,3 +108,67 @@ fn an_admin_token_equal_to_an_api_token_is_refused() {
     assert!(e.contains("differ"), "{e}");
     assert!(!e.contains("tok_same"), "{e}");
 }
+
+#[tokio::test]
+async fn a_page_of_another_origin_cannot_change_state_even_without_an_admin_token() {
+    let m = Mock::new();
+    let sc = m
+        .create(BUSINESS, r#"{"target_url":"https://example.com/a"}"#)
+        .await;
+    let reset = |headers: &[(&str, &str)]| {
+        let mut req = m
+            .req(Method::POST, "/_mock/reset")
+            .header("host", "127.0.0.1:8080")
+            .json("{}");
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        req.send()
+    };
+    // What a browser adds to a form post or a `no-cors` fetch from another page.
+    for headers in [
+        &[("origin", "http://evil.example")][..],
+        &[("origin", "http://127.0.0.1:9999")],
+        &[("origin", "null")],
+        &[("sec-fetch-site", "cross-site")],
+        &[
+            ("sec-fetch-site", "same-site"),
+            ("origin", "http://127.0.0.1:8080"),
+        ],
+    ] {
+        let r = reset(headers).await;
+        assert_eq!(r.status, 403, "{headers:?}: {}", r.text());
+        assert_eq!(r.error_code(), "cross_origin_request");
+        assert!(r.header("x-request-id").is_some());
+    }
+    // Nothing was reset.
+    let r = m.get(&format!("/api/v1/codes/{sc}"), BUSINESS).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Reading is not refused (a browser keeps another origin's page from reading the answer).
+    let r = m
+        .req(Method::GET, "/_mock/clock")
+        .header("origin", "http://evil.example")
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The mock's own page (same origin), and a script (neither header), change state.
+    let r = reset(&[
+        ("origin", "http://127.0.0.1:8080"),
+        ("sec-fetch-site", "same-origin"),
+    ])
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = m.req(Method::POST, "/_mock/reset").json("{}").send().await;
+    assert_eq!(r.status, 204, "{}", r.text());
+
+    // With the admin token, its holder's browser is refused too.
+    let m = guarded();
+    let r = m
+        .req(Method::POST, "/_mock/reset")
+        .token(ADMIN)
+        .header("origin", "http://evil.example")
+        .json("{}")
+        .send()
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+}

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use heldqr_mock::{FaultConfig, MockConfig, MockServer};
+use heldqr_mock::{FaultConfig, MockConfig, MockServer, Workers};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Command;
@@ -65,6 +65,32 @@ async fn a_socket_that_sends_nothing_or_headers_too_slowly_is_closed() {
     // The server still serves.
     assert!(get(&a, "/healthz").await.starts_with("HTTP/1.1 200"));
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_closes_its_side_after_the_request_still_gets_the_answer() {
+    // Some clients shut their write side down once the request is out (`curl` over a pipe,
+    // `nc -N`): the request was read whole, so it is answered, not dropped after it ran.
+    // Served as the binary serves (its own threads), so the request is read before the
+    // client's end of stream arrives, as over a network.
+    let server = MockServer::start_on(MockConfig::default(), Workers::start(2).unwrap())
+        .await
+        .unwrap();
+    let a = addr(&server);
+    for n in 0..20 {
+        let mut s = TcpStream::connect(&a).await.unwrap();
+        let body = format!(r#"{{"target_url":"https://example.com/{n}","shortcode":"half-{n}"}}"#);
+        let req = format!(
+            "POST /api/v1/codes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer hkr_test_pro\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        s.shutdown().await.unwrap();
+        let answer = read_until_closed(&mut s, Duration::from_secs(30)).await;
+        assert!(answer.starts_with("HTTP/1.1 201"), "{n}: {answer:?}");
+        assert!(answer.contains(&format!("half-{n}")), "{n}: {answer:?}");
+    }
 }
 
 #[tokio::test]

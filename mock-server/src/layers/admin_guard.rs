@@ -15,6 +15,14 @@
 //! The page's static files (`GET /_mock/`, `/_mock/inspector/...`) and `GET /_mock/session`
 //! (which only says whether the token is needed and held) carry no state and stay open, so a
 //! browser can load the page that asks for the token.
+//!
+//! With or without an admin token, a `/_mock` request that may change state (any method but
+//! GET and HEAD) is refused (403 `cross_origin_request`) when the browser says it comes from a
+//! page of another origin: `Sec-Fetch-Site: cross-site` or `same-site`, or an `Origin` whose
+//! host and port are not the request's `Host`. Without this, any web page open in a
+//! developer's browser could reset the mock's state with a form post or a `no-cors` fetch,
+//! which need no preflight. Scripts and SDKs send neither header; the inspector page is
+//! same-origin.
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, header};
@@ -93,7 +101,32 @@ pub(crate) fn is_admin(state: &AppState, method: &Method, headers: &HeaderMap) -
             .any(|given| same_secret(given.as_bytes(), session.as_bytes()))
 }
 
-/// 401 for a `/_mock` request without the admin token, when one is configured.
+/// True when a browser marks the request as sent by a page of another origin: its
+/// `Sec-Fetch-Site` says so, or its `Origin` is not `http(s)://` + the request's `Host`
+/// (HTTP/2: its `:authority`), `Origin: null` (an opaque origin) included.
+fn from_another_origin(req: &Request) -> bool {
+    let headers = req.headers();
+    let text = |name| headers.get(name).map(|v| v.to_str().unwrap_or(""));
+    if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site"))
+        && (site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site"))
+    {
+        return true;
+    }
+    let Some(origin) = text(header::ORIGIN) else {
+        return false;
+    };
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    let host = text(header::HOST).or_else(|| req.uri().authority().map(|a| a.as_str()));
+    match (authority, host) {
+        (Some(authority), Some(host)) => !authority.eq_ignore_ascii_case(host),
+        _ => true,
+    }
+}
+
+/// 401 for a `/_mock` request without the admin token, when one is configured; 403 for one
+/// that may change state from a page of another origin.
 #[derive(Clone)]
 pub(crate) struct AdminGuard(pub AppState);
 
@@ -102,6 +135,13 @@ impl Hook for AdminGuard {
 
     fn before(&self, req: &mut Request) -> Step<()> {
         let state = &self.0;
+        if is_admin_path(req.uri().path())
+            && req.method() != Method::GET
+            && req.method() != Method::HEAD
+            && from_another_origin(req)
+        {
+            return Step::Answer(ApiError::cross_origin().into_response());
+        }
         if state.config().admin_token.is_none()
             || !is_admin_path(req.uri().path())
             || is_open(req.method(), req.uri().path())
