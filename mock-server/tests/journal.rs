@@ -502,3 +502,61 @@ async fn following_the_cursor_shows_a_slow_request_answered_after_a_later_one() 
     assert_eq!(second["cursor"], page["cursor"]);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_large_read_is_streamed_and_an_entry_evicted_meanwhile_is_left_out() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let m = Mock::with(
+        MockConfig::default()
+            .rate_limit(1_000_000, Duration::from_secs(60))
+            .journal_size(400),
+    );
+    // Requests with long headers of bytes that are not UTF-8: as JSON (`\xFF` escapes) each
+    // entry is several times the bytes it is kept in.
+    let junk = vec![0xFF_u8; JOURNAL_HEADER_LIMIT];
+    for _ in 0..200 {
+        let mut req = m.req(Method::GET, "/api/v1/codes").token(PRO);
+        for n in 0..8 {
+            req = req.header_bytes(&format!("x-junk-{n}"), &junk);
+        }
+        assert_eq!(req.send().await.status, 200);
+    }
+    // A small read is one piece, with its length.
+    let r = m.req(Method::GET, "/_mock/requests?limit=1").send().await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-length").is_some());
+
+    // The whole journal: streamed, no length up front.
+    let req = axum::http::Request::get("/_mock/requests")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = m.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    assert!(res.headers().get("content-length").is_none());
+    let mut body = res.into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    // Meanwhile 300 more requests evict the oldest 100 of the 200 (the journal keeps 400).
+    for _ in 0..300 {
+        assert_eq!(m.get("/api/v1/codes/none", PRO).await.status, 404);
+    }
+    let mut text = first.to_vec();
+    text.extend_from_slice(&body.collect().await.unwrap().to_bytes());
+    let page: Value = serde_json::from_slice(&text).expect("whole JSON");
+    let entries = page["data"].as_array().unwrap();
+    // Only what the read selected (not the requests after it), less what was evicted first.
+    assert!(entries.len() < 200, "{}", entries.len());
+    assert!(entries.len() >= 100, "{}", entries.len());
+    let got = ids(entries);
+    assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    assert!(
+        entries.iter().all(|e| e["path"] == "/api/v1/codes"
+            && e["request"]["headers"]["x-junk-0"]
+                .as_str()
+                .unwrap()
+                .starts_with("\\xFF")),
+        "only the 200 GETs"
+    );
+    assert_eq!(page["cursor"].as_u64().unwrap(), 200);
+}

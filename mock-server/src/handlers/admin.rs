@@ -4,16 +4,17 @@
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use serde::Serialize;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
 use serde_json::json;
 
-use super::{json_value, shortcode};
+use super::{json_bytes, json_value, shortcode};
 use crate::body::read_json_object;
 use crate::error::{ApiError, FieldErrors};
 use crate::model::{Plan, rfc3339};
-use crate::state::{AppState, JournalEntry, RequestFilter};
+use crate::state::{AppState, RequestFilter};
 use crate::validate::{self, SCAN_BATCH_MAX_DAYS};
 
 pub(crate) async fn mock_add_scans(
@@ -204,15 +205,91 @@ pub(crate) async fn mock_requests(
     if let Some(v) = single(&pairs, "limit")? {
         filter = filter.limit(integer("limit", v, 1, 10_000)? as usize);
     }
-    let (data, cursor) = state.requests_with_cursor(&filter);
-    Ok(json_value(StatusCode::OK, &JournalPage { data, cursor }))
+    let (ids, cursor) = state.request_ids(&filter);
+    Ok(journal_page(state, ids, cursor))
 }
 
-/// `GET /_mock/requests`'s body: the entries, and the cursor to pass as `after` next time.
-#[derive(Serialize)]
+/// About how many bytes of entries (as the journal charges them) one piece of a journal
+/// answer holds.
+const JOURNAL_PIECE_BYTES: usize = 16 * 1024;
+
+/// `GET /_mock/requests`'s body, `{"data": [entries], "cursor": N}`. A selection larger than
+/// one piece is streamed: its entries are made and written a piece at a time as the client
+/// reads, so a read of a full journal (whose entries as JSON can be several times the bytes
+/// they are kept in) holds one piece, not the whole answer. An entry evicted before its piece
+/// is made is left out.
+fn journal_page(state: AppState, ids: Vec<u64>, cursor: u64) -> Response {
+    let mut page = JournalPage {
+        state,
+        ids,
+        next: 0,
+        written: false,
+        cursor,
+    };
+    let mut first = br#"{"data":["#.to_vec();
+    let done = match page.write_piece(&mut first) {
+        Ok(done) => done,
+        Err(e) => {
+            return ApiError::internal(format!("could not serialize the journal: {e}"))
+                .into_response();
+        }
+    };
+    if done {
+        return json_bytes(StatusCode::OK, first);
+    }
+    let rest = futures_util::stream::unfold(Some(page), |page| async move {
+        let mut page = page?;
+        let mut piece = Vec::with_capacity(JOURNAL_PIECE_BYTES);
+        match page.write_piece(&mut piece) {
+            Ok(false) => Some((Ok(Bytes::from(piece)), Some(page))),
+            Ok(true) => Some((Ok(Bytes::from(piece)), None)),
+            // Ends the answer short: the client sees a broken body, not a wrong one.
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    let pieces = futures_util::stream::once(async { Ok(Bytes::from(first)) }).chain(rest);
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        Body::from_stream(pieces),
+    )
+        .into_response()
+}
+
+/// A journal answer being written: the ids selected, how many are written.
 struct JournalPage {
-    data: Vec<JournalEntry>,
+    state: AppState,
+    ids: Vec<u64>,
+    next: usize,
+    written: bool,
     cursor: u64,
+}
+
+impl JournalPage {
+    /// Appends the next piece of entries to `out`, and the answer's end after the last;
+    /// returns true when the answer is whole.
+    fn write_piece(&mut self, out: &mut Vec<u8>) -> std::io::Result<bool> {
+        if self.next < self.ids.len() {
+            let (entries, used) = self
+                .state
+                .requests_of(&self.ids[self.next..], JOURNAL_PIECE_BYTES);
+            self.next += used;
+            for entry in &entries {
+                if self.written {
+                    out.push(b',');
+                }
+                self.written = true;
+                serde_json::to_writer(&mut *out, entry).map_err(std::io::Error::other)?;
+            }
+        }
+        if self.next < self.ids.len() {
+            return Ok(false);
+        }
+        out.extend_from_slice(format!(r#"],"cursor":{}}}"#, self.cursor).as_bytes());
+        Ok(true)
+    }
 }
 
 /// `DELETE /_mock/requests`: forgets the journal (ids go on increasing).

@@ -585,6 +585,40 @@ struct Kept {
     max_bytes: usize,
 }
 
+impl Kept {
+    /// The slots `filter` selects, in id order, and the cursor as they were read.
+    fn selected(&self, filter: &RequestFilter, accounts: &[String]) -> (Vec<&Slot>, u64) {
+        if let (Some(after), Some(limit)) = (filter.after, filter.limit) {
+            // A page of the journal as it was recorded: the first `limit` recorded after the
+            // cursor, and the cursor where they stop.
+            let mut page: Vec<&Slot> = self
+                .entries
+                .iter()
+                .filter(|slot| slot.entry.matches(slot.seq, filter, accounts))
+                .collect();
+            page.sort_unstable_by_key(|slot| slot.seq);
+            let cursor = if page.len() > limit {
+                page.truncate(limit);
+                page.last().map_or(after, |slot| slot.seq)
+            } else {
+                self.recorded
+            };
+            page.sort_unstable_by_key(|slot| slot.entry.id);
+            return (page, cursor);
+        }
+        // Newest first to stop at the limit, then back to oldest first.
+        let mut out: Vec<&Slot> = self
+            .entries
+            .iter()
+            .rev()
+            .filter(|slot| slot.entry.matches(slot.seq, filter, accounts))
+            .take(filter.limit.unwrap_or(usize::MAX))
+            .collect();
+        out.reverse();
+        (out, self.recorded)
+    }
+}
+
 impl Journal {
     /// A journal of at most `max_entries` entries and about `max_bytes` bytes.
     pub(crate) fn new(max_entries: usize, max_bytes: usize) -> Self {
@@ -641,38 +675,55 @@ impl Journal {
         accounts: &[String],
     ) -> (Vec<JournalEntry>, u64) {
         let kept = self.kept();
-        if let (Some(after), Some(limit)) = (filter.after, filter.limit) {
-            // A page of the journal as it was recorded: the first `limit` recorded after the
-            // cursor, and the cursor where they stop.
-            let mut page: Vec<&Slot> = kept
-                .entries
+        let (slots, cursor) = kept.selected(filter, accounts);
+        (
+            slots
                 .iter()
-                .filter(|slot| slot.entry.matches(slot.seq, filter, accounts))
-                .collect();
-            page.sort_unstable_by_key(|slot| slot.seq);
-            let cursor = if page.len() > limit {
-                page.truncate(limit);
-                page.last().map_or(after, |slot| slot.seq)
-            } else {
-                kept.recorded
-            };
-            page.sort_unstable_by_key(|slot| slot.entry.id);
-            return (
-                page.iter().map(|slot| slot.entry.entry(accounts)).collect(),
-                cursor,
-            );
+                .map(|slot| slot.entry.entry(accounts))
+                .collect(),
+            cursor,
+        )
+    }
+
+    /// What [`Journal::select`] would return, as ids only: a reader that sends a large
+    /// selection turns it into entries a few at a time ([`Journal::entries_of`]), so a read
+    /// never holds the whole journal as text at once.
+    pub(crate) fn select_ids(
+        &self,
+        filter: &RequestFilter,
+        accounts: &[String],
+    ) -> (Vec<u64>, u64) {
+        let kept = self.kept();
+        let (slots, cursor) = kept.selected(filter, accounts);
+        (slots.iter().map(|slot| slot.entry.id).collect(), cursor)
+    }
+
+    /// The entries of the first of `ids` (ascending), as many as the journal charged about
+    /// `budget` bytes for (always at least one id), leaving out those no longer kept; and how
+    /// many of `ids` that took.
+    pub(crate) fn entries_of(
+        &self,
+        ids: &[u64],
+        accounts: &[String],
+        budget: usize,
+    ) -> (Vec<JournalEntry>, usize) {
+        let kept = self.kept();
+        let mut out = Vec::new();
+        let mut spent = 0;
+        let mut used = 0;
+        for id in ids {
+            if used > 0 && spent >= budget {
+                break;
+            }
+            used += 1;
+            // Kept in id order (see `push`).
+            if let Ok(at) = kept.entries.binary_search_by_key(id, |slot| slot.entry.id) {
+                let slot = &kept.entries[at];
+                spent += slot.cost;
+                out.push(slot.entry.entry(accounts));
+            }
         }
-        // Newest first to stop at the limit, then back to oldest first.
-        let mut out: Vec<JournalEntry> = kept
-            .entries
-            .iter()
-            .rev()
-            .filter(|slot| slot.entry.matches(slot.seq, filter, accounts))
-            .take(filter.limit.unwrap_or(usize::MAX))
-            .map(|slot| slot.entry.entry(accounts))
-            .collect();
-        out.reverse();
-        (out, kept.recorded)
+        (out, used)
     }
 
     /// The bytes the entries are charged.

@@ -251,6 +251,24 @@ impl AppState {
             .unwrap_or_default()
     }
 
+    /// The ids of the journal entries `filter` selects, oldest first, and the cursor as they
+    /// were read (nothing, 0, when the journal is off):
+    /// [`requests_with_cursor`](Self::requests_with_cursor) without making the entries yet.
+    pub(crate) fn request_ids(&self, filter: &RequestFilter) -> (Vec<u64>, u64) {
+        self.journal()
+            .map(|j| j.select_ids(filter, &self.shared.accounts))
+            .unwrap_or_default()
+    }
+
+    /// The entries of the first of `ids` the journal charged about `budget` bytes for (at
+    /// least one id), those no longer kept left out, and how many of `ids` that took.
+    pub(crate) fn requests_of(&self, ids: &[u64], budget: usize) -> (Vec<JournalEntry>, usize) {
+        match self.journal() {
+            Some(j) => j.entries_of(ids, &self.shared.accounts, budget),
+            None => (Vec::new(), ids.len()),
+        }
+    }
+
     /// Forgets every journal entry (ids go on increasing).
     pub fn clear_requests(&self) {
         if let Some(j) = self.journal() {
