@@ -72,8 +72,8 @@ struct Args {
     threads: Option<u16>,
 
     /// Seconds a client may take to send a request's headers, counted from the end of the
-    /// previous answer: so also how long an idle keep-alive connection stays open. At most
-    /// 365 days.
+    /// previous answer: so also how long an idle keep-alive connection stays open (HTTP/2:
+    /// closed after one to two of these with no request). At most 365 days.
     #[arg(long, value_name = "SECONDSs", default_value = "10s", value_parser = parse_seconds, env = "HELDQR_MOCK_HEADER_TIMEOUT")]
     header_timeout: Duration,
 

@@ -20,24 +20,43 @@ use crate::error::ApiError;
 /// signal that evicts it.
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
-    in_flight: AtomicUsize,
+    /// Requests begun on the connection, ever.
+    started: AtomicUsize,
+    /// Requests ended (answered, or dropped) on the connection, ever.
+    ended: AtomicUsize,
     evict: Notify,
 }
 
 impl Slot {
     /// Counts a request in flight until the guard is dropped.
     pub(crate) fn request(self: &Arc<Self>) -> InFlight {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.started.fetch_add(1, Ordering::SeqCst);
         InFlight(self.clone())
     }
 
     fn is_idle(&self) -> bool {
-        self.in_flight.load(Ordering::SeqCst) == 0
+        self.ended.load(Ordering::SeqCst) == self.started.load(Ordering::SeqCst)
     }
 
     /// Resolves once the accept loop evicted this connection.
     pub(crate) async fn evicted(&self) {
         self.evict.notified().await;
+    }
+
+    /// Resolves once the connection has had no request in flight and begun none for a whole
+    /// `period` (checked once a period, so after between one and two periods of idleness).
+    /// HTTP/1.1's header timer closes an idle connection sooner; this is the idle timeout of
+    /// HTTP/2, whose connections hyper otherwise keeps open as long as the client likes.
+    pub(crate) async fn idle_for(&self, period: std::time::Duration) {
+        let mut seen = self.started.load(Ordering::SeqCst);
+        loop {
+            tokio::time::sleep(period).await;
+            let now = self.started.load(Ordering::SeqCst);
+            if now == seen && self.is_idle() {
+                return;
+            }
+            seen = now;
+        }
     }
 }
 
@@ -47,7 +66,43 @@ pub(crate) struct InFlight(Arc<Slot>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.ended.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// An answer's body that keeps its request counted in flight until the body is sent (or
+/// dropped): an HTTP/2 connection streaming a long answer is not idle.
+pub(crate) struct Counted<B> {
+    body: B,
+    _in_flight: InFlight,
+}
+
+impl<B> Counted<B> {
+    pub(crate) fn new(body: B, in_flight: InFlight) -> Self {
+        Counted {
+            body,
+            _in_flight: in_flight,
+        }
+    }
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for Counted<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 

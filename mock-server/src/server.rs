@@ -32,7 +32,7 @@ use tower_http::timeout::TimeoutBody;
 
 use crate::clock::MockClock;
 use crate::config::MockConfig;
-use crate::connections::{Admit, Connections, Slot};
+use crate::connections::{Admit, Connections, Counted, Slot};
 use crate::header_timer::HeaderTimer;
 use crate::layers::faults::DropConnection;
 use crate::routes;
@@ -303,15 +303,18 @@ async fn serve_connection<S: AppService>(
     let body_timeout = state.config().body_timeout;
     // The protocol is told by the first bytes, before hyper's header timer runs: a socket that
     // sends nothing at all is closed after the header timeout too (or when evicted).
-    let mut first = [0u8; 1];
-    tokio::select! {
+    let mut first = [0u8; 3];
+    let peeked = tokio::select! {
         first_bytes = tokio::time::timeout(header_timeout, tcp.peek(&mut first)) => {
-            if !matches!(first_bytes, Ok(Ok(n)) if n > 0) {
-                return;
+            match first_bytes {
+                Ok(Ok(n)) if n > 0 => n,
+                _ => return,
             }
         }
         () = slot.evicted() => return,
-    }
+    };
+    // HTTP/2's preface starts `PRI`; a `P` alone may be either.
+    let maybe_h2 = first[0] == b'P' && (peeked < 3 || &first == b"PRI");
     let reset_on_drop = Arc::new(AtomicBool::new(false));
     let io = TokioIo::new(DroppableTcp {
         tcp,
@@ -356,8 +359,18 @@ async fn serve_connection<S: AppService>(
         // never twice.
         let answer = app.borrow_mut().call(req);
         async move {
-            let _in_flight = in_flight;
             let res = answer.await.unwrap_or_else(|e| match e {});
+            // HTTP/2: the request counts as in flight until its answer is sent, so a long
+            // answer keeps the connection from being closed as idle (`Slot::idle_for`).
+            // HTTP/1.1: until this future ends (hyper's header timer starts after the answer).
+            let (res, _in_flight) = if h2 {
+                (
+                    res.map(|body| Body::new(Counted::new(body, in_flight))),
+                    None,
+                )
+            } else {
+                (res, Some(in_flight))
+            };
             let Some((state, drop_tx)) = faults.as_deref() else {
                 return Ok(res);
             };
@@ -410,6 +423,9 @@ async fn serve_connection<S: AppService>(
             tokio::select! {
                 // At the connection cap, the oldest idle connection makes room for a new one.
                 () = slot.evicted() => Rare::Evicted,
+                // HTTP/2, no request for a header timeout or two: the idle keep-alive limit
+                // (hyper's header timer is HTTP/1.1's).
+                () = slot.idle_for(header_timeout), if maybe_h2 => Rare::Evicted,
                 Some(kind) = drop_rx.recv() => Rare::Dropped(kind),
                 _ = stop.wait_for(|stopping| *stopping), if !draining => Rare::Stopping,
             }

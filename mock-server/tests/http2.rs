@@ -188,3 +188,43 @@ async fn the_seeded_fault_sequence_replays_the_same_over_http2_and_http1() {
     }
     assert_eq!(first, h1, "the same faults per token over HTTP/1.1");
 }
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_after_the_header_timeout() {
+    let server =
+        MockServer::start(MockConfig::default().header_timeout(std::time::Duration::from_secs(1)))
+            .await
+            .unwrap();
+    // The preface and an empty SETTINGS frame, then nothing: no request ever.
+    let mut tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tcp.read_to_end(&mut out),
+    )
+    .await
+    .expect("the server closes the idle connection")
+    .ok();
+}
+
+#[tokio::test]
+async fn an_http2_request_in_flight_longer_than_the_header_timeout_is_answered() {
+    // Every request waits 2.5 s (a latency fault), more than twice the 1 s idle limit.
+    let server = MockServer::start(
+        MockConfig::default()
+            .seed(1)
+            .header_timeout(std::time::Duration::from_secs(1))
+            .faults(FaultConfig::default().latency(1.0, std::time::Duration::from_millis(2500))),
+    )
+    .await
+    .unwrap();
+    let base = server.base_url();
+    let mut send = h2_connect(base).await;
+    assert_eq!(
+        h2_send(&mut send, create_req(base, "slow-1")).await,
+        Some(201)
+    );
+}

@@ -210,7 +210,8 @@ impl MockConfig {
     /// How long a connection may take to send a request's headers, counted from the end of the
     /// previous answer (or from the connection's start): default [`DEFAULT_HEADER_TIMEOUT`].
     /// On HTTP/1.1 the same timer closes keep-alive connections idle that long, so it is also
-    /// the idle timeout. At most [`MAX_CONNECTION_TIMEOUT`].
+    /// the idle timeout; an HTTP/2 connection with no request in flight and none begun for
+    /// one to two of these is closed. At most [`MAX_CONNECTION_TIMEOUT`].
     pub fn header_timeout(mut self, timeout: Duration) -> Self {
         self.header_timeout = timeout;
         self
