@@ -269,11 +269,6 @@ fn describe_sdk(
     use heldqr_sdk::Error;
     let message = match err {
         Error::Api(api) => {
-            for (field, problems) in &api.field_errors {
-                for problem in problems {
-                    details.push(format!("  {field}: {problem}"));
-                }
-            }
             match &api.code {
                 ErrorCode::Unauthorized => {
                     hints.push(match context.command {
@@ -304,7 +299,26 @@ fn describe_sdk(
             {
                 details.push(format!("  request id: {id} (quote it to support)"));
             }
-            format!("{}{}", api_message(api), after_attempts(err, " (", ")"))
+            // The first line says what is wrong with which field, so the one line a script
+            // keeps (`2>&1 | head -1`) is enough to fix the input.
+            let fields: Vec<String> = api
+                .field_errors
+                .iter()
+                .flat_map(|(field, problems)| {
+                    problems.iter().map(move |problem| format!("{field}: {problem}"))
+                })
+                .collect();
+            let message = api_message(api);
+            let message = if fields.is_empty() {
+                message
+            } else {
+                format!(
+                    "{}: {}",
+                    message.trim_end().trim_end_matches('.'),
+                    fields.join("; ")
+                )
+            };
+            format!("{message}{}", after_attempts(err, " (", ")"))
         }
         Error::Http(http) => {
             if http.status >= 500
