@@ -305,7 +305,9 @@ fn describe_sdk(
                 .field_errors
                 .iter()
                 .flat_map(|(field, problems)| {
-                    problems.iter().map(move |problem| format!("{field}: {problem}"))
+                    problems
+                        .iter()
+                        .map(move |problem| format!("{field}: {problem}"))
                 })
                 .collect();
             let message = api_message(api);

@@ -72,6 +72,11 @@ pub fn parse(reader: impl Read, batch_id: Option<&str>) -> Result<Vec<ImportRow>
         .has_headers(true)
         .from_reader(reader);
     let headers = csv.headers().map_err(csv_error)?.clone();
+    if headers.is_empty() {
+        return Err(CliError::Usage(
+            "the file is empty (expected a header row: target_url,label,shortcode)".into(),
+        ));
+    }
     let columns = Columns::from_headers(&headers)?;
     let namespace = namespace();
     let mut seen: HashMap<(String, Option<String>, Option<String>), u64> = HashMap::new();
@@ -190,7 +195,10 @@ fn csv_error(err: csv::Error) -> CliError {
     let message = match err.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
-        } => format!("has {len} fields, the header has {expected_len}"),
+        } => format!(
+            "has {len} fields, the header has {expected_len} (a field with a comma needs \
+             double quotes, and a quote that opens a field must close it)"
+        ),
         csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
         _ => err.to_string(),
     };
@@ -213,6 +221,20 @@ mod tests {
             Err(CliError::Usage(message)) => message,
             other => panic!("expected a usage error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_empty_file_and_an_unclosed_quote_say_what_is_wrong() {
+        assert!(usage_message("").contains("the file is empty"));
+        let message = usage_message("target_url,label,shortcode\nhttps://example.com/a,\"open,\n");
+        assert!(
+            message.starts_with("line 2 has 2 fields, the header has 3"),
+            "{message}"
+        );
+        assert!(
+            message.contains("a quote that opens a field must close it"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -307,7 +329,7 @@ mod tests {
     #[test]
     fn header_only_file_has_no_rows() {
         assert!(rows("target_url,label,shortcode\n").is_empty());
-        assert!(usage_message("").contains("no target_url column"));
+        assert!(usage_message("").contains("the file is empty"));
     }
 
     #[test]

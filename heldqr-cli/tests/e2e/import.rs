@@ -406,6 +406,10 @@ fn ctrl_c_while_a_row_waits_for_the_rate_limit_stops_at_once_with_it_not_sent() 
     );
     assert_eq!(code, 130, "{stderr}");
     assert!(stderr.contains("Ctrl-C: stopping before row 2"), "{stderr}");
+    assert!(
+        stderr.contains("row 2: not attempted (a re-run sends it)"),
+        "{stderr}"
+    );
     let results: Vec<String> = serde_json::from_str::<serde_json::Value>(&stdout)
         .unwrap()
         .as_array()

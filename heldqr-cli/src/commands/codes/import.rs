@@ -224,9 +224,8 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
 
     let progress = Progress::new(ctx, rows.len());
     progress.start(&format!(
-        "Importing {} {} from {}",
-        rows.len(),
-        if rows.len() == 1 { "row" } else { "rows" },
+        "Importing {} from {}",
+        row_count(rows.len()),
         args.file.display()
     ));
     let started = Instant::now();
@@ -603,6 +602,11 @@ impl Summary {
     }
 }
 
+/// `1 row` or `3 rows`.
+fn row_count(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "row" } else { "rows" })
+}
+
 /// `row 4` or `rows 2, 5, 9`.
 fn rows_label(rows: &[usize]) -> String {
     let noun = if rows.len() == 1 { "row" } else { "rows" };
@@ -730,8 +734,8 @@ fn print_plan(ctx: &Ctx, rows: &[ImportRow], ledger: Option<&Ledger>) -> Result<
         "The file has no rows after the header.",
     )?;
     ctx.ui.info(&format!(
-        "{} rows checked; nothing was sent (--dry-run).",
-        rows.len()
+        "{} checked; nothing was sent (--dry-run).",
+        row_count(rows.len())
     ));
     Ok(())
 }
@@ -841,7 +845,17 @@ impl<'a> Progress<'a> {
                 }
                 line
             }
-            _ => format!("row {}: {}", result.row, result.result.as_str()),
+            _ => match result.result {
+                Outcome::NotAttempted => {
+                    format!("row {}: not attempted (a re-run sends it)", result.row)
+                }
+                Outcome::Unknown => format!(
+                    "row {}: unknown: sent, with no answer saying whether it was created (a \
+                     re-run settles it without a duplicate)",
+                    result.row
+                ),
+                other => format!("row {}: {}", result.row, other.as_str()),
+            },
         };
         let (mut created, mut replayed, mut skipped, mut failed) = self.counts.get();
         match result.result {
