@@ -68,6 +68,17 @@ fn two_on_usage_errors() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     cli.run(&["--base-url", "api.heldqr.com", "codes", "list"])
         .fails(2, "usage");
+    // The API's prefix is the client's to add: a base URL with it would 404 every call.
+    let run = cli
+        .run(&["--base-url", "http://127.0.0.1:9/api/v1", "codes", "list"])
+        .fails(2, "usage");
+    assert!(run.stderr.contains("use \"http://127.0.0.1:9\""), "{}", run.stderr);
+    // Two output formats at once is a mistake, not a silent choice.
+    for both in [&["--json"][..], &["--jq", "."]] {
+        let run = cli.run(&[&["codes", "list", "--json-lines"][..], both].concat());
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
+    }
 }
 
 #[test]

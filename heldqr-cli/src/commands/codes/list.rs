@@ -37,7 +37,7 @@ pub struct ListArgs {
     pub all: bool,
 
     /// One compact JSON object per line, printed as pages arrive (instead of --json's array).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["json", "jq"])]
     pub json_lines: bool,
 }
 
