@@ -72,7 +72,11 @@ fn two_on_usage_errors() {
     let run = cli
         .run(&["--base-url", "http://127.0.0.1:9/api/v1", "codes", "list"])
         .fails(2, "usage");
-    assert!(run.stderr.contains("use \"http://127.0.0.1:9\""), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("use \"http://127.0.0.1:9\""),
+        "{}",
+        run.stderr
+    );
     // Two output formats at once is a mistake, not a silent choice.
     for both in [&["--json"][..], &["--jq", "."]] {
         let run = cli.run(&[&["codes", "list", "--json-lines"][..], both].concat());

@@ -296,6 +296,59 @@ fn dry_run_shows_the_keys_and_sends_nothing() {
     assert_ne!(keys(Path::new(file), None), keys(&copy, Some("spring")));
 }
 
+#[test]
+fn dry_run_names_the_rows_the_file_alone_dooms() {
+    let mock = Mock::start();
+    let cli = Heldqr::with_token(&mock, PRO);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(
+        dir.path(),
+        "doomed.csv",
+        &[
+            "https://example.com/a,,spring-a",
+            ",no url,",
+            "https://example.com/b,,spring-a",
+            "https://example.com/c,,",
+        ],
+    );
+    let file = file.to_str().unwrap();
+    let run = cli
+        .run(&["codes", "import", file, "--dry-run", "--json"])
+        .fails(2, "usage");
+    assert!(
+        run.stderr
+            .contains("rows 2, 3 of the file cannot be created"),
+        "{}",
+        run.stderr
+    );
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let plans: Vec<(&str, Option<&str>)> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["plan"].as_str().unwrap(), r["problem"].as_str()))
+        .collect();
+    assert_eq!(
+        plans,
+        [
+            ("send", None),
+            ("fails", Some("target_url is empty")),
+            ("fails", Some("shortcode spring-a is also on row 1")),
+            ("send", None),
+        ]
+    );
+    assert!(targets(&cli).is_empty());
+    // The table says the same, in words.
+    let run = cli
+        .run(&["codes", "import", file, "--dry-run"])
+        .fails(2, "usage");
+    assert!(
+        run.stdout.contains("fails: target_url is empty"),
+        "{}",
+        run.stdout
+    );
+}
+
 /// Starts an import whose rows are paced (3 requests per 3 s), waits until stderr reports the
 /// first row, then lets `interrupt` stop it. Returns the finished first run.
 fn interrupted_import(

@@ -77,7 +77,8 @@ pub struct ImportArgs {
     #[arg(long)]
     pub new_batch: bool,
 
-    /// Check the file and show each row's idempotency key; send nothing.
+    /// Check the file and show each row's plan (send, skip, or fails: no target_url, a
+    /// shortcode another row has) and idempotency key; send nothing. Exits 2 if a row fails.
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -163,8 +164,13 @@ struct PlannedRow<'a> {
     label: Option<&'a str>,
     shortcode: Option<&'a str>,
     idempotency_key: &'a str,
+    /// `send`, `skip` (already imported) or `fails` (see `problem`).
+    plan: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     already_imported: Option<&'a ledger::Entry>,
+    /// Why the row cannot succeed, as far as the file alone tells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
 }
 
 /// Why the loop ended early.
@@ -690,54 +696,102 @@ fn print_results(ctx: &Ctx, results: &[RowResult]) -> Result<(), CliError> {
 
 fn print_plan(ctx: &Ctx, rows: &[ImportRow], ledger: Option<&Ledger>) -> Result<(), CliError> {
     let known = |r: &ImportRow| ledger.and_then(|l| l.get(&r.row_id));
+    let problems = row_problems(rows);
+    let plan = |r: &ImportRow, problem: &Option<String>| match (known(r), problem) {
+        (Some(_), _) => "skip",
+        (None, Some(_)) => "fails",
+        (None, None) => "send",
+    };
     if ctx.ui.mode == OutputMode::Json {
         let planned: Vec<_> = rows
             .iter()
-            .map(|r| PlannedRow {
+            .zip(&problems)
+            .map(|(r, problem)| PlannedRow {
                 row: r.row,
                 line: r.line,
                 target_url: &r.target_url,
                 label: r.label.as_deref(),
                 shortcode: r.shortcode.as_deref(),
                 idempotency_key: &r.idempotency_key,
+                plan: plan(r, problem),
                 already_imported: known(r),
+                problem: problem.clone().filter(|_| known(r).is_none()),
             })
             .collect();
-        return ctx.ui.json(&planned);
+        ctx.ui.json(&planned)?;
+    } else {
+        let table: Vec<Vec<Value>> = rows
+            .iter()
+            .zip(&problems)
+            .map(|(r, problem)| {
+                vec![
+                    Value::number(r.row),
+                    Value::new(&r.target_url),
+                    Value::new(r.label.clone().unwrap_or_default()),
+                    Value::new(r.shortcode.clone().unwrap_or_default()),
+                    Value::new(&r.idempotency_key),
+                    match (known(r), problem) {
+                        (Some(e), _) => Value::new(format!("skip: imported as {}", e.shortcode)),
+                        (None, Some(problem)) => {
+                            Value::toned(format!("fails: {problem}"), Tone::Warn)
+                        }
+                        (None, None) => Value::toned("send", Tone::Good),
+                    },
+                ]
+            })
+            .collect();
+        ctx.ui.rows(
+            &[
+                "ROW",
+                "TARGET URL",
+                "LABEL",
+                "SHORTCODE",
+                "IDEMPOTENCY KEY",
+                "PLAN",
+            ],
+            &table,
+            "The file has no rows after the header.",
+        )?;
     }
-    let table: Vec<Vec<Value>> = rows
+    let failing: Vec<usize> = rows
         .iter()
-        .map(|r| {
-            vec![
-                Value::number(r.row),
-                Value::new(&r.target_url),
-                Value::new(r.label.clone().unwrap_or_default()),
-                Value::new(r.shortcode.clone().unwrap_or_default()),
-                Value::new(&r.idempotency_key),
-                match known(r) {
-                    Some(e) => Value::new(format!("skip: imported as {}", e.shortcode)),
-                    None => Value::toned("send", Tone::Good),
-                },
-            ]
-        })
+        .zip(&problems)
+        .filter(|(r, problem)| problem.is_some() && known(r).is_none())
+        .map(|(r, _)| r.row)
         .collect();
-    ctx.ui.rows(
-        &[
-            "ROW",
-            "TARGET URL",
-            "LABEL",
-            "SHORTCODE",
-            "IDEMPOTENCY KEY",
-            "PLAN",
-        ],
-        &table,
-        "The file has no rows after the header.",
-    )?;
+    if !failing.is_empty() {
+        return Err(CliError::Usage(format!(
+            "{} of the file cannot be created as written (see PLAN); nothing was sent (--dry-run)",
+            rows_label(&failing)
+        )));
+    }
     ctx.ui.info(&format!(
         "{} checked; nothing was sent (--dry-run).",
         row_count(rows.len())
     ));
     Ok(())
+}
+
+/// For each row, why it cannot be created as written, as far as the file alone tells: no
+/// `target_url`, or a shortcode an earlier row of the file already asks for. What only the
+/// API can judge (the URL's form, a shortcode taken elsewhere) is left to it.
+fn row_problems(rows: &[ImportRow]) -> Vec<Option<String>> {
+    let mut first_with: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    rows.iter()
+        .map(|r| {
+            if r.target_url.is_empty() {
+                return Some("target_url is empty".to_string());
+            }
+            let shortcode = r.shortcode.as_deref()?;
+            match first_with.get(shortcode) {
+                Some(first) => Some(format!("shortcode {shortcode} is also on row {first}")),
+                None => {
+                    first_with.insert(shortcode, r.row);
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// Progress on stderr: a bar on a terminal, else one line per row.
