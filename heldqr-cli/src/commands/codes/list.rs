@@ -37,7 +37,7 @@ pub struct ListArgs {
     pub all: bool,
 
     /// One compact JSON object per line, printed as pages arrive (instead of --json's array).
-    #[arg(long, conflicts_with_all = ["json", "jq"])]
+    #[arg(long, conflicts_with = "json")]
     pub json_lines: bool,
 }
 
