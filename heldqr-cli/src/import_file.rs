@@ -51,6 +51,10 @@ pub struct ImportRow {
     pub shortcode: Option<String>,
     /// The row's identity (see the module docs), the import ledger's key.
     pub row_id: String,
+    /// The identity the row has outside any batch (its `row_id` when no `--batch-id` is
+    /// given): kept in the ledger with a batch's rows, so a plain run can tell that a row was
+    /// imported before in a batch.
+    pub content_id: String,
     /// The row's idempotency key, derived from its identity.
     pub idempotency_key: String,
 }
@@ -103,6 +107,17 @@ pub fn parse(reader: impl Read, batch_id: Option<&str>) -> Result<Vec<ImportRow>
             shortcode.as_deref(),
             *occurrence,
         );
+        let content_id = match batch_id {
+            None => identity,
+            Some(_) => derive_identity(
+                &namespace,
+                None,
+                &target_url,
+                label.as_deref(),
+                shortcode.as_deref(),
+                *occurrence,
+            ),
+        };
         *occurrence += 1;
         rows.push(ImportRow {
             row: index + 1,
@@ -111,6 +126,7 @@ pub fn parse(reader: impl Read, batch_id: Option<&str>) -> Result<Vec<ImportRow>
             label,
             shortcode,
             row_id: identity.to_string(),
+            content_id: content_id.to_string(),
             idempotency_key: Uuid::new_v5(&identity, b"idempotency-key").to_string(),
         });
     }

@@ -42,6 +42,13 @@ pub struct Entry {
     pub created_at: String,
     /// The name (not the path) of the file the row was first imported from.
     pub file: String,
+    /// The `--batch-id` the row was imported in; none for a plain run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+    /// For a row of a batch, its identity outside any batch
+    /// ([`crate::import_file::ImportRow::content_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_id: Option<String>,
 }
 
 /// The ledger of one host and account.
@@ -49,6 +56,8 @@ pub struct Entry {
 pub struct Ledger {
     path: PathBuf,
     entries: HashMap<String, Entry>,
+    /// The batch rows by their identity outside any batch (the first recorded of each).
+    in_batches: HashMap<String, String>,
     /// Lines that could not be read (a torn write), ignored.
     pub unreadable_lines: usize,
     file: Option<std::fs::File>,
@@ -107,6 +116,7 @@ impl Ledger {
     /// Reads the ledger at `path` (a missing file is an empty ledger).
     pub fn open(path: PathBuf) -> Result<Ledger, CliError> {
         let mut entries = HashMap::new();
+        let mut in_batches = HashMap::new();
         let mut unreadable_lines = 0;
         match std::fs::File::open(&path) {
             Ok(file) if !file.metadata().is_ok_and(|m| m.is_file()) => {
@@ -129,6 +139,7 @@ impl Ledger {
                     }
                     match serde_json::from_slice::<Entry>(&line) {
                         Ok(entry) => {
+                            index_batch(&mut in_batches, &entry);
                             // The first outcome of a row stands.
                             entries.entry(entry.row_id.clone()).or_insert(entry);
                         }
@@ -147,6 +158,7 @@ impl Ledger {
         Ok(Ledger {
             path,
             entries,
+            in_batches,
             unreadable_lines,
             file: None,
         })
@@ -160,6 +172,12 @@ impl Ledger {
     /// The recorded outcome of the row with identity `row_id`.
     pub fn get(&self, row_id: &str) -> Option<&Entry> {
         self.entries.get(row_id)
+    }
+
+    /// The batch that imported a row with this identity outside any batch
+    /// ([`crate::import_file::ImportRow::content_id`]), if one did.
+    pub fn batch_of(&self, content_id: &str) -> Option<&str> {
+        self.in_batches.get(content_id).map(String::as_str)
     }
 
     /// Appends `entry` and syncs it to disk before returning.
@@ -184,8 +202,19 @@ impl Ledger {
                 .and_then(|()| file.sync_data())
                 .map_err(|err| CliError::io(context(), err))?;
         }
+        index_batch(&mut self.in_batches, &entry);
         self.entries.insert(entry.row_id.clone(), entry);
         Ok(())
+    }
+}
+
+/// Notes a batch row under its identity outside any batch (the first batch to import it
+/// stays).
+fn index_batch(in_batches: &mut HashMap<String, String>, entry: &Entry) {
+    if let (Some(content_id), Some(batch)) = (&entry.content_id, &entry.batch) {
+        in_batches
+            .entry(content_id.clone())
+            .or_insert_with(|| batch.clone());
     }
 }
 
@@ -217,6 +246,8 @@ mod tests {
             shortcode: shortcode.into(),
             created_at: "2026-11-28T10:00:00Z".into(),
             file: "codes.csv".into(),
+            batch: None,
+            content_id: None,
         }
     }
 

@@ -217,6 +217,37 @@ fn a_row_shared_with_another_file_is_skipped_and_said() {
     assert_eq!(codes_and_duplicates(&cli, &mock.base_url), (5, 2));
 }
 
+/// A file imported only as a batch, then run plainly: the plain run is outside that batch,
+/// so it creates the rows again, but says so first and names the batch to resume instead.
+#[test]
+fn a_plain_run_after_a_batch_names_the_batch_it_is_not_resuming() {
+    let mock = Mock::start();
+    let cli = Heldqr::with_token(&mock, PRO);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(dir.path(), "week.csv", &rows("week", 1..=2));
+    let run = import(&cli, &file, &["--batch-id", "week-48"]).success();
+    assert_eq!(outcomes(&run), counts(&[("created", 2)]));
+    write_csv(dir.path(), "week.csv", &rows("week", 1..=3));
+    let run = import(&cli, &file, &[]).success();
+    assert!(
+        run.stderr.contains(
+            "rows 1, 2 were imported before in batch week-48; this run, outside that batch, \
+             creates them again (to resume the batch instead: --batch-id week-48)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(outcomes(&run), counts(&[("created", 3)]));
+    // Resuming the batch instead creates only the new row.
+    let run = import(&cli, &file, &["--batch-id", "week-48"]).success();
+    assert_eq!(outcomes(&run), counts(&[("created", 1), ("skipped", 2)]));
+    assert!(
+        !run.stderr.contains("imported before in batch"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn a_dry_run_says_which_rows_would_be_skipped() {
     let mock = Mock::start();

@@ -59,7 +59,8 @@ the rows already created without a request (listed with their shortcodes and cre
 and sends only the rest. A row's identity is its content (and how many identical rows come
 before it), not the file's name: a different file with a row identical to one imported before
 skips that row too, and says so. --new-batch (or --batch-id ID) starts a deliberate new batch
-whose rows are all created again; re-run it with the --batch-id it prints.
+whose rows are all created again; re-run it with the --batch-id it prints (a plain run of the
+file after a batch warns that it is outside it, and names the batch).
 Each row's idempotency key is derived from its identity, so for 24 hours the API also replays a
 row whose outcome the ledger never saw (a crash mid-request). Requests are paced to the rate
 limit: a file longer than the limit waits for the window to slide instead of failing.")]
@@ -229,6 +230,9 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
     let client = ctx.settings.client()?;
 
     let progress = Progress::new(ctx, rows.len());
+    if batch_id.is_none() {
+        warn_rows_of_batches(ctx, &rows, &ledger);
+    }
     progress.start(&format!(
         "Importing {} from {}",
         row_count(rows.len()),
@@ -298,6 +302,8 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
                     shortcode: code.shortcode.clone(),
                     created_at: super::rfc3339(code.created_at),
                     file: file_name.clone(),
+                    content_id: batch_id.as_ref().map(|_| row.content_id.clone()),
+                    batch: batch_id.clone(),
                 });
                 if let Err(err) = recorded {
                     stop.get_or_insert(Stop::Ledger(err));
@@ -605,6 +611,28 @@ impl Summary {
             self.elapsed.as_secs_f64()
         ));
         line
+    }
+}
+
+/// A plain run (no batch) creates again the rows a `--batch-id` run imported: it says so
+/// before it starts, naming the batch to resume instead.
+fn warn_rows_of_batches(ctx: &Ctx, rows: &[ImportRow], ledger: &Ledger) {
+    let mut by_batch: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for row in rows {
+        if ledger.get(&row.row_id).is_none()
+            && let Some(batch) = ledger.batch_of(&row.content_id)
+        {
+            by_batch.entry(batch).or_default().push(row.row);
+        }
+    }
+    for (batch, batch_rows) in by_batch {
+        ctx.ui.warn(&format!(
+            "{} {} imported before in batch {batch}; this run, outside that batch, creates \
+             {} again (to resume the batch instead: --batch-id {batch})",
+            rows_label(&batch_rows),
+            if batch_rows.len() == 1 { "was" } else { "were" },
+            if batch_rows.len() == 1 { "it" } else { "them" }
+        ));
     }
 }
 
