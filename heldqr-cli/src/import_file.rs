@@ -59,11 +59,20 @@ pub struct ImportRow {
     pub idempotency_key: String,
 }
 
-/// Reads and checks the whole file at `path`. `batch_id` is `--batch-id`, when given.
+/// Reads and checks the whole file at `path` (`-`: standard input). `batch_id` is
+/// `--batch-id`, when given.
 pub fn read(path: &Path, batch_id: Option<&str>) -> Result<Vec<ImportRow>, CliError> {
-    let file = std::fs::File::open(path)
-        .map_err(|err| CliError::Usage(format!("cannot read {}: {err}", path.display())))?;
-    parse(file, batch_id).map_err(|err| match err {
+    let parsed = if path == Path::new("-") {
+        parse(std::io::stdin().lock(), batch_id)
+    } else {
+        let file = std::fs::File::open(path)
+            .map_err(|err| CliError::Usage(format!("cannot read {}: {err}", path.display())))?;
+        parse(file, batch_id)
+    };
+    parsed.map_err(|err| match err {
+        CliError::Usage(message) if path == Path::new("-") => {
+            CliError::Usage(format!("standard input: {message}"))
+        }
         CliError::Usage(message) => CliError::Usage(format!("{}: {message}", path.display())),
         other => other,
     })

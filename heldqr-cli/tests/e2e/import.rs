@@ -174,7 +174,13 @@ fn failed_rows_exit_9_and_a_fixed_file_creates_only_what_is_missing() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("  target_url: "), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("row 2 (line 3): failed: ") && l.contains(": target_url: ")),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("shortcode_taken"), "{}", run.stderr);
     // Piped stdout: one tab-separated result line per row.
     let lines: Vec<Vec<&str>> = run
@@ -294,6 +300,34 @@ fn dry_run_shows_the_keys_and_sends_nothing() {
         keys(&copy, Some("spring"))
     );
     assert_ne!(keys(Path::new(file), None), keys(&copy, Some("spring")));
+}
+
+#[test]
+fn a_file_piped_on_standard_input_imports_exactly_once() {
+    let mock = Mock::start();
+    let cli = Heldqr::with_token(&mock, PRO);
+    let csv = "target_url,label,shortcode\nhttps://example.com/piped-1,,\nhttps://example.com/piped-2,,\n";
+    let run = cli.run_with_stdin(&["codes", "import", "-", "--json"], csv);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("from standard input"), "{}", run.stderr);
+    assert_eq!(
+        results(&run),
+        [(1, "created"), (2, "created")].map(|(r, s)| (r, s.to_string()))
+    );
+    // The same rows piped again are the same rows.
+    let run = cli.run_with_stdin(&["codes", "import", "-", "--json"], csv);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        results(&run),
+        [(1, "skipped"), (2, "skipped")].map(|(r, s)| (r, s.to_string()))
+    );
+    let run = cli.run_with_stdin(&["codes", "import", "-"], "");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("standard input: the file is empty"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -46,6 +46,7 @@ const ROW_DEADLINE: Duration = Duration::from_secs(20 * 60);
   heldqr codes import codes.csv
   heldqr codes import codes.csv --json > results.json
   heldqr codes import codes.csv --dry-run
+  export-codes | heldqr codes import -          # the CSV on standard input
 
 The file starts with a header row; target_url is required, label and shortcode optional:
   target_url,label,shortcode
@@ -65,7 +66,7 @@ Each row's idempotency key is derived from its identity, so for 24 hours the API
 row whose outcome the ledger never saw (a crash mid-request). Requests are paced to the rate
 limit: a file longer than the limit waits for the window to slide instead of failing.")]
 pub struct ImportArgs {
-    /// The CSV file.
+    /// The CSV file (`-` reads it from standard input).
     pub file: PathBuf,
 
     /// Import the rows as batch ID: rows already imported outside this batch are created
@@ -195,11 +196,21 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
         None => None,
     };
     let rows = import_file::read(&args.file, batch_id.as_deref())?;
-    let file_name = args
-        .file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let from_stdin = args.file.as_os_str() == "-";
+    // What the messages and the ledger call the file.
+    let shown = if from_stdin {
+        "standard input".to_string()
+    } else {
+        args.file.display().to_string()
+    };
+    let file_name = if from_stdin {
+        shown.clone()
+    } else {
+        args.file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     if args.dry_run {
         // The ledger needs the account (the token); without one the plan shows no skips.
         let ledger = match &ctx.settings.token {
@@ -217,7 +228,7 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
     if rows.is_empty() {
         ctx.ui.info(&format!(
             "{} has no rows after the header: nothing to import.",
-            args.file.display()
+            shown
         ));
         return if ctx.ui.mode == OutputMode::Json {
             ctx.ui.json(&Vec::<RowResult>::new())
@@ -236,7 +247,7 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
     progress.start(&format!(
         "Importing {} from {}",
         row_count(rows.len()),
-        args.file.display()
+        shown
     ));
     let started = Instant::now();
     let mut results: Vec<RowResult> = Vec::with_capacity(rows.len());
@@ -344,7 +355,7 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
 
     let summary = Summary::of(&results, started.elapsed());
     print_results(ctx, &results)?;
-    ctx.ui.info(&summary.line(&args.file.display().to_string()));
+    ctx.ui.info(&summary.line(&shown));
     if summary.skipped > 0 {
         let (them, their) = if summary.skipped == 1 {
             ("it", "its shortcode")
@@ -911,22 +922,14 @@ impl<'a> Progress<'a> {
                 result.result.as_str(),
                 one_line(&code.shortcode)
             ),
-            (None, Some(err)) if result.result == Outcome::Failed => {
-                // Server text, one line each.
-                let mut line = format!(
-                    "row {} (line {}): failed: {} ({})",
-                    result.row,
-                    result.line,
-                    one_line(&err.message),
-                    one_line(&err.code)
-                );
-                for (field, problems) in &err.field_errors {
-                    for problem in problems {
-                        line.push_str(&format!("\n  {}: {}", one_line(field), one_line(problem)));
-                    }
-                }
-                line
-            }
+            // Server text on one line (the message names each field and its problem).
+            (None, Some(err)) if result.result == Outcome::Failed => format!(
+                "row {} (line {}): failed: {} ({})",
+                result.row,
+                result.line,
+                one_line(&err.message),
+                one_line(&err.code)
+            ),
             _ => match result.result {
                 Outcome::NotAttempted => {
                     format!("row {}: not attempted (a re-run sends it)", result.row)
