@@ -46,7 +46,7 @@ const ROW_DEADLINE: Duration = Duration::from_secs(20 * 60);
   heldqr codes import codes.csv
   heldqr codes import codes.csv --json > results.json
   heldqr codes import codes.csv --dry-run
-  export-codes | heldqr codes import -          # the CSV on standard input
+  heldqr codes import - < codes.csv      # standard input: a pipe from another command too
 
 The file starts with a header row; target_url is required, label and shortcode optional:
   target_url,label,shortcode
