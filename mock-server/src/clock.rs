@@ -66,7 +66,8 @@ impl MockClock {
         self.inner.base.is_some()
     }
 
-    /// Moves the clock forward by `by` (saturating far beyond any useful range).
+    /// Moves the clock forward by `by` (saturating far beyond any useful range; past the
+    /// calendar's last instant the clock shows its start: see [`try_advance`](Self::try_advance)).
     pub fn advance(&self, by: Duration) {
         let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
         let _ = self
@@ -75,6 +76,24 @@ impl MockClock {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
                 Some(cur.saturating_add(nanos))
             });
+    }
+
+    /// Moves the clock forward by `by`, unless that would take it past what it can show
+    /// (the calendar's last instant, 9999-12-31T23:59:59.999999999Z, or about 584 years of
+    /// advances in all): then returns false and the clock stays where it was.
+    pub fn try_advance(&self, by: Duration) -> bool {
+        let Ok(nanos) = u64::try_from(by.as_nanos()) else {
+            return false;
+        };
+        let base = self.inner.base.unwrap_or_else(OffsetDateTime::now_utc);
+        self.inner
+            .offset_nanos
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
+                let new = cur.checked_add(nanos)?;
+                let shown = time::Duration::try_from(Duration::from_nanos(new)).ok()?;
+                base.checked_add(shown).map(|_| new)
+            })
+            .is_ok()
     }
 
     /// Everything `advance` has added so far.
@@ -125,6 +144,22 @@ impl std::fmt::Debug for MockClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_advance_past_what_the_clock_can_show_is_refused_and_changes_nothing() {
+        let day = Duration::from_secs(86_400);
+        let clock = MockClock::manual(time::macros::datetime!(9999-12-30 00:00 UTC));
+        assert!(clock.try_advance(day));
+        assert!(!clock.try_advance(day));
+        assert_eq!(clock.now(), time::macros::datetime!(9999-12-31 00:00 UTC));
+        assert!(clock.try_advance(day - Duration::from_nanos(1)));
+        // Advances add up to at most about 584 years, wherever the clock starts.
+        let early = MockClock::manual(time::macros::datetime!(2026-01-01 00:00 UTC));
+        assert!(early.try_advance(Duration::from_nanos(u64::MAX - 1)));
+        assert!(!early.try_advance(Duration::from_nanos(2)));
+        assert_eq!(early.offset(), Duration::from_nanos(u64::MAX - 1));
+        assert!(!early.try_advance(Duration::MAX));
+    }
 
     #[test]
     fn nanoseconds_agree_with_the_calendar_time() {

@@ -283,6 +283,23 @@ async fn the_mock_clock_can_be_read_and_advanced() {
         .send()
         .await;
     assert_eq!(r.status, 415);
+    // Near the end of what it can show (584 years of advances), an advance past it is
+    // refused; the clock stays.
+    m.clock.advance(Duration::from_secs(580 * 365 * 86_400));
+    let now = m.clock.now();
+    let r = m
+        .req(Method::POST, "/_mock/clock/advance")
+        .json(r#"{"seconds": 315360000}"#)
+        .send()
+        .await;
+    assert_eq!((r.status, r.error_code()), (422, "validation_failed"));
+    assert_eq!(r.field_errors(), ["seconds"]);
+    assert!(
+        r.text().contains("the last time it can show"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(m.clock.now(), now);
 }
 
 #[tokio::test]

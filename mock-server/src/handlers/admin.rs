@@ -85,9 +85,21 @@ pub(crate) async fn mock_advance_clock(
 ) -> Result<Response, ApiError> {
     let map = read_json_object(&headers, body).await?;
     let seconds = validate::clock_advance(&map).map_err(ApiError::validation)?;
-    state
+    if !state
         .clock()
-        .advance(std::time::Duration::from_secs(seconds));
+        .try_advance(std::time::Duration::from_secs(seconds))
+    {
+        let mut e = FieldErrors::new();
+        e.insert(
+            "seconds".into(),
+            vec![
+                "would move the clock past the last time it can show (9999-12-31T23:59:59Z, \
+                 or 584 years after its start)"
+                    .into(),
+            ],
+        );
+        return Err(ApiError::validation(e));
+    }
     // What expired with the jump goes now, not at the next sweep.
     state.reclaim_expired();
     Ok(clock_response(&state))
