@@ -460,31 +460,8 @@ async fn a_deadline_bounds_the_wait_for_another_request_to_report_the_budget() {
     .await;
     mount_always(&server, "GET", "/api/v1/codes/menu-v3", ok_code("menu-v3")).await;
     let client = paced_client(&server.uri(), TOKEN);
-    let first_sent = std::sync::Arc::new(tokio::sync::Notify::new());
-    let first = tokio::spawn({
-        let client = client.clone();
-        let first_sent = first_sent.clone();
-        async move {
-            client
-                .codes()
-                .get("slow")
-                .on_send(move |_| first_sent.notify_one())
-                .send()
-                .await
-        }
-    });
-    first_sent.notified().await;
-    let err = tokio::time::timeout(
-        Duration::from_secs(60),
-        client
-            .codes()
-            .get("menu-v3")
-            .deadline(Duration::from_millis(300))
-            .send(),
-    )
-    .await
-    .expect("the deadline ends the wait for the budget")
-    .unwrap_err();
+    let first = start_first_request(&client).await;
+    let err = get_within(&client, Duration::from_millis(300)).await;
     assert!(
         matches!(
             err,

@@ -362,31 +362,8 @@ async fn a_try_stopped_before_it_went_is_not_an_attempt() {
         .await;
     let client = paced_client(&server.uri(), TOKEN);
     let (capture, _guard) = capture();
-    let first_sent = Arc::new(tokio::sync::Notify::new());
-    let first = tokio::spawn({
-        let client = client.clone();
-        let first_sent = first_sent.clone();
-        async move {
-            client
-                .codes()
-                .get("slow")
-                .on_send(move |_| first_sent.notify_one())
-                .send()
-                .await
-        }
-    });
-    first_sent.notified().await;
-    let err = tokio::time::timeout(
-        Duration::from_secs(60),
-        client
-            .codes()
-            .get("menu-v3")
-            .deadline(Duration::from_millis(200))
-            .send(),
-    )
-    .await
-    .expect("the deadline ends the wait for the budget")
-    .unwrap_err();
+    let first = start_first_request(&client).await;
+    let err = get_within(&client, Duration::from_millis(200)).await;
     assert_eq!(err.attempts(), 0);
     let not_sent = capture.events_named("attempt not sent");
     assert_eq!(not_sent.len(), 1, "{:?}", capture.events());

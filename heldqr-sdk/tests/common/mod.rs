@@ -100,3 +100,36 @@ pub fn unix_now() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+/// Starts `GET /api/v1/codes/slow` on `client` in a task and returns once its request went on
+/// the wire (its `on_send` ran): with a server that holds that answer, a paced client then has
+/// its first request in flight and does not know the budget yet. Abort the task when done.
+pub async fn start_first_request(client: &Client) -> tokio::task::JoinHandle<()> {
+    let sent = std::sync::Arc::new(tokio::sync::Notify::new());
+    let task = tokio::spawn({
+        let client = client.clone();
+        let sent = sent.clone();
+        async move {
+            let _ = client
+                .codes()
+                .get("slow")
+                .on_send(move |_| sent.notify_one())
+                .send()
+                .await;
+        }
+    });
+    sent.notified().await;
+    task
+}
+
+/// Sends `GET /api/v1/codes/menu-v3` with `deadline`; fails the test if it does not end within
+/// a minute.
+pub async fn get_within(client: &Client, deadline: std::time::Duration) -> heldqr_sdk::Error {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        client.codes().get("menu-v3").deadline(deadline).send(),
+    )
+    .await
+    .expect("the deadline ends the wait for the budget")
+    .expect_err("no answer within the deadline")
+}
