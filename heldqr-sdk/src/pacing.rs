@@ -51,7 +51,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::future::Either;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -289,8 +288,8 @@ pub(crate) struct Permit {
 
 enum Wait {
     Until(Instant),
-    /// For a request in flight to report the budget, at most until the instant given.
-    ForProbe(Option<Instant>),
+    /// For a request in flight to report the budget (at most until the call's `until`).
+    ForProbe,
 }
 
 impl Pacer {
@@ -302,12 +301,12 @@ impl Pacer {
     }
 
     /// Reserves a credit, waiting for the budget when none is left. Never waits longer than
-    /// `max_wait` in one go: past that the request is sent and the server decides. A wait
-    /// for another request to report the budget, whose length nobody knows ahead, ends at
-    /// `max_wait` the same way.
+    /// `max_wait` in all, however often it is woken: a wait that would end later is not begun
+    /// (the request is sent and the server decides), and a wait for another request to report
+    /// the budget, whose length nobody knows ahead, ends at `max_wait` the same way.
     pub(crate) async fn acquire(self: &Arc<Self>, max_wait: Duration) -> Permit {
-        // Set once a wait for another request's answer has lasted `max_wait`.
-        let mut waited_out = false;
+        // The latest this call waits until; `None`: later than an `Instant` can hold.
+        let until = Instant::now().checked_add(max_wait);
         loop {
             let notified = self.changed.notified();
             let mut notified = pin!(notified);
@@ -320,11 +319,12 @@ impl Pacer {
                 if state.unpaced {
                     return self.permit(&mut state, false, now);
                 }
+                let out_of_time = until.is_some_and(|until| now >= until);
                 match state.limit {
-                    None if state.probing && waited_out => {
+                    None if state.probing && out_of_time => {
                         return self.permit(&mut state, false, now);
                     }
-                    None if state.probing => Wait::ForProbe(now.checked_add(max_wait)),
+                    None if state.probing => Wait::ForProbe,
                     None => return self.permit(&mut state, true, now),
                     Some(_) if state.remaining > 0 => {
                         state.remaining -= 1;
@@ -332,18 +332,16 @@ impl Pacer {
                     }
                     Some(_) => match state.next_release() {
                         Some(at) if at > now => {
-                            if at - now > max_wait {
+                            if until.is_some_and(|until| at > until) {
                                 return self.permit(&mut state, false, now);
                             }
                             Wait::Until(at)
                         }
                         // Freed credits the pacer cannot place (used elsewhere): ask once.
-                        _ if (state.probing || state.in_flight > 0) && waited_out => {
+                        _ if (state.probing || state.in_flight > 0) && out_of_time => {
                             return self.permit(&mut state, false, now);
                         }
-                        _ if state.probing || state.in_flight > 0 => {
-                            Wait::ForProbe(now.checked_add(max_wait))
-                        }
+                        _ if state.probing || state.in_flight > 0 => Wait::ForProbe,
                         _ => return self.permit(&mut state, true, now),
                     },
                 }
@@ -357,19 +355,17 @@ impl Pacer {
                     let sleep = pin!(tokio::time::sleep_until(at));
                     futures_util::future::select(notified, sleep).await;
                 }
-                Wait::ForProbe(until) => {
+                Wait::ForProbe => {
                     telemetry::pacing_wait(
                         Duration::ZERO,
                         "waiting for another request to report the budget",
                     );
                     match until {
+                        // Woken early (another request's answer or permit), the loop looks
+                        // again; at `until` it stops waiting.
                         Some(until) => {
                             let sleep = pin!(tokio::time::sleep_until(until));
-                            if let Either::Right(_) =
-                                futures_util::future::select(notified, sleep).await
-                            {
-                                waited_out = true;
-                            }
+                            futures_util::future::select(notified, sleep).await;
                         }
                         // A wait longer than an `Instant` can hold: as long as it takes.
                         None => notified.await,
@@ -663,6 +659,19 @@ mod tests {
         .expect("the wait ends at max_wait");
         assert_eq!(Instant::now() - start, Duration::from_secs(2));
         assert!(!next.probe);
+        drop(next);
+        // Woken part way (another permit, an answer without a budget), it does not start
+        // its wait over: the limit is from when the call began.
+        let start = Instant::now();
+        let waiting = tokio::spawn({
+            let pacer = pacer.clone();
+            async move { pacer.acquire(Duration::from_secs(2)).await }
+        });
+        tokio::task::yield_now().await;
+        tokio::time::advance(Duration::from_secs(1)).await;
+        pacer.changed.notify_waiters();
+        drop(waiting.await.unwrap());
+        assert_eq!(Instant::now() - start, Duration::from_secs(2));
         // A wait too long to be an `Instant` is as long as the probe takes.
         let waiting = tokio::spawn({
             let pacer = pacer.clone();

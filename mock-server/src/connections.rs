@@ -43,16 +43,22 @@ impl Slot {
         self.evict.notified().await;
     }
 
-    /// Resolves once the connection has had no request in flight and begun none for a whole
-    /// `period` (checked once a period, so after between one and two periods of idleness).
-    /// HTTP/1.1's header timer closes an idle connection sooner; this is the idle timeout of
-    /// HTTP/2, whose connections hyper otherwise keeps open as long as the client likes.
+    /// Resolves once the connection has had no request in flight, and none begun or ended,
+    /// for a whole `period` (checked once a period, so after between one and two periods of
+    /// idleness). HTTP/1.1's header timer closes an idle connection sooner; this is the idle
+    /// timeout of HTTP/2, whose connections hyper otherwise keeps open as long as the client
+    /// likes.
     pub(crate) async fn idle_for(&self, period: std::time::Duration) {
-        let mut seen = self.started.load(Ordering::SeqCst);
+        let counts = || {
+            // `ended` first: a request that ends between the two loads reads as still busy.
+            let ended = self.ended.load(Ordering::SeqCst);
+            (self.started.load(Ordering::SeqCst), ended)
+        };
+        let mut seen = counts();
         loop {
             tokio::time::sleep(period).await;
-            let now = self.started.load(Ordering::SeqCst);
-            if now == seen && self.is_idle() {
+            let now = counts();
+            if now == seen && now.0 == now.1 {
                 return;
             }
             seen = now;
@@ -71,7 +77,8 @@ impl Drop for InFlight {
 }
 
 /// An answer's body that keeps its request counted in flight until the body is sent (or
-/// dropped): an HTTP/2 connection streaming a long answer is not idle.
+/// dropped): a connection streaming a long answer is not idle, so neither the cap's eviction
+/// nor HTTP/2's idle timeout closes it mid-answer.
 pub(crate) struct Counted<B> {
     body: B,
     _in_flight: InFlight,

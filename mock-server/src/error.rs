@@ -80,6 +80,17 @@ impl ApiError {
         )
     }
 
+    /// Mock only: a `/_mock` request to a loopback-only server for another host name.
+    pub(crate) fn rebound_host() -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_origin_request",
+            "This mock server listens on loopback only: its /_mock routes answer for localhost \
+             or a loopback address, not for another host name (as a web page rebinding its \
+             own name to 127.0.0.1 would send).",
+        )
+    }
+
     /// Mock only: the account holds as many codes as `--max-codes` allows.
     pub(crate) fn code_limit_reached(cap: usize) -> Self {
         ApiError::new(

@@ -360,10 +360,11 @@ async fn serve_connection<S: AppService>(
         let answer = app.borrow_mut().call(req);
         async move {
             let res = answer.await.unwrap_or_else(|e| match e {});
-            // HTTP/2: the request counts as in flight until its answer is sent, so a long
-            // answer keeps the connection from being closed as idle (`Slot::idle_for`).
-            // HTTP/1.1: until this future ends (hyper's header timer starts after the answer).
-            let (res, _in_flight) = if h2 {
+            // An answer streamed (no length known ahead: a large journal read) counts as in
+            // flight until it is sent, so the connection is not closed as idle or evicted
+            // mid-answer; any other is sent at once, and counts until this future ends.
+            let streamed = res.body().size_hint().exact().is_none();
+            let (res, _in_flight) = if streamed {
                 (
                     res.map(|body| Body::new(Counted::new(body, in_flight))),
                     None,
@@ -425,7 +426,7 @@ async fn serve_connection<S: AppService>(
                 () = slot.evicted() => Rare::Evicted,
                 // HTTP/2, no request for a header timeout or two: the idle keep-alive limit
                 // (hyper's header timer is HTTP/1.1's).
-                () = slot.idle_for(header_timeout), if maybe_h2 => Rare::Evicted,
+                () = slot.idle_for(header_timeout), if maybe_h2 && !draining => Rare::Idle,
                 Some(kind) = drop_rx.recv() => Rare::Dropped(kind),
                 _ = stop.wait_for(|stopping| *stopping), if !draining => Rare::Stopping,
             }
@@ -449,6 +450,13 @@ async fn serve_connection<S: AppService>(
                 draining = true;
                 conn.as_mut().graceful_shutdown();
             }
+            Rare::Idle => {
+                // HTTP/2: GOAWAY first, so a client about to send knows to open another
+                // connection; a client that does not let it finish is dropped after a while.
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(header_timeout, conn.as_mut()).await;
+                return;
+            }
         }
     }
 }
@@ -456,6 +464,8 @@ async fn serve_connection<S: AppService>(
 /// What ends a connection, or starts its draining, besides the connection itself.
 enum Rare {
     Evicted,
+    /// An HTTP/2 connection with no request for a header timeout or two.
+    Idle,
     Dropped(DropKind),
     Stopping,
 }

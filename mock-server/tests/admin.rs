@@ -172,3 +172,52 @@ async fn a_page_of_another_origin_cannot_change_state_even_without_an_admin_toke
         .await;
     assert_eq!(r.status, 403, "{}", r.text());
 }
+
+#[tokio::test]
+async fn a_loopback_server_answers_its_mock_routes_for_loopback_host_names_only() {
+    // A page of `evil.example` whose name now resolves to 127.0.0.1 (DNS rebinding) is
+    // same-origin with itself; the Host it sends gives it away.
+    let m = Mock::new();
+    let clock = |host: &str| {
+        m.req(Method::GET, "/_mock/clock")
+            .header("host", host)
+            .send()
+    };
+    for host in [
+        "evil.example:8080",
+        "evil.example",
+        "127.0.0.1.evil.example:80",
+    ] {
+        let r = clock(host).await;
+        assert_eq!(r.status, 403, "{host}: {}", r.text());
+        assert_eq!(r.error_code(), "cross_origin_request");
+    }
+    for host in [
+        "127.0.0.1:8080",
+        "localhost:8080",
+        "LOCALHOST",
+        "app.localhost:3000",
+        "[::1]:8080",
+        "127.0.0.2",
+    ] {
+        let r = clock(host).await;
+        assert_eq!(r.status, 200, "{host}: {}", r.text());
+    }
+    // The API routes are not the mock's own: a rebinding page gets nothing a dev token
+    // would not give it anyway, and a container's name reaches them.
+    let r = m
+        .req(Method::GET, "/api/v1/codes")
+        .token(PRO)
+        .header("host", "evil.example:8080")
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Listening beyond loopback (a container on a CI network), any name is the server's.
+    let m = Mock::with(MockConfig::default().listen("0.0.0.0:0".parse().unwrap()));
+    let r = m
+        .req(Method::GET, "/_mock/clock")
+        .header("host", "heldqr-mock:8080")
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}

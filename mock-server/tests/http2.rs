@@ -228,3 +228,28 @@ async fn an_http2_request_in_flight_longer_than_the_header_timeout_is_answered()
         Some(201)
     );
 }
+
+#[tokio::test]
+async fn an_http2_connection_idle_after_its_requests_gets_goaway_and_is_closed() {
+    let server =
+        MockServer::start(MockConfig::default().header_timeout(std::time::Duration::from_secs(1)))
+            .await
+            .unwrap();
+    let base = server.base_url();
+    let tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    for key in ["idle-1", "idle-2"] {
+        assert_eq!(h2_send(&mut send, create_req(base, key)).await, Some(201));
+    }
+    // Then nothing: the server ends the connection (the client's side finishes cleanly on
+    // GOAWAY), within a minute at most.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(60), conn)
+        .await
+        .expect("the server closes the idle connection")
+        .unwrap();
+    assert!(ended.is_ok(), "{ended:?}");
+}

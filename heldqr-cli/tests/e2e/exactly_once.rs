@@ -228,6 +228,14 @@ fn a_plain_run_after_a_batch_names_the_batch_it_is_not_resuming() {
     let run = import(&cli, &file, &["--batch-id", "week-48"]).success();
     assert_eq!(outcomes(&run), counts(&[("created", 2)]));
     write_csv(dir.path(), "week.csv", &rows("week", 1..=3));
+    // A dry run says it too.
+    let run = import(&cli, &file, &["--dry-run"]).success();
+    assert!(
+        run.stderr
+            .contains("rows 1, 2 were imported before in batch week-48"),
+        "{}",
+        run.stderr
+    );
     let run = import(&cli, &file, &[]).success();
     assert!(
         run.stderr.contains(

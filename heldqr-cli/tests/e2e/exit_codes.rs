@@ -79,9 +79,14 @@ fn two_on_usage_errors() {
     );
     // Two output formats at once is a mistake, not a silent choice (--jq filters each line
     // of --json-lines).
-    let run = cli.run(&["codes", "list", "--json-lines", "--json"]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
+    for args in [
+        &["codes", "list", "--json-lines", "--json"][..],
+        &["--json", "codes", "list", "--json-lines"],
+    ] {
+        let run = cli.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
+    }
 }
 
 #[test]

@@ -16,6 +16,11 @@
 //! (which only says whether the token is needed and held) carry no state and stay open, so a
 //! browser can load the page that asks for the token.
 //!
+//! A server that listens on loopback only answers its `/_mock` routes for `localhost` or a
+//! loopback address alone (403 `cross_origin_request` for any other `Host`): a web page whose
+//! name an attacker points at 127.0.0.1 (DNS rebinding) is same-origin with itself, so no
+//! origin check stops it, but it cannot make the browser send `Host: localhost`.
+//!
 //! With or without an admin token, a `/_mock` request that may change state (any method but
 //! GET and HEAD) is refused (403 `cross_origin_request`) when the browser says it comes from a
 //! page of another origin: `Sec-Fetch-Site: cross-site` or `same-site`, or an `Origin` whose
@@ -125,8 +130,48 @@ fn from_another_origin(req: &Request) -> bool {
     }
 }
 
+/// True when a server listening on loopback only is asked for a host name that is not
+/// `localhost` (or below it) or a loopback address: what a DNS-rebinding page sends (its own
+/// name, resolved to 127.0.0.1). A request without `Host` (HTTP/2 without `:authority`, a
+/// test calling the app directly) is not refused.
+fn rebound(state: &AppState, req: &Request) -> bool {
+    if !state.config().listen.ip().is_loopback() {
+        return false;
+    }
+    let host = match req.headers().get(header::HOST) {
+        Some(value) => value.to_str().unwrap_or("?"),
+        None => match req.uri().authority() {
+            Some(authority) => authority.as_str(),
+            None => return false,
+        },
+    };
+    !is_loopback_host(host)
+}
+
+/// `localhost`, a name under `.localhost`, or a loopback IP address, with any port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        // `[::1]:8080`
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// 401 for a `/_mock` request without the admin token, when one is configured; 403 for one
-/// that may change state from a page of another origin.
+/// that may change state from a page of another origin, or for a loopback server asked for
+/// another host name.
 #[derive(Clone)]
 pub(crate) struct AdminGuard(pub AppState);
 
@@ -135,6 +180,9 @@ impl Hook for AdminGuard {
 
     fn before(&self, req: &mut Request) -> Step<()> {
         let state = &self.0;
+        if is_admin_path(req.uri().path()) && rebound(state, req) {
+            return Step::Answer(ApiError::rebound_host().into_response());
+        }
         if is_admin_path(req.uri().path())
             && req.method() != Method::GET
             && req.method() != Method::HEAD

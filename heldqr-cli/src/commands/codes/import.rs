@@ -217,6 +217,9 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
             Some((token, _)) => Some(open_ledger(ctx, token)?),
             None => None,
         };
+        if let (None, Some(ledger)) = (&batch_id, &ledger) {
+            warn_rows_of_batches(ctx, &rows, ledger);
+        }
         return print_plan(ctx, &rows, ledger.as_ref());
     }
     if let (true, Some(id)) = (args.new_batch, &batch_id) {

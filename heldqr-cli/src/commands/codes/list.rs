@@ -43,6 +43,12 @@ pub struct ListArgs {
 
 /// Runs `codes list`.
 pub async fn run(args: ListArgs, ctx: &Ctx) -> Result<(), CliError> {
+    // clap's conflict does not see a `--json` given before the subcommand.
+    if args.json_lines && ctx.ui.mode == OutputMode::Json && ctx.ui.jq.is_none() {
+        return Err(CliError::Usage(
+            "the argument '--json' cannot be used with '--json-lines'".into(),
+        ));
+    }
     let client = ctx.settings.client()?;
     let mut request = client.codes().list();
     if args.json_lines {
