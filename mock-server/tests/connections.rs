@@ -130,6 +130,50 @@ async fn at_the_cap_the_oldest_idle_socket_makes_room() {
 }
 
 #[tokio::test]
+async fn a_connection_streaming_a_long_journal_answer_is_busy_not_evicted() {
+    let server = MockServer::start(MockConfig::default().max_connections(1))
+        .await
+        .unwrap();
+    let a = addr(&server);
+    // 200 requests with 56 long headers (under the 32 KiB cap) of bytes that are not UTF-8: the journal's answer is
+    // about 25 MB of JSON, more than the sockets between us hold.
+    let junk = vec![0xFF_u8; 512];
+    for _ in 0..200 {
+        let mut req = b"GET /api/v1/codes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".to_vec();
+        for n in 0..56 {
+            req.extend_from_slice(format!("x-junk-{n}: ").as_bytes());
+            req.extend_from_slice(&junk);
+            req.extend_from_slice(b"\r\n");
+        }
+        req.extend_from_slice(b"\r\n");
+        let mut s = TcpStream::connect(&a).await.unwrap();
+        s.write_all(&req).await.unwrap();
+        assert!(
+            read_until_closed(&mut s, Duration::from_secs(30))
+                .await
+                .starts_with("HTTP/1.1 401")
+        );
+    }
+    // A reader that takes the answer's first bytes, then stops reading.
+    let mut reader = TcpStream::connect(&a).await.unwrap();
+    reader
+        .write_all(b"GET /_mock/requests HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 1024];
+    reader.read_exact(&mut head).await.unwrap();
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    // At the cap, the streaming connection is busy: the new one is refused, not it evicted.
+    let refused = get(&a, "/healthz").await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    drop(reader);
+}
+
+#[tokio::test]
 async fn at_the_cap_with_every_connection_busy_a_new_one_gets_503_at_once() {
     // Every /api/v1 request waits a minute: connections carrying one are busy.
     let faults = FaultConfig::new()
