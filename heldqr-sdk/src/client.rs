@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::config::{ClientBuilder, Resolved, Token};
 use crate::error::{ApiError, Error, ErrorCode, HttpError, Result, parse_error_body};
 use crate::models::DataEnvelope;
-use crate::options::{OnSend, RequestOptions, Settings, request_options};
+use crate::options::{OnRetry, OnSend, RequestOptions, Settings, request_options};
 use crate::pacing::{self, Pacer};
 use crate::response::{
     HEADER_IDEMPOTENCY_KEY, Head, RateLimit, Response, ResponseHead, ResponseMeta, read_head,
@@ -324,7 +324,13 @@ impl Client {
             *give_up.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
             None
         })
-        .notify(|error, delay| telemetry::retry(sent.load(Ordering::Relaxed), delay, error))
+        .notify(|error, delay| {
+            let attempt = sent.load(Ordering::Relaxed);
+            telemetry::retry(attempt, delay, error);
+            if let Some(OnRetry(hook)) = &settings.on_retry {
+                hook(attempt, error, delay);
+            }
+        })
         .await;
         let attempts = sent.load(Ordering::Relaxed);
         match result {

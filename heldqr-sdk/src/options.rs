@@ -25,6 +25,26 @@ impl PartialEq for OnSend {
     }
 }
 
+/// A caller's hook, run when a failed attempt is about to be retried (see `on_retry` on the
+/// request builders).
+#[derive(Clone)]
+pub(crate) struct OnRetry(pub(crate) Arc<RetryHook>);
+
+/// The attempt's number, its error, and the wait before the next attempt.
+pub(crate) type RetryHook = dyn Fn(u32, &crate::Error, Duration) + Send + Sync;
+
+impl fmt::Debug for OnRetry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OnRetry(..)")
+    }
+}
+
+impl PartialEq for OnRetry {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 /// What one call overrides; `None` keeps the client's default.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RequestOptions {
@@ -36,6 +56,7 @@ pub(crate) struct RequestOptions {
     /// `Some(None)`: no deadline for this call.
     pub(crate) deadline: Option<Option<Duration>>,
     pub(crate) on_send: Option<OnSend>,
+    pub(crate) on_retry: Option<OnRetry>,
 }
 
 /// The client's defaults, set on [`crate::ClientBuilder`].
@@ -56,6 +77,8 @@ pub(crate) struct Settings {
     pub(crate) deadline: Option<Duration>,
     /// Told each attempt's number as it goes on the wire (a per-call hook only).
     pub(crate) on_send: Option<OnSend>,
+    /// Told each failed attempt that is retried, and the wait before the next (per call).
+    pub(crate) on_retry: Option<OnRetry>,
 }
 
 impl Defaults {
@@ -71,12 +94,13 @@ impl Defaults {
             retry,
             deadline: options.deadline.unwrap_or(self.deadline),
             on_send: options.on_send.clone(),
+            on_retry: options.on_retry.clone(),
         }
     }
 }
 
-/// Adds `timeout`, `no_timeout`, `retry_policy`, `max_retries`, `deadline` and `no_deadline`
-/// to a request builder with an `options: RequestOptions` field.
+/// Adds `timeout`, `no_timeout`, `retry_policy`, `max_retries`, `deadline`, `no_deadline`,
+/// `on_send` and `on_retry` to a request builder with an `options: RequestOptions` field.
 macro_rules! request_options {
     ($builder:ty) => {
         impl $builder {
@@ -154,6 +178,35 @@ macro_rules! request_options {
                 self.options.on_send = Some($crate::options::OnSend(std::sync::Arc::new(hook)));
                 self
             }
+
+            /// Calls `hook` with the attempt's number, its error and the wait before the next
+            /// attempt, each time a failed attempt is retried (not for the last, whose error
+            /// the call returns). With [`Error::is_retryable`](crate::Error::is_retryable)
+            /// errors only, so never for a known 4xx. A caller that needs to know whether *any*
+            /// attempt may have been processed (a timeout, a 5xx) looks here as well as at
+            /// the returned error. Keep it short: it runs on the request's task.
+            ///
+            /// ```
+            /// # async fn demo(client: heldqr_sdk::Client) -> heldqr_sdk::Result<()> {
+            /// let code = client
+            ///     .codes()
+            ///     .create("https://example.com/menu")
+            ///     .on_retry(|attempt, error, wait| {
+            ///         eprintln!("attempt {attempt} failed ({error}); again in {wait:?}");
+            ///     })
+            ///     .send()
+            ///     .await?;
+            /// # let _ = code;
+            /// # Ok(())
+            /// # }
+            /// ```
+            pub fn on_retry(
+                mut self,
+                hook: impl Fn(u32, &$crate::Error, std::time::Duration) + Send + Sync + 'static,
+            ) -> Self {
+                self.options.on_retry = Some($crate::options::OnRetry(std::sync::Arc::new(hook)));
+                self
+            }
         }
     };
 }
@@ -188,12 +241,14 @@ mod tests {
             max_retries: None,
             deadline: Some(Some(Duration::from_secs(5))),
             on_send: Some(OnSend(Arc::new(|_| {}))),
+            on_retry: Some(OnRetry(Arc::new(|_, _, _| {}))),
         };
         let settings = defaults().merge(&options);
         assert_eq!(settings.timeout, None);
         assert_eq!(settings.retry, RetryPolicy::none().jitter(false));
         assert_eq!(settings.deadline, Some(Duration::from_secs(5)));
         assert_eq!(settings.on_send, options.on_send);
+        assert_eq!(settings.on_retry, options.on_retry);
     }
 
     #[test]

@@ -694,6 +694,61 @@ async fn on_send_is_told_each_attempt_as_it_goes_out() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn on_retry_is_told_each_failed_attempt_that_is_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/codes"))
+        .respond_with(error(503, "service_unavailable"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_always(&server, "POST", "/api/v1/codes", created("menu-v3")).await;
+    let retried = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&retried);
+    client(&server.uri())
+        .codes()
+        .create("https://example.com/menu")
+        .on_retry(move |attempt, error, wait| {
+            seen.lock().unwrap().push((attempt, error.status(), wait))
+        })
+        .send()
+        .await
+        .unwrap();
+    // The unjittered backoff of the test client: 200 ms, then 400 ms.
+    let retried: Vec<(u32, Option<u16>, u128)> = retried
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(attempt, status, wait)| (*attempt, *status, wait.as_millis()))
+        .collect();
+    assert_eq!(retried, vec![(1, Some(503), 200), (2, Some(503), 400)]);
+
+    // Not for the last failure (the call returns it), nor for one that is not retried.
+    let server = MockServer::start().await;
+    mount_always(
+        &server,
+        "POST",
+        "/api/v1/codes",
+        error(422, "validation_failed"),
+    )
+    .await;
+    let retried = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let seen = std::sync::Arc::clone(&retried);
+    let err = client(&server.uri())
+        .codes()
+        .create("https://example.com/menu")
+        .on_retry(move |_, _, _| {
+            seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422));
+    assert_eq!(retried.load(std::sync::atomic::Ordering::Relaxed), 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_call_dropped_while_pacing_never_ran_on_send() {
     // The budget is spent until a reset a few seconds away: a paced call waits for it
     // without sending, and dropping the call then leaves nothing sent and the hook unrun.

@@ -566,3 +566,36 @@ fn a_rejected_token_stops_the_import_at_the_first_row() {
         [(1, "not_attempted"), (2, "not_attempted")].map(|(r, s)| (r, s.to_string()))
     );
 }
+
+/// A row whose every attempt was refused without being processed (all 429s, or a connection
+/// never made) was not created: `not_attempted`, not `unknown`.
+#[test]
+fn a_row_every_attempt_of_which_was_refused_is_not_attempted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(
+        dir.path(),
+        "a.csv",
+        &["https://example.com/1,,", "https://example.com/2,,"],
+    );
+    let file = file.to_str().unwrap();
+    let not_attempted =
+        [(1, "not_attempted"), (2, "not_attempted")].map(|(r, s)| (r, s.to_string()));
+
+    // Every request rate-limited (a 429 burst longer than the retries).
+    let mock = Mock::start_with(&["--fault-seed", "1", "--fault-429-burst", "1:50"]);
+    let run = Heldqr::with_token(&mock, PRO)
+        .run(&["codes", "import", file, "--json"])
+        .fails(7, "rate_limited");
+    assert_eq!(results(&run), not_attempted, "{}", run.stdout);
+
+    // Nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let run = Heldqr::bare()
+        .env("HELDQR_BASE_URL", &base)
+        .env("HELDQR_TOKEN", PRO)
+        .run(&["codes", "import", file, "--json"])
+        .fails(8, "network");
+    assert_eq!(results(&run), not_attempted, "{}", run.stdout);
+}

@@ -276,8 +276,8 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
             results.push(result(row, Outcome::NotAttempted, None, None, None));
             continue;
         }
-        let sent = Arc::new(AtomicBool::new(false));
-        let send = create(&client, row, Arc::clone(&sent));
+        let call = Arc::new(RowCall::default());
+        let send = create(&client, row, Arc::clone(&call));
         tokio::pin!(send);
         let mut ticker = tokio::time::interval(Duration::from_millis(500));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -288,7 +288,7 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
                 _ = ticker.tick() => progress.rate_limit_wait(client.last_rate_limit()),
                 () = interrupts.recv() => {
                     stop = Some(Stop::Interrupted);
-                    if !sent.load(Ordering::Relaxed) {
+                    if !call.sent.load(Ordering::Relaxed) {
                         // Still waiting for the rate limit: nothing went out, so stop now.
                         progress.note(&format!("Ctrl-C: stopping before row {}", row.row));
                         break Err(Unanswered::NotSent);
@@ -332,10 +332,11 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
                     result(row, Outcome::Failed, attempts, None, Some(row_error(&err)));
                 if stops_the_import(&err) {
                     // The row itself is fine as far as anyone knows: a re-run sends it again,
-                    // and settles whether an attempt that went out created it. Any attempt
-                    // before the last was retried, so it too may have been processed.
-                    let may_exist = sent.load(Ordering::Relaxed)
-                        && (crate::error::may_have_reached_the_server(&err) || err.attempts() > 1);
+                    // and settles whether an attempt that went out created it: the last, or
+                    // one before it that was retried after an error that leaves it possible.
+                    let may_exist = call.sent.load(Ordering::Relaxed)
+                        && (crate::error::may_have_reached_the_server(&err)
+                            || call.retried_maybe_processed.load(Ordering::Relaxed));
                     let result = if may_exist {
                         Outcome::Unknown
                     } else {
@@ -457,10 +458,21 @@ enum Unanswered {
 
 /// Creates one row's code: `(code, replayed, attempts)`, or the SDK error. `sent` is set as
 /// the first attempt goes out.
+/// What a row's call tells as it goes.
+#[derive(Default)]
+struct RowCall {
+    /// An attempt went out. Until then the row is only waiting (for the rate limit), and
+    /// Ctrl-C can stop it at once with nothing sent.
+    sent: AtomicBool,
+    /// An attempt that was retried failed in a way that leaves the create possible (a
+    /// timeout, a lost connection, a 5xx), as opposed to a 429 or a refused connection.
+    retried_maybe_processed: AtomicBool,
+}
+
 async fn create(
     client: &heldqr_sdk::Client,
     row: &ImportRow,
-    sent: Arc<AtomicBool>,
+    call: Arc<RowCall>,
 ) -> Result<(Code, bool, u32), SdkError> {
     // Let both the pacer and a 429's Retry-After wait as long as a window takes: the SDK's
     // default (30 s) would stop an import of more rows than the limit at the first full 60 s
@@ -475,9 +487,15 @@ async fn create(
         .idempotency_key(row.idempotency_key.as_str())
         .retry_policy(policy)
         .deadline(ROW_DEADLINE)
-        // Set as an attempt goes out: until then the row is only waiting (for the rate limit),
-        // and Ctrl-C can stop it at once with nothing sent.
-        .on_send(move |_| sent.store(true, Ordering::Relaxed));
+        .on_send({
+            let call = Arc::clone(&call);
+            move |_| call.sent.store(true, Ordering::Relaxed)
+        })
+        .on_retry(move |_, err, _| {
+            if crate::error::may_have_reached_the_server(err) {
+                call.retried_maybe_processed.store(true, Ordering::Relaxed);
+            }
+        });
     if let Some(label) = &row.label {
         request = request.label(label.as_str());
     }
