@@ -59,9 +59,11 @@ file again, after a failure, Ctrl-C or a crash, a day later, moved, renamed or c
 the rows already created without a request (listed with their shortcodes and creation times)
 and sends only the rest. A row's identity is its content (and how many identical rows come
 before it), not the file's name: a different file with a row identical to one imported before
-skips that row too, and says so. --new-batch (or --batch-id ID) starts a deliberate new batch
-whose rows are all created again; re-run it with the --batch-id it prints (a plain run of the
-file after a batch warns that it is outside it, and names the batch).
+skips that row too, and says so. An edited row is a new row: it is created, and the code of
+its old version stays (to change a code, use `heldqr codes update`). --new-batch (or
+--batch-id ID) starts a deliberate new batch whose rows are all created again; re-run it with
+the --batch-id it prints (a plain run of the file after a batch warns that it is outside it,
+and names the batch).
 Each row's idempotency key is derived from its identity, so for 24 hours the API also replays a
 row whose outcome the ledger never saw (a crash mid-request). Requests are paced to the rate
 limit: a file longer than the limit waits for the window to slide instead of failing.")]
