@@ -182,7 +182,8 @@ macro_rules! request_options {
             /// Calls `hook` with the attempt's number, its error and the wait before the next
             /// attempt, each time a failed attempt is retried (not for the last, whose error
             /// the call returns). With [`Error::is_retryable`](crate::Error::is_retryable)
-            /// errors only, so never for a known 4xx. A caller that needs to know whether *any*
+            /// errors only: a 429, a 5xx, a transport error or timeout, a proxy's 408, an
+            /// error code this SDK does not know; never another 4xx. A caller that needs to know whether *any*
             /// attempt may have been processed (a timeout, a 5xx) looks here as well as at
             /// the returned error. Keep it short: it runs on the request's task.
             ///

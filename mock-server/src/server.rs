@@ -360,11 +360,17 @@ async fn serve_connection<S: AppService>(
         let answer = app.borrow_mut().call(req);
         async move {
             let res = answer.await.unwrap_or_else(|e| match e {});
-            // An answer streamed (no length known ahead: a large journal read) counts as in
-            // flight until it is sent, so the connection is not closed as idle or evicted
-            // mid-answer; any other is sent at once, and counts until this future ends.
-            let streamed = res.body().size_hint().exact().is_none();
-            let (res, _in_flight) = if streamed {
+            // An answer that may take a while to send (streamed, with no length known ahead,
+            // as a large journal read; or longer than a first HTTP/2 flow-control window; or
+            // any on HTTP/2, whose client grants the window) counts as in flight until it is
+            // sent, so the connection is not closed as idle or evicted mid-answer. Any other
+            // is written at once, and counts until this future ends.
+            let long = res
+                .body()
+                .size_hint()
+                .exact()
+                .is_none_or(|n| n > LONG_ANSWER_BYTES);
+            let (res, _in_flight) = if h2 || long {
                 (
                     res.map(|body| Body::new(Counted::new(body, in_flight))),
                     None,
@@ -426,7 +432,7 @@ async fn serve_connection<S: AppService>(
                 () = slot.evicted() => Rare::Evicted,
                 // HTTP/2, no request for a header timeout or two: the idle keep-alive limit
                 // (hyper's header timer is HTTP/1.1's).
-                () = slot.idle_for(header_timeout), if maybe_h2 && !draining => Rare::Idle,
+                () = slot.idle_for(header_timeout), if maybe_h2 => Rare::Idle,
                 Some(kind) = drop_rx.recv() => Rare::Dropped(kind),
                 _ = stop.wait_for(|stopping| *stopping), if !draining => Rare::Stopping,
             }
@@ -450,11 +456,19 @@ async fn serve_connection<S: AppService>(
                 draining = true;
                 conn.as_mut().graceful_shutdown();
             }
+            // Idle while draining (the server stopping): a client that does not let the
+            // graceful close finish is not waited for.
+            Rare::Idle if draining => return,
             Rare::Idle => {
                 // HTTP/2: GOAWAY first, so a client about to send knows to open another
-                // connection; a client that does not let it finish is dropped after a while.
+                // connection; a client that does not let it finish is dropped after a while,
+                // or at once if the connection is evicted or the server stops meanwhile.
                 conn.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(header_timeout, conn.as_mut()).await;
+                tokio::select! {
+                    _ = tokio::time::timeout(header_timeout, conn.as_mut()) => {}
+                    () = slot.evicted() => {}
+                    _ = stop.wait_for(|stopping| *stopping) => {}
+                }
                 return;
             }
         }
@@ -469,6 +483,10 @@ enum Rare {
     Dropped(DropKind),
     Stopping,
 }
+
+/// An answer longer than this counts as in flight until it is sent (HTTP/2's first
+/// flow-control window for a stream).
+const LONG_ANSWER_BYTES: u64 = 64 * 1024;
 
 /// The most bytes of request headers (the HTTP/1.1 read buffer, the HTTP/2 header list).
 const MAX_HEADER_BYTES: usize = 32 * 1024;

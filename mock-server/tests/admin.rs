@@ -198,6 +198,8 @@ async fn a_loopback_server_answers_its_mock_routes_for_loopback_host_names_only(
         "LOCALHOST",
         "app.localhost:3000",
         "[::1]:8080",
+        "::1",
+        "[::ffff:7f00:1]:8080",
         "127.0.0.2",
     ] {
         let r = clock(host).await;

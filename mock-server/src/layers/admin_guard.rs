@@ -153,6 +153,8 @@ fn is_loopback_host(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         // `[::1]:8080`
         Some(rest) => rest.split(']').next().unwrap_or(""),
+        // `::1`, unbracketed: an IPv6 address has more than one colon, a name with a port one.
+        None if host.matches(':').count() > 1 => host,
         None => host.rsplit_once(':').map_or(host, |(name, port)| {
             if port.bytes().all(|b| b.is_ascii_digit()) {
                 name
@@ -166,7 +168,8 @@ fn is_loopback_host(host: &str) -> bool {
         || name.ends_with(".localhost")
         || name
             .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+            // `::ffff:127.0.0.1`, an IPv4 loopback address written as IPv6, included.
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// 401 for a `/_mock` request without the admin token, when one is configured; 403 for one

@@ -458,8 +458,6 @@ enum Unanswered {
     Interrupted,
 }
 
-/// Creates one row's code: `(code, replayed, attempts)`, or the SDK error. `sent` is set as
-/// the first attempt goes out.
 /// What a row's call tells as it goes.
 #[derive(Default)]
 struct RowCall {
@@ -471,6 +469,8 @@ struct RowCall {
     retried_maybe_processed: AtomicBool,
 }
 
+/// Creates one row's code: `(code, replayed, attempts)`, or the SDK error; `call` hears of
+/// each attempt as it goes and of each one retried.
 async fn create(
     client: &heldqr_sdk::Client,
     row: &ImportRow,
