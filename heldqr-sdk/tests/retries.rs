@@ -668,8 +668,8 @@ async fn connection_refused_is_a_transport_error_with_the_key() {
     assert!(!format!("{err:?}{err}").contains(TOKEN));
 }
 
-#[tokio::test(start_paused = true)]
-async fn on_send_is_told_each_attempt_as_it_goes_out() {
+/// A server whose first two creates answer 503, then 201 `menu-v3`.
+async fn two_503s_then_created() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/v1/codes"))
@@ -679,6 +679,12 @@ async fn on_send_is_told_each_attempt_as_it_goes_out() {
         .mount(&server)
         .await;
     mount_always(&server, "POST", "/api/v1/codes", created("menu-v3")).await;
+    server
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_send_is_told_each_attempt_as_it_goes_out() {
+    let server = two_503s_then_created().await;
     let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = std::sync::Arc::clone(&sent);
     let code = client(&server.uri())
@@ -695,15 +701,7 @@ async fn on_send_is_told_each_attempt_as_it_goes_out() {
 
 #[tokio::test(start_paused = true)]
 async fn on_retry_is_told_each_failed_attempt_that_is_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/v1/codes"))
-        .respond_with(error(503, "service_unavailable"))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    mount_always(&server, "POST", "/api/v1/codes", created("menu-v3")).await;
+    let server = two_503s_then_created().await;
     let retried = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = std::sync::Arc::clone(&retried);
     client(&server.uri())
