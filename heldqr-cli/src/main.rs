@@ -80,10 +80,9 @@ fn run(
             tolerate_bad_config: true,
             default_host_from_config: false,
         },
-        Command::Auth(auth::AuthCommand::Logout(_) | auth::AuthCommand::Switch(_)) => Purpose {
-            tolerate_bad_config: true,
-            default_host_from_config: true,
-        },
+        // Logout and switch change the file: one that cannot be read is an error (logout
+        // would say "no token stored" while the token stays on disk), which says to fix it or
+        // log in again. Only login rewrites a broken file.
         _ => Purpose::COMMAND,
     };
     let settings = Settings::resolve_for(&globals, env, purpose)?;

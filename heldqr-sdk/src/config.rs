@@ -366,7 +366,7 @@ pub(crate) struct Resolved {
 /// Checks a base URL exactly as [`ClientBuilder::build`] will: an absolute `http` or `https`
 /// URL with a host, no credentials (no userinfo at all), query or fragment (surrounding
 /// whitespace and trailing slashes are ignored; a path prefix is allowed, but not one that
-/// ends with `/api/v1`, which the client adds). Fails with [`Error::Config`] saying why.
+/// holds `/api/v1`, which the client adds). Fails with [`Error::Config`] saying why.
 ///
 /// Lets a program (the `heldqr` CLI, say) reject a bad URL up front with the SDK's own rules.
 ///
@@ -434,17 +434,20 @@ fn parse_base_url(raw: &str) -> Result<Url> {
             "base URL {shown:?} must not carry a query or a fragment"
         )));
     }
-    // The client adds `/api/v1` itself: a base URL that ends with it would be asked for
-    // `/api/v1/api/v1/codes`, and every call would be a 404 with no hint why.
-    if let Some(prefix) = url
-        .path()
-        .strip_suffix("/api/v1")
-        .filter(|_| !url.cannot_be_a_base())
-    {
+    // The client adds `/api/v1` itself: a base URL that holds it (at its end, or before a
+    // resource such as `/api/v1/codes`; any case) would be asked for `/api/v1/api/v1/codes`,
+    // and every call would be a 404 with no hint why.
+    let lower = url.path().to_ascii_lowercase();
+    let api_at = if lower.ends_with("/api/v1") {
+        Some(lower.len() - "/api/v1".len())
+    } else {
+        lower.find("/api/v1/")
+    };
+    if let Some(at) = api_at.filter(|_| !url.cannot_be_a_base()) {
         let mut without = url.clone();
-        without.set_path(prefix);
+        without.set_path(&url.path()[..at]);
         return Err(Error::config(format!(
-            "base URL {shown:?} ends with /api/v1, which the client adds itself; use {:?}",
+            "base URL {shown:?} holds /api/v1, which the client adds itself; use {:?}",
             without.as_str().trim_end_matches('/')
         )));
     }
@@ -483,7 +486,7 @@ mod tests {
         assert_eq!(client.base_url(), "http://127.0.0.1:9/prefix");
         // A path that only contains the API's prefix elsewhere is a prefix like any other.
         assert!(validate_base_url("http://127.0.0.1:9/api/v1x").is_ok());
-        let err = validate_base_url("http://127.0.0.1:9/api/v1/").unwrap_err();
+        let err = validate_base_url("http://127.0.0.1:9/api/v1/codes").unwrap_err();
         assert!(
             err.to_string().contains("use \"http://127.0.0.1:9\""),
             "{err}"
@@ -500,6 +503,8 @@ mod tests {
             "https://@h",
             "https://api.heldqr.com/api/v1",
             "http://127.0.0.1:9/prefix/api/v1/",
+            "http://127.0.0.1:9/API/V1",
+            "http://127.0.0.1:9/api/v1/codes",
         ] {
             assert!(
                 matches!(

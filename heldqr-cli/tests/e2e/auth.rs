@@ -302,3 +302,31 @@ fn a_config_dir_readable_by_others_is_warned_about() {
     );
     assert!(run.stderr.contains("chmod 700"), "{}", run.stderr);
 }
+
+/// A config file that cannot be read: logout and switch refuse (saying so, never quoting it)
+/// instead of reporting "no token stored" while the token stays on disk; login rewrites it.
+#[test]
+fn a_broken_config_file_is_refused_by_logout_and_switch_and_rewritten_by_login() {
+    let mock = Mock::start();
+    let cli = Heldqr::bare();
+    let secret = "hkr_live_handwritten_ABCD1234";
+    let text = format!(r#"{{"hosts":{{"{}":"{secret}"}}}}"#, mock.base_url);
+    let path = cli.config_dir().join("config.json");
+    std::fs::write(&path, &text).unwrap();
+    for args in [
+        &["auth", "logout", "--base-url", mock.base_url.as_str()][..],
+        &["auth", "switch", "--base-url", mock.base_url.as_str()],
+    ] {
+        let run = cli.run(args).fails(1, "config");
+        assert!(
+            run.stderr.contains("is not a valid heldqr config file"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("ABCD1234"), "{}", run.stderr);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    }
+    let run = cli.run_with_stdin(&["auth", "login", "--base-url", &mock.base_url], PRO);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!std::fs::read_to_string(&path).unwrap().contains(secret));
+}
