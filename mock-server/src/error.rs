@@ -230,6 +230,19 @@ impl ApiError {
         )
     }
 
+    /// Mock only: as many large journal reads as the server streams at once are under way.
+    pub(crate) fn journal_readers_busy(max: usize) -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            format!(
+                "At most {max} large journal reads are sent at once; retry shortly, or read \
+                 fewer entries at a time (limit, after)."
+            ),
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+    }
+
     /// The request body stalled longer than the server waits between its bytes.
     pub(crate) fn request_timeout() -> Self {
         ApiError::new(

@@ -187,6 +187,8 @@ async fn a_loopback_server_answers_its_mock_routes_for_loopback_host_names_only(
         "evil.example:8080",
         "evil.example",
         "127.0.0.1.evil.example:80",
+        "[::1]evil.example",
+        "[::1]:80@evil.example",
     ] {
         let r = clock(host).await;
         assert_eq!(r.status, 403, "{host}: {}", r.text());
@@ -205,6 +207,20 @@ async fn a_loopback_server_answers_its_mock_routes_for_loopback_host_names_only(
         let r = clock(host).await;
         assert_eq!(r.status, 200, "{host}: {}", r.text());
     }
+    // Every name counts: a second Host header, an absolute-form target.
+    let r = m
+        .req(Method::GET, "/_mock/clock")
+        .header("host", "localhost")
+        .header("host", "evil.example")
+        .send()
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = m
+        .req(Method::GET, "http://evil.example/_mock/clock")
+        .header("host", "localhost")
+        .send()
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
     // The API routes are not the mock's own: a rebinding page gets nothing a dev token
     // would not give it anyway, and a container's name reaches them.
     let r = m
@@ -214,6 +230,14 @@ async fn a_loopback_server_answers_its_mock_routes_for_loopback_host_names_only(
         .send()
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    // An IPv4 loopback address written as IPv6 is loopback too.
+    let m6 = Mock::with(MockConfig::default().listen("[::ffff:127.0.0.1]:0".parse().unwrap()));
+    let r = m6
+        .req(Method::GET, "/_mock/clock")
+        .header("host", "evil.example")
+        .send()
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
     // Listening beyond loopback (a container on a CI network), any name is the server's.
     let m = Mock::with(MockConfig::default().listen("0.0.0.0:0".parse().unwrap()));
     let r = m

@@ -560,3 +560,44 @@ async fn a_large_read_is_streamed_and_an_entry_evicted_meanwhile_is_left_out() {
     );
     assert_eq!(page["cursor"].as_u64().unwrap(), 200);
 }
+
+#[tokio::test]
+async fn at_most_a_few_large_reads_are_sent_at_once() {
+    use tower::ServiceExt;
+    let m = Mock::with(
+        MockConfig::default()
+            .rate_limit(1_000_000, Duration::from_secs(60))
+            .journal_size(400),
+    );
+    let junk = vec![0xFF_u8; JOURNAL_HEADER_LIMIT];
+    for _ in 0..50 {
+        let mut req = m.req(Method::GET, "/api/v1/codes").token(PRO);
+        for n in 0..8 {
+            req = req.header_bytes(&format!("x-junk-{n}"), &junk);
+        }
+        assert_eq!(req.send().await.status, 200);
+    }
+    let large_read = || {
+        m.app.clone().oneshot(
+            axum::http::Request::get("/_mock/requests")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+    };
+    // Four clients that have started reading and stopped: each holds its place.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let res = large_read().await.unwrap();
+        assert_eq!(res.status(), 200);
+        held.push(res);
+    }
+    let res = large_read().await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "1");
+    // A read of one piece is not held back.
+    let r = m.req(Method::GET, "/_mock/requests?limit=2").send().await;
+    assert_eq!(r.status, 200);
+    // One reader gone, the next large read is sent.
+    drop(held.pop());
+    assert_eq!(large_read().await.unwrap().status(), 200);
+}

@@ -237,6 +237,7 @@ fn journal_page(state: AppState, ids: Vec<u64>, cursor: u64) -> Response {
         next: 0,
         written: false,
         cursor,
+        permit: None,
     };
     let mut first = br#"{"data":["#.to_vec();
     let done = match page.write_piece(&mut first) {
@@ -249,6 +250,11 @@ fn journal_page(state: AppState, ids: Vec<u64>, cursor: u64) -> Response {
     if done {
         return json_bytes(StatusCode::OK, first);
     }
+    // Larger than one piece: sent only with one of the few permits, held until it is sent.
+    let Some(permit) = page.state.large_journal_read() else {
+        return ApiError::journal_readers_busy(crate::state::JOURNAL_LARGE_READS).into_response();
+    };
+    page.permit = Some(permit);
     let rest = futures_util::stream::unfold(Some(page), |page| async move {
         let mut page = page?;
         let mut piece = Vec::with_capacity(JOURNAL_PIECE_BYTES);
@@ -277,6 +283,8 @@ struct JournalPage {
     next: usize,
     written: bool,
     cursor: u64,
+    /// For an answer larger than one piece: its place among the reads sent at once.
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl JournalPage {

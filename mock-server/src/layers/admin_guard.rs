@@ -135,24 +135,34 @@ fn from_another_origin(req: &Request) -> bool {
 /// name, resolved to 127.0.0.1). A request without `Host` (HTTP/2 without `:authority`, a
 /// test calling the app directly) is not refused.
 fn rebound(state: &AppState, req: &Request) -> bool {
-    if !state.config().listen.ip().is_loopback() {
+    if !state.config().listen.ip().to_canonical().is_loopback() {
         return false;
     }
-    let host = match req.headers().get(header::HOST) {
-        Some(value) => value.to_str().unwrap_or("?"),
-        None => match req.uri().authority() {
-            Some(authority) => authority.as_str(),
-            None => return false,
-        },
-    };
-    !is_loopback_host(host)
+    // Every name the request gives must be a loopback one: each `Host` header, and the
+    // target's authority (absolute form, HTTP/2's `:authority`).
+    req.headers()
+        .get_all(header::HOST)
+        .iter()
+        .map(|value| value.to_str().unwrap_or("?"))
+        .chain(req.uri().authority().map(|a| a.as_str()))
+        .any(|host| !is_loopback_host(host))
 }
 
 /// `localhost`, a name under `.localhost`, or a loopback IP address, with any port.
 fn is_loopback_host(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
-        // `[::1]:8080`
-        Some(rest) => rest.split(']').next().unwrap_or(""),
+        // `[::1]:8080`: after the bracket, only a port.
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, after))
+                if after.is_empty()
+                    || after
+                        .strip_prefix(':')
+                        .is_some_and(|port| port.bytes().all(|b| b.is_ascii_digit())) =>
+            {
+                ip
+            }
+            _ => return false,
+        },
         // `::1`, unbracketed: an IPv6 address has more than one colon, a name with a port one.
         None if host.matches(':').count() > 1 => host,
         None => host.rsplit_once(':').map_or(host, |(name, port)| {

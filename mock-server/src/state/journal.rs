@@ -12,6 +12,7 @@
 //! until someone reads the journal.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -572,7 +573,14 @@ struct Slot {
 pub(crate) struct Journal {
     next_id: AtomicU64,
     kept: Mutex<Kept>,
+    /// One permit per large read being sent ([`Journal::large_read`]).
+    readers: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many reads larger than one piece the journal sends at once: each holds buffers while
+/// its client reads (more when a client reads slowly), so their number, not the clients,
+/// bounds that memory.
+pub(crate) const JOURNAL_LARGE_READS: usize = 4;
 
 #[derive(Debug)]
 struct Kept {
@@ -631,6 +639,7 @@ impl Journal {
                 max_entries,
                 max_bytes,
             }),
+            readers: Arc::new(tokio::sync::Semaphore::new(JOURNAL_LARGE_READS)),
         }
     }
 
@@ -724,6 +733,12 @@ impl Journal {
             }
         }
         (out, used)
+    }
+
+    /// A permit to send a read larger than one piece, held until it is sent or dropped;
+    /// `None` while [`JOURNAL_LARGE_READS`] are under way.
+    pub(crate) fn large_read(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.readers).try_acquire_owned().ok()
     }
 
     /// The bytes the entries are charged.

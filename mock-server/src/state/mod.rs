@@ -25,7 +25,8 @@ pub(crate) use idempotency::{
     Fingerprint, IDEMPOTENCY_KEY, IdempotencyStore, Lookup, StoredResponse,
 };
 pub(crate) use journal::{
-    HeaderBlock, JOURNAL_HEADER_COUNT, Journal, LastFour, Recorded, RecordedBody,
+    HeaderBlock, JOURNAL_HEADER_COUNT, JOURNAL_LARGE_READS, Journal, LastFour, Recorded,
+    RecordedBody,
 };
 pub use journal::{
     JOURNAL_BODY_LIMIT, JOURNAL_HEADER_LIMIT, JournalEntry, JournalMessage, RequestFilter,
@@ -267,6 +268,13 @@ impl AppState {
             Some(j) => j.entries_of(ids, &self.shared.accounts, budget),
             None => (Vec::new(), ids.len()),
         }
+    }
+
+    /// A permit to send a journal read larger than one piece (see
+    /// [`JOURNAL_LARGE_READS`]); `None` while that many are under
+    /// way, or when the journal is off.
+    pub(crate) fn large_journal_read(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.journal().and_then(Journal::large_read)
     }
 
     /// Forgets every journal entry (ids go on increasing).
