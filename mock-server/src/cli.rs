@@ -553,7 +553,7 @@ async fn run(config: MockConfig, dev_tokens: bool, threads: usize) -> ExitCode {
         "heldqr-mock inspector: {}/_mock/ (open it in a browser to see every request)",
         server.base_url()
     );
-    if !bound.ip().to_canonical().is_loopback() && !config.has_admin_token() {
+    if !config.listens_on_loopback_only() && !config.has_admin_token() {
         tracing::warn!(
             "listening on {bound} with the /_mock routes open to anyone who can reach it (they \
              reset state and move the clock); set --admin-token (HELDQR_MOCK_ADMIN_TOKEN) to \

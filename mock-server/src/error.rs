@@ -202,6 +202,14 @@ impl ApiError {
         )
     }
 
+    /// 422 with one problem of one field.
+    pub(crate) fn invalid_field(field: &str, problem: impl Into<String>) -> Self {
+        ApiError::validation(FieldErrors::from([(
+            field.to_owned(),
+            vec![problem.into()],
+        )]))
+    }
+
     pub(crate) fn validation(field_errors: FieldErrors) -> Self {
         let mut e = ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -230,6 +230,12 @@ impl MockConfig {
         self.admin_token.is_some()
     }
 
+    /// True when the listen address is a loopback one (`::ffff:127.0.0.1` included): only
+    /// this machine can connect.
+    pub fn listens_on_loopback_only(&self) -> bool {
+        self.listen.ip().to_canonical().is_loopback()
+    }
+
     /// Adds a token on `account` with `plan`. Once any token is added the dev tokens are gone.
     pub fn token(
         mut self,

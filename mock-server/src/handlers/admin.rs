@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::{json_bytes, json_value, shortcode};
 use crate::body::read_json_object;
-use crate::error::{ApiError, FieldErrors};
+use crate::error::ApiError;
 use crate::model::{Plan, rfc3339};
 use crate::state::{AppState, RequestFilter};
 use crate::validate::{self, SCAN_BATCH_MAX_DAYS};
@@ -37,14 +37,10 @@ pub(crate) async fn mock_add_scans(
     let today = state.clock().now().date();
     let latest = today.to_julian_day() + SCAN_BATCH_MAX_DAYS as i32;
     if batch.to.to_julian_day() > latest {
-        let mut e = FieldErrors::new();
-        e.insert(
-            "to".into(),
-            vec![format!(
-                "must be at most {SCAN_BATCH_MAX_DAYS} days after the server's current day"
-            )],
-        );
-        return Err(ApiError::validation(e));
+        return Err(ApiError::invalid_field(
+            "to",
+            format!("must be at most {SCAN_BATCH_MAX_DAYS} days after the server's current day"),
+        ));
     }
     let keep_from = today.to_julian_day() - Plan::LONGEST_WINDOW_DAYS as i32;
     let mut added = 0u64;
@@ -89,16 +85,11 @@ pub(crate) async fn mock_advance_clock(
         .clock()
         .try_advance(std::time::Duration::from_secs(seconds))
     {
-        let mut e = FieldErrors::new();
-        e.insert(
-            "seconds".into(),
-            vec![
-                "would move the clock past the last time it can show (9999-12-31T23:59:59Z, \
-                 or 584 years after its start)"
-                    .into(),
-            ],
-        );
-        return Err(ApiError::validation(e));
+        return Err(ApiError::invalid_field(
+            "seconds",
+            "would move the clock past the last time it can show (9999-12-31T23:59:59Z, or \
+             584 years after its start)",
+        ));
     }
     // What expired with the jump goes now, not at the next sweep.
     state.reclaim_expired();

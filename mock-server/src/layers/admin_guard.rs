@@ -135,7 +135,7 @@ fn from_another_origin(req: &Request) -> bool {
 /// name, resolved to 127.0.0.1). A request without `Host` (HTTP/2 without `:authority`, a
 /// test calling the app directly) is not refused.
 fn rebound(state: &AppState, req: &Request) -> bool {
-    if !state.config().listen.ip().to_canonical().is_loopback() {
+    if !state.config().listens_on_loopback_only() {
         return false;
     }
     // Every name the request gives must be a loopback one: each `Host` header, and the
@@ -193,25 +193,26 @@ impl Hook for AdminGuard {
 
     fn before(&self, req: &mut Request) -> Step<()> {
         let state = &self.0;
-        if is_admin_path(req.uri().path()) && rebound(state, req) {
-            return Step::Answer(ApiError::rebound_host().into_response());
+        let path = req.uri().path();
+        if !is_admin_path(path) {
+            return Step::Pass;
         }
-        if is_admin_path(req.uri().path())
-            && req.method() != Method::GET
+        let answer = if rebound(state, req) {
+            ApiError::rebound_host()
+        } else if req.method() != Method::GET
             && req.method() != Method::HEAD
             && from_another_origin(req)
         {
-            return Step::Answer(ApiError::cross_origin().into_response());
-        }
-        if state.config().admin_token.is_none()
-            || !is_admin_path(req.uri().path())
-            || is_open(req.method(), req.uri().path())
+            ApiError::cross_origin()
+        } else if state.config().admin_token.is_none()
+            || is_open(req.method(), path)
             || is_admin(state, req.method(), req.headers())
         {
-            Step::Pass
+            return Step::Pass;
         } else {
-            Step::Answer(ApiError::admin_unauthorized().into_response())
-        }
+            ApiError::admin_unauthorized()
+        };
+        Step::Answer(answer.into_response())
     }
 
     fn after(&self, (): (), res: Response) -> Response {
