@@ -198,20 +198,15 @@ pub async fn run(args: ImportArgs, ctx: &Ctx) -> Result<(), CliError> {
         None => None,
     };
     let rows = import_file::read(&args.file, batch_id.as_deref())?;
-    let from_stdin = args.file.as_os_str() == "-";
-    // What the messages and the ledger call the file.
-    let shown = if from_stdin {
-        "standard input".to_string()
+    // What the messages call the file (its path), and the ledger (its name).
+    let (shown, file_name) = if args.file.as_os_str() == "-" {
+        ("standard input".to_string(), "standard input".to_string())
     } else {
-        args.file.display().to_string()
-    };
-    let file_name = if from_stdin {
-        shown.clone()
-    } else {
-        args.file
+        let name = args
+            .file
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+            .map(|n| n.to_string_lossy().into_owned());
+        (args.file.display().to_string(), name.unwrap_or_default())
     };
     if args.dry_run {
         // The ledger needs the account (the token); without one the plan shows no skips.
