@@ -747,6 +747,41 @@ async fn on_retry_is_told_each_failed_attempt_that_is_retried() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn on_retry_hears_a_5xx_before_the_429_the_call_ends_with() {
+    // The create may have been committed by the 500'd attempt (the API says to retry it on
+    // the same key), then every retry is rate-limited: the call returns the 429, and only
+    // the hook tells a caller that an earlier attempt may have gone through.
+    let server = MockServer::start().await;
+    mount_once(
+        &server,
+        "POST",
+        "/api/v1/codes",
+        error(500, "internal_error"),
+    )
+    .await;
+    mount_always(
+        &server,
+        "POST",
+        "/api/v1/codes",
+        error(429, "rate_limited").insert_header("retry-after", "1"),
+    )
+    .await;
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&heard);
+    let err = client(&server.uri())
+        .codes()
+        .create("https://example.com/menu")
+        .max_retries(2)
+        .on_retry(move |attempt, error, _| seen.lock().unwrap().push((attempt, error.status())))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(429));
+    assert_eq!(err.attempts(), 3);
+    assert_eq!(*heard.lock().unwrap(), vec![(1, Some(500)), (2, Some(429))]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_call_dropped_while_pacing_never_ran_on_send() {
     // The budget is spent until a reset a few seconds away: a paced call waits for it
     // without sending, and dropping the call then leaves nothing sent and the hook unrun.
